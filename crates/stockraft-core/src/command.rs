@@ -1,0 +1,166 @@
+//! Commands: the only way the ledger changes. Each is stamped by the Raft leader with its clock
+//! (`now_ms`) before it is proposed, so every replica applies it at the same time.
+
+use crate::ids::*;
+use crate::rules::{BuyerSignals, SaleRules};
+use compact_str::CompactString;
+use serde::{Deserialize, Serialize};
+
+/// One entry's worth of work for the state machine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    /// The leader's clock when it proposed the command. The ledger's clock never goes back:
+    /// an earlier stamp (a new leader with a slower clock) is treated as the ledger's current time.
+    pub now_ms: u64,
+    pub body: CommandBody,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommandBody {
+    /// One client mutation.
+    Request(Request),
+    /// Several independent client mutations in one entry (the batch reserve RPC); each succeeds
+    /// or fails on its own. At most [`crate::limits::RESERVE_BATCH_MAX`].
+    Batch(Vec<Request>),
+    /// Expire due holds and forget old request ids and closed holds, at `now_ms`. Proposed by
+    /// the leader on a timer.
+    Expire,
+}
+
+/// A client mutation with its idempotency key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    pub request_id: RequestId,
+    pub op: Op,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    UpsertWarehouse(UpsertWarehouse),
+    UpsertItem(UpsertItem),
+    UpsertSku(UpsertSku),
+    BlockBuyer {
+        sku: SkuId,
+        buyer: BuyerId,
+    },
+    UnblockBuyer {
+        sku: SkuId,
+        buyer: BuyerId,
+    },
+    SetSafetyStock(StockFigure),
+    /// Units arrived outside any inbound shipment (a return to stock, a found pallet).
+    ReceiveStock(StockFigure),
+    /// A physical count: `on_hand` becomes `units`.
+    CountStock(StockFigure),
+    AddInbound(AddInbound),
+    ReceiveInbound {
+        shipment: ShipmentId,
+        received_units: u32,
+        note: CompactString,
+    },
+    CancelInbound {
+        shipment: ShipmentId,
+        note: CompactString,
+    },
+    /// Take a hold (ON_ORDER and PRE_DEDUCT SKUs). All lines or none.
+    Reserve(Reserve),
+    /// Allocate and commit at payment in one step (ON_PAYMENT SKUs). All lines or none.
+    Deduct(Reserve),
+    Confirm {
+        hold: HoldId,
+    },
+    Release {
+        hold: HoldId,
+    },
+    Ship {
+        hold: HoldId,
+    },
+    /// Refund a confirmed order before it ships; its units go back on sale.
+    Cancel {
+        hold: HoldId,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpsertWarehouse {
+    pub id: WarehouseId,
+    pub name: CompactString,
+    pub region: CompactString,
+    pub priority: u32,
+    pub active: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpsertItem {
+    pub id: ItemId,
+    pub name: CompactString,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpsertSku {
+    pub id: SkuId,
+    /// `(item, units of the item per unit of the SKU)`; a 2-bottle gift box is `[(bottle, 2)]`.
+    pub components: Vec<(ItemId, u32)>,
+    pub rules: SaleRules,
+}
+
+/// A quantity for one (item, warehouse), with a note for the audit ledger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockFigure {
+    pub item: ItemId,
+    pub warehouse: WarehouseId,
+    pub units: u32,
+    pub note: CompactString,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddInbound {
+    pub shipment: ShipmentId,
+    pub item: ItemId,
+    pub warehouse: WarehouseId,
+    pub units: u32,
+    pub expected_arrival_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reserve {
+    /// The order id; names the hold from now on.
+    pub hold: HoldId,
+    pub buyer: BuyerId,
+    /// Warehouses in this region are preferred.
+    pub region: Option<CompactString>,
+    /// Required when any line's SKU has risk rules.
+    pub signals: Option<BuyerSignals>,
+    pub lines: Vec<Line>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Line {
+    pub sku: SkuId,
+    pub quantity: u32,
+}
+
+impl Op {
+    /// The name used in logs and the audit ledger.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::UpsertWarehouse(_) => "upsert_warehouse",
+            Op::UpsertItem(_) => "upsert_item",
+            Op::UpsertSku(_) => "upsert_sku",
+            Op::BlockBuyer { .. } => "block_buyer",
+            Op::UnblockBuyer { .. } => "unblock_buyer",
+            Op::SetSafetyStock(_) => "set_safety_stock",
+            Op::ReceiveStock(_) => "receive_stock",
+            Op::CountStock(_) => "count_stock",
+            Op::AddInbound(_) => "add_inbound",
+            Op::ReceiveInbound { .. } => "receive_inbound",
+            Op::CancelInbound { .. } => "cancel_inbound",
+            Op::Reserve(_) => "reserve",
+            Op::Deduct(_) => "deduct",
+            Op::Confirm { .. } => "confirm",
+            Op::Release { .. } => "release",
+            Op::Ship { .. } => "ship",
+            Op::Cancel { .. } => "cancel",
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! The `Expire` command: the only place time moves stock. The leader proposes it on a timer;
+//! every replica applies it at the same log position with the same stamped time, so all of them
+//! expire the same holds, prune the same closed holds and forget the same request ids.
+
+use crate::hold::HoldState;
+use crate::limits::{CLOSED_HOLD_RETENTION_MS, EXPIRE_BATCH_MAX};
+use crate::reply::ExpireReport;
+use crate::state::State;
+
+impl State {
+    pub(crate) fn expire(&mut self) -> ExpireReport {
+        let now = self.clock_ms;
+        let mut report = ExpireReport::default();
+
+        while let Some((expires_at, id)) = self.expiry.first() {
+            if *expires_at > now {
+                break;
+            }
+            if report.holds_expired as usize == EXPIRE_BATCH_MAX {
+                report.more_due = true;
+                break;
+            }
+            let id = id.clone();
+            self.expire_hold(&id);
+            report.holds_expired += 1;
+        }
+
+        while let Some((closed_at, _)) = self.closed.front() {
+            if closed_at.saturating_add(CLOSED_HOLD_RETENTION_MS) > now {
+                break;
+            }
+            if report.closed_holds_pruned as usize == EXPIRE_BATCH_MAX {
+                report.more_due = true;
+                break;
+            }
+            let (closed_at, id) = self.closed.pop_front().expect("front exists");
+            // A hold re-held after it expired closed again later: this entry is stale.
+            let Some(hold) = self
+                .holds
+                .get(&id)
+                .filter(|hold| hold.closed_at_ms == Some(closed_at))
+            else {
+                continue;
+            };
+            if hold.state == HoldState::Shipped {
+                // Shipped units count against the buyer's cap for as long as the hold is kept.
+                let (buyer, lines) = (hold.buyer.clone(), hold.lines.clone());
+                self.track(&buyer, &lines, -1, 0);
+            }
+            self.holds.remove(&id);
+            report.closed_holds_pruned += 1;
+        }
+
+        let (forgotten, more) = self.requests.forget_expired(now, EXPIRE_BATCH_MAX);
+        report.request_ids_forgotten = forgotten;
+        report.more_due |= more;
+        report
+    }
+}

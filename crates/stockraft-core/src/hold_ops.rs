@@ -1,0 +1,510 @@
+//! Applying the order platform's commands: reserve, deduct, confirm (with the re-hold rule),
+//! release, ship and cancel. Every command checks everything first and changes state last, so a
+//! rejection leaves stock, holds and buyers as they were.
+
+use crate::catalog::SkuIndex;
+use crate::command::Reserve;
+use crate::error::{EntityKind, ExpiredReason, LimitKind, Rejection, RiskReason};
+use crate::hold::{Allocation, Hold, HoldLine, HoldState};
+use crate::ids::{BuyerId, HoldId};
+use crate::ledger::{Deltas, LedgerOp};
+use crate::reply::{AllocationView, Applied, HoldReceipt, Outcome};
+use crate::rules::{BuyerSignals, DeductionMode, RiskVerdict};
+use crate::state::State;
+use crate::stock_ops::signed;
+use smallvec::SmallVec;
+
+/// Which stock figures a hold's units move between.
+#[derive(Clone, Copy)]
+struct Movement {
+    op: LedgerOp,
+    held: i32,
+    committed: i32,
+    on_hand: i32,
+}
+
+const RESERVE: Movement = Movement {
+    op: LedgerOp::Reserve,
+    held: 1,
+    committed: 0,
+    on_hand: 0,
+};
+const DEDUCT: Movement = Movement {
+    op: LedgerOp::Deduct,
+    held: 0,
+    committed: 1,
+    on_hand: 0,
+};
+const CONFIRM: Movement = Movement {
+    op: LedgerOp::Confirm,
+    held: -1,
+    committed: 1,
+    on_hand: 0,
+};
+const REHOLD: Movement = Movement {
+    op: LedgerOp::Rehold,
+    held: 0,
+    committed: 1,
+    on_hand: 0,
+};
+const RELEASE: Movement = Movement {
+    op: LedgerOp::Release,
+    held: -1,
+    committed: 0,
+    on_hand: 0,
+};
+const EXPIRE: Movement = Movement {
+    op: LedgerOp::Expire,
+    held: -1,
+    committed: 0,
+    on_hand: 0,
+};
+const SHIP: Movement = Movement {
+    op: LedgerOp::Ship,
+    held: 0,
+    committed: -1,
+    on_hand: -1,
+};
+const CANCEL: Movement = Movement {
+    op: LedgerOp::Cancel,
+    held: 0,
+    committed: -1,
+    on_hand: 0,
+};
+
+impl State {
+    /// Takes a hold: ON_ORDER (no expiry) and PRE_DEDUCT (TTL) lines.
+    pub(crate) fn reserve(&mut self, reserve: &Reserve) -> Outcome {
+        self.take(reserve, HoldState::Held)
+    }
+
+    /// Allocates and commits in one step: ON_PAYMENT lines.
+    pub(crate) fn deduct(&mut self, deduct: &Reserve) -> Outcome {
+        self.take(deduct, HoldState::Confirmed)
+    }
+
+    fn take(&mut self, request: &Reserve, state: HoldState) -> Outcome {
+        let deducting = state == HoldState::Confirmed;
+        if self.holds.contains_key(&request.hold) {
+            return Err(Rejection::AlreadyExists {
+                kind: EntityKind::Hold,
+                id: request.hold.to_string(),
+                detail: String::new(),
+            });
+        }
+        let mut lines: SmallVec<[(SkuIndex, u32); 4]> = SmallVec::new();
+        let mut ttl_ms: Option<u64> = None;
+        for line in &request.lines {
+            let at = self.sku_at(&line.sku)?;
+            let rules = &self.skus[at as usize].rules;
+            match (rules.mode, deducting) {
+                (DeductionMode::OnPayment, false) => {
+                    return Err(Rejection::invalid(format!(
+                        "sku {} is ON_PAYMENT: deduct at payment instead",
+                        line.sku
+                    )));
+                }
+                (DeductionMode::OnOrder | DeductionMode::PreDeduct, true) => {
+                    return Err(Rejection::invalid(format!(
+                        "sku {} takes holds: reserve, then confirm",
+                        line.sku
+                    )));
+                }
+                (DeductionMode::PreDeduct, false) => {
+                    ttl_ms =
+                        Some(ttl_ms.map_or(rules.hold_ttl_ms, |ttl| ttl.min(rules.hold_ttl_ms)));
+                }
+                _ => {}
+            }
+            self.check_buyer(
+                at,
+                &request.buyer,
+                request.signals.as_ref(),
+                line.quantity,
+                !deducting,
+            )?;
+            lines.push((at, line.quantity));
+        }
+        let plan = self.plan(request.region.as_deref(), &lines)?;
+
+        let hold = Hold {
+            id: request.hold.clone(),
+            buyer: request.buyer.clone(),
+            region: request.region.clone(),
+            state,
+            lines: plan.lines,
+            allocations: plan.allocations,
+            created_at_ms: self.clock_ms,
+            expires_at_ms: ttl_ms.map(|ttl| self.clock_ms + ttl),
+            closed_at_ms: None,
+            rehold_count: 0,
+        };
+        self.move_units(
+            &hold.id,
+            &hold.allocations,
+            if deducting { DEDUCT } else { RESERVE },
+        );
+        self.track(&hold.buyer, &hold.lines, 1, if deducting { 0 } else { 1 });
+        if let Some(at) = hold.expires_at_ms {
+            self.expiry.insert((at, hold.id.clone()));
+        }
+        let receipt = self.receipt(&hold, false);
+        self.holds.insert(hold.id.clone(), hold);
+        Ok(Applied::Hold(receipt))
+    }
+
+    /// The anti-scalper checks for one line: blocklist, risk rules, unit cap, open-hold cap.
+    fn check_buyer(
+        &self,
+        sku_at: SkuIndex,
+        buyer: &BuyerId,
+        signals: Option<&BuyerSignals>,
+        quantity: u32,
+        opens_hold: bool,
+    ) -> Result<(), Rejection> {
+        let sku = &self.skus[sku_at as usize];
+        if sku.blocklist.contains(buyer) {
+            return Err(Rejection::RiskRejected {
+                sku: sku.id.clone(),
+                reason: RiskReason::Blocklisted,
+            });
+        }
+        let mut cap = sku
+            .rules
+            .units_per_buyer_max
+            .map(|units| (units, LimitKind::UnitsPerBuyer));
+        if !sku.rules.risk_rules.is_empty() {
+            let signals = signals.ok_or_else(|| {
+                Rejection::invalid(format!(
+                    "sku {} has buyer-risk rules: send the buyer's signals",
+                    sku.id
+                ))
+            })?;
+            match sku.rules.risk_verdict(signals) {
+                RiskVerdict::Allow => {}
+                RiskVerdict::Reject(reason) => {
+                    return Err(Rejection::RiskRejected {
+                        sku: sku.id.clone(),
+                        reason,
+                    });
+                }
+                RiskVerdict::Cap(units) if cap.is_none_or(|(limit, _)| units < limit) => {
+                    cap = Some((units, LimitKind::RiskCap));
+                }
+                RiskVerdict::Cap(_) => {}
+            }
+        }
+        let usage = self.usage(sku_at, buyer);
+        if let Some((allowed, limit)) = cap {
+            let requested = usage.units + quantity;
+            if requested > allowed {
+                return Err(Rejection::LimitExceeded {
+                    sku: sku.id.clone(),
+                    limit,
+                    allowed,
+                    requested,
+                });
+            }
+        }
+        if let (true, Some(allowed)) = (opens_hold, sku.rules.open_holds_per_buyer_max) {
+            let requested = usage.open_holds + 1;
+            if requested > allowed {
+                return Err(Rejection::LimitExceeded {
+                    sku: sku.id.clone(),
+                    limit: LimitKind::OpenHoldsPerBuyer,
+                    allowed,
+                    requested,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn confirm(&mut self, id: &HoldId) -> Outcome {
+        let hold = self.hold_at(id)?;
+        match hold.state {
+            HoldState::Held if hold.expires_at_ms.is_some_and(|at| at <= self.clock_ms) => {
+                // Its TTL has passed: it expires now, as the next Expire would, and the late
+                // confirm is judged by the re-hold rule.
+                self.expire_hold(id);
+                self.rehold(id)
+            }
+            HoldState::Held => {
+                let (allocations, lines, buyer, expires_at) = (
+                    hold.allocations.clone(),
+                    hold.lines.clone(),
+                    hold.buyer.clone(),
+                    hold.expires_at_ms,
+                );
+                self.move_units(id, &allocations, CONFIRM);
+                self.track(&buyer, &lines, 0, -1);
+                if let Some(at) = expires_at {
+                    self.expiry.remove(&(at, id.clone()));
+                }
+                Ok(Applied::Hold(self.set_state(
+                    id,
+                    HoldState::Confirmed,
+                    false,
+                )))
+            }
+            HoldState::Expired => self.rehold(id),
+            from => Err(Rejection::InvalidTransition {
+                hold: id.clone(),
+                from,
+                to: HoldState::Confirmed,
+            }),
+        }
+    }
+
+    /// A late confirm of an expired PRE_DEDUCT hold: takes fresh allocations and confirms them,
+    /// if the re-hold limit, the grace window, the buyer's cap and the stock allow it.
+    fn rehold(&mut self, id: &HoldId) -> Outcome {
+        let hold = &self.holds[id];
+        let expired = |reason| {
+            Err(Rejection::HoldExpired {
+                hold: id.clone(),
+                reason,
+            })
+        };
+        let skus = hold
+            .lines
+            .iter()
+            .map(|line| &self.skus[line.sku as usize].rules);
+        let limit = skus
+            .clone()
+            .map(|rules| rules.rehold_limit)
+            .min()
+            .unwrap_or(0);
+        let grace_ms = skus.map(|rules| rules.rehold_grace_ms).min().unwrap_or(0);
+        if hold.rehold_count >= limit {
+            return expired(ExpiredReason::ReholdLimitReached);
+        }
+        let expired_at = hold.expires_at_ms.expect("only holds with a TTL expire");
+        if self.clock_ms > expired_at.saturating_add(grace_ms) {
+            return expired(ExpiredReason::GraceWindowPassed);
+        }
+        for line in &hold.lines {
+            let sku = &self.skus[line.sku as usize];
+            if sku.blocklist.contains(&hold.buyer) {
+                return Err(Rejection::RiskRejected {
+                    sku: sku.id.clone(),
+                    reason: RiskReason::Blocklisted,
+                });
+            }
+            if let Some(allowed) = sku.rules.units_per_buyer_max {
+                let requested = self.usage(line.sku, &hold.buyer).units + line.quantity;
+                if requested > allowed {
+                    let limit = LimitKind::UnitsPerBuyer;
+                    return Err(Rejection::LimitExceeded {
+                        sku: sku.id.clone(),
+                        limit,
+                        allowed,
+                        requested,
+                    });
+                }
+            }
+        }
+        let wanted: SmallVec<[(SkuIndex, u32); 4]> = hold
+            .lines
+            .iter()
+            .map(|line| (line.sku, line.quantity))
+            .collect();
+        let Ok(plan) = self.plan(hold.region.as_deref(), &wanted) else {
+            return expired(ExpiredReason::NoStockForRehold);
+        };
+        let buyer = hold.buyer.clone();
+        self.move_units(id, &plan.allocations, REHOLD);
+        self.track(&buyer, &plan.lines, 1, 0);
+        let hold = self.holds.get_mut(id).expect("checked above");
+        hold.lines = plan.lines;
+        hold.allocations = plan.allocations;
+        hold.rehold_count += 1;
+        hold.closed_at_ms = None;
+        Ok(Applied::Hold(self.set_state(
+            id,
+            HoldState::Confirmed,
+            true,
+        )))
+    }
+
+    pub(crate) fn release(&mut self, id: &HoldId) -> Outcome {
+        let hold = self.hold_at(id)?;
+        if hold.state != HoldState::Held {
+            return Err(Rejection::InvalidTransition {
+                hold: id.clone(),
+                from: hold.state,
+                to: HoldState::Released,
+            });
+        }
+        Ok(Applied::Hold(self.end_open_hold(
+            id,
+            RELEASE,
+            HoldState::Released,
+        )))
+    }
+
+    /// Expires one HELD hold: its units go back on sale. Used by `Expire` and late confirms.
+    pub(crate) fn expire_hold(&mut self, id: &HoldId) {
+        self.end_open_hold(id, EXPIRE, HoldState::Expired);
+    }
+
+    fn end_open_hold(&mut self, id: &HoldId, movement: Movement, state: HoldState) -> HoldReceipt {
+        let hold = &self.holds[id];
+        debug_assert_eq!(hold.state, HoldState::Held);
+        let (allocations, lines, buyer, expires_at) = (
+            hold.allocations.clone(),
+            hold.lines.clone(),
+            hold.buyer.clone(),
+            hold.expires_at_ms,
+        );
+        self.move_units(id, &allocations, movement);
+        self.track(&buyer, &lines, -1, -1);
+        if let Some(at) = expires_at {
+            let removed = self.expiry.remove(&(at, id.clone()));
+            debug_assert!(removed, "held hold {id} missing from the expiry index");
+        }
+        self.set_state(id, state, false)
+    }
+
+    pub(crate) fn ship(&mut self, id: &HoldId) -> Outcome {
+        let hold = self.hold_at(id)?;
+        if hold.state != HoldState::Confirmed {
+            return Err(Rejection::InvalidTransition {
+                hold: id.clone(),
+                from: hold.state,
+                to: HoldState::Shipped,
+            });
+        }
+        let arrived = hold.allocations.iter().all(|taken| {
+            self.items[taken.item as usize]
+                .level(taken.warehouse)
+                .on_hand
+                >= taken.quantity
+        });
+        if !arrived {
+            return Err(Rejection::NotYetArrived { hold: id.clone() });
+        }
+        let allocations = hold.allocations.clone();
+        self.move_units(id, &allocations, SHIP);
+        Ok(Applied::Hold(self.set_state(id, HoldState::Shipped, false)))
+    }
+
+    pub(crate) fn cancel(&mut self, id: &HoldId) -> Outcome {
+        let hold = self.hold_at(id)?;
+        if hold.state != HoldState::Confirmed {
+            return Err(Rejection::InvalidTransition {
+                hold: id.clone(),
+                from: hold.state,
+                to: HoldState::Cancelled,
+            });
+        }
+        let (allocations, lines, buyer) = (
+            hold.allocations.clone(),
+            hold.lines.clone(),
+            hold.buyer.clone(),
+        );
+        self.move_units(id, &allocations, CANCEL);
+        self.track(&buyer, &lines, -1, 0);
+        Ok(Applied::Hold(self.set_state(
+            id,
+            HoldState::Cancelled,
+            false,
+        )))
+    }
+
+    fn hold_at(&self, id: &HoldId) -> Result<&Hold, Rejection> {
+        self.holds
+            .get(id)
+            .ok_or_else(|| Rejection::not_found(EntityKind::Hold, id))
+    }
+
+    /// Moves a hold's units between stock figures, one ledger entry per allocation.
+    fn move_units(&mut self, id: &HoldId, allocations: &[Allocation], movement: Movement) {
+        for taken in allocations {
+            let units = signed(taken.quantity);
+            let deltas = Deltas {
+                held: movement.held * units,
+                committed: movement.committed * units,
+                on_hand: movement.on_hand * units,
+                ..Deltas::default()
+            };
+            let after = self.move_stock(
+                taken.item,
+                taken.warehouse,
+                movement.op,
+                deltas,
+                Some(id),
+                "",
+            );
+            if movement.held > 0 || movement.committed > 0 {
+                debug_assert_eq!(after.shortfall(), 0, "allocation created a shortfall");
+            }
+        }
+    }
+
+    /// Adjusts the buyer's usage (units and open holds) and each SKU's live presale units.
+    /// Presale units follow the units: they count while the hold counts for the buyer.
+    pub(crate) fn track(
+        &mut self,
+        buyer: &BuyerId,
+        lines: &[HoldLine],
+        units_sign: i32,
+        open_sign: i32,
+    ) {
+        for line in lines {
+            let key = (line.sku, buyer.clone());
+            let usage = self.buyers.entry(key.clone()).or_default();
+            usage.units = usage
+                .units
+                .checked_add_signed(units_sign * signed(line.quantity))
+                .expect("buyer units underflow");
+            usage.open_holds = usage
+                .open_holds
+                .checked_add_signed(open_sign)
+                .expect("buyer open holds underflow");
+            if usage.units == 0 && usage.open_holds == 0 {
+                self.buyers.remove(&key);
+            }
+            let sku = &mut self.skus[line.sku as usize];
+            sku.presale_units_live = sku
+                .presale_units_live
+                .checked_add_signed(units_sign * signed(line.presale_units))
+                .expect("presale units underflow");
+        }
+    }
+
+    /// Moves a hold to `state` (recording when it closed) and returns its receipt.
+    fn set_state(&mut self, id: &HoldId, state: HoldState, reheld: bool) -> HoldReceipt {
+        let now = self.clock_ms;
+        let hold = self.holds.get_mut(id).expect("hold exists");
+        assert!(
+            hold.state.can_become(state),
+            "hold {id}: illegal transition {:?} -> {state:?}",
+            hold.state
+        );
+        hold.state = state;
+        if state.is_closed() {
+            hold.closed_at_ms = Some(now);
+            self.closed.push_back((now, id.clone()));
+        }
+        self.receipt(&self.holds[id], reheld)
+    }
+
+    pub(crate) fn receipt(&self, hold: &Hold, reheld: bool) -> HoldReceipt {
+        HoldReceipt {
+            hold: hold.id.clone(),
+            state: hold.state,
+            expires_at_ms: hold.expires_at_ms,
+            allocations: hold
+                .allocations
+                .iter()
+                .map(|taken| AllocationView {
+                    item: self.items[taken.item as usize].id.clone(),
+                    warehouse: self.warehouses[taken.warehouse as usize].id.clone(),
+                    quantity: taken.quantity,
+                })
+                .collect(),
+            reheld,
+        }
+    }
+}

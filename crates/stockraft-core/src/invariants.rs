@@ -1,0 +1,227 @@
+//! The invariants of PRODUCT.md, checked against the whole state. Tests call this after every
+//! command; a snapshot is refused if its state breaks them.
+//!
+//! What is checked here holds for every reachable state. Two rules depend on the sale rules in
+//! force when a hold was taken (buyer caps and presale allowances, which the back office may
+//! lower later without revoking holds), so the property tests check those with fixed rules.
+
+use crate::catalog::{ItemIndex, WarehouseIndex};
+use crate::hold::HoldState;
+use crate::state::{BuyerUsage, State};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeSet;
+
+impl State {
+    /// Checks every structural invariant; the error says which broke and where.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.check_catalog()?;
+        self.check_stock()?;
+        self.check_holds()?;
+        self.check_buyers()?;
+        self.check_ledger()
+    }
+
+    fn check_catalog(&self) -> Result<(), String> {
+        let consistent = self.warehouse_index.len() == self.warehouses.len()
+            && self
+                .warehouses
+                .iter()
+                .enumerate()
+                .all(|(at, w)| self.warehouse_index.get(&w.id) == Some(&(at as u32)))
+            && self.item_index.len() == self.items.len()
+            && self
+                .items
+                .iter()
+                .enumerate()
+                .all(|(at, i)| self.item_index.get(&i.id) == Some(&(at as u32)))
+            && self.sku_index.len() == self.skus.len()
+            && self
+                .skus
+                .iter()
+                .enumerate()
+                .all(|(at, s)| self.sku_index.get(&s.id) == Some(&(at as u32)));
+        if !consistent {
+            return Err("catalog index maps disagree with the catalog".into());
+        }
+        for item in &self.items {
+            if item.levels.len() > self.warehouses.len() {
+                return Err(format!("item {} has stock in unknown warehouses", item.id));
+            }
+        }
+        for sku in &self.skus {
+            if sku.components.is_empty()
+                || sku
+                    .components
+                    .iter()
+                    .any(|c| c.item as usize >= self.items.len())
+            {
+                return Err(format!("sku {} has missing or unknown components", sku.id));
+            }
+        }
+        Ok(())
+    }
+
+    /// `held` and `committed` are exactly the sums of open and confirmed holds' allocations, and
+    /// `in_transit` the sum of open inbound shipments. (That allocation never oversells, i.e.
+    /// never creates a shortfall, is asserted where allocations are applied and checked by the
+    /// property tests across every command.)
+    fn check_stock(&self) -> Result<(), String> {
+        let mut expected: FxHashMap<(ItemIndex, WarehouseIndex), (u64, u64, u64)> =
+            FxHashMap::default();
+        for hold in self.holds.values() {
+            for taken in &hold.allocations {
+                let sums = expected.entry((taken.item, taken.warehouse)).or_default();
+                match hold.state {
+                    HoldState::Held => sums.0 += u64::from(taken.quantity),
+                    HoldState::Confirmed => sums.1 += u64::from(taken.quantity),
+                    _ => {}
+                }
+            }
+        }
+        for inbound in self.inbound.values() {
+            expected
+                .entry((inbound.item, inbound.warehouse))
+                .or_default()
+                .2 += u64::from(inbound.units);
+        }
+        for (item_at, item) in self.items.iter().enumerate() {
+            for (warehouse_at, level) in item.levels.iter().enumerate() {
+                let key = (item_at as ItemIndex, warehouse_at as WarehouseIndex);
+                let (held, committed, in_transit) = expected.remove(&key).unwrap_or_default();
+                let actual = (
+                    u64::from(level.held),
+                    u64::from(level.committed),
+                    u64::from(level.in_transit),
+                );
+                if actual != (held, committed, in_transit) {
+                    return Err(format!(
+                        "item {} at warehouse {}: (held, committed, in_transit) is {actual:?}, holds and shipments say {:?}",
+                        item.id,
+                        self.warehouses[warehouse_at].id,
+                        (held, committed, in_transit)
+                    ));
+                }
+            }
+        }
+        let leftover: Vec<_> = expected
+            .into_iter()
+            .filter(|(_, sums)| *sums != (0, 0, 0))
+            .collect();
+        if !leftover.is_empty() {
+            return Err(format!(
+                "holds or shipments reference stock levels that do not exist: {leftover:?}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every hold is in exactly one state and indexed accordingly.
+    fn check_holds(&self) -> Result<(), String> {
+        let mut due = BTreeSet::new();
+        for (id, hold) in &self.holds {
+            if *id != hold.id {
+                return Err(format!("hold {} is filed under {id}", hold.id));
+            }
+            if hold.lines.is_empty() || hold.allocations.is_empty() {
+                return Err(format!("hold {id} has no lines or no allocations"));
+            }
+            for line in &hold.lines {
+                if line.sku as usize >= self.skus.len() {
+                    return Err(format!("hold {id}: unknown sku"));
+                }
+                if line.presale_units > line.quantity {
+                    return Err(format!("hold {id}: more presale units than units"));
+                }
+            }
+            for taken in &hold.allocations {
+                if taken.item as usize >= self.items.len()
+                    || taken.warehouse as usize >= self.warehouses.len()
+                {
+                    return Err(format!("hold {id}: allocation outside the catalog"));
+                }
+            }
+            if hold.state.is_closed() != hold.closed_at_ms.is_some() {
+                return Err(format!(
+                    "hold {id} is {:?} with closed_at {:?}",
+                    hold.state, hold.closed_at_ms
+                ));
+            }
+            if let (HoldState::Held, Some(at)) = (hold.state, hold.expires_at_ms) {
+                due.insert((at, id.clone()));
+            }
+        }
+        if due != self.expiry {
+            return Err(format!(
+                "expiry index has {} entries, held holds with a TTL are {}",
+                self.expiry.len(),
+                due.len()
+            ));
+        }
+        for hold in self.holds.values().filter(|hold| hold.state.is_closed()) {
+            let queued = self
+                .closed
+                .iter()
+                .any(|(at, id)| *id == hold.id && Some(*at) == hold.closed_at_ms);
+            if !queued {
+                return Err(format!("closed hold {} is not queued for pruning", hold.id));
+            }
+        }
+        Ok(())
+    }
+
+    /// Buyer usage and presale units are exactly what the retained holds say.
+    fn check_buyers(&self) -> Result<(), String> {
+        let mut usage: FxHashMap<_, BuyerUsage> = FxHashMap::default();
+        let mut presale = vec![0u64; self.skus.len()];
+        for hold in self
+            .holds
+            .values()
+            .filter(|hold| hold.state.counts_for_buyer())
+        {
+            for line in &hold.lines {
+                let entry = usage.entry((line.sku, hold.buyer.clone())).or_default();
+                entry.units += line.quantity;
+                entry.open_holds += u32::from(hold.state == HoldState::Held);
+                presale[line.sku as usize] += u64::from(line.presale_units);
+            }
+        }
+        if usage != self.buyers {
+            return Err(format!(
+                "buyer usage drifted: {} tracked, {} derived from holds",
+                self.buyers.len(),
+                usage.len()
+            ));
+        }
+        for (sku, derived) in self.skus.iter().zip(presale) {
+            if u64::from(sku.presale_units_live) != derived {
+                return Err(format!(
+                    "sku {}: presale units {} but holds say {derived}",
+                    sku.id, sku.presale_units_live
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_ledger(&self) -> Result<(), String> {
+        let mut expected = self
+            .ledger
+            .entries()
+            .next()
+            .map_or(self.ledger.next_seq(), |first| first.seq);
+        for entry in self.ledger.entries() {
+            if entry.seq != expected {
+                return Err(format!(
+                    "ledger sequence jumps from {} to {}",
+                    expected - 1,
+                    entry.seq
+                ));
+            }
+            expected += 1;
+        }
+        if expected != self.ledger.next_seq() {
+            return Err("ledger next sequence number disagrees with its entries".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,88 @@
+//! Every limit the ledger enforces, in one place, with the reason for its value.
+//!
+//! Limits that change what a command does are part of the replicated behaviour: every replica
+//! must use the same numbers, so they are constants compiled into the binary, never read from a
+//! node's local configuration.
+
+/// Longest id (warehouse, item, SKU, buyer, hold, request, shipment), in bytes. Order ids and
+/// UUIDs fit; anything longer is almost certainly a client bug, and short ids keep a hold small.
+pub const ID_LEN_MAX: usize = 64;
+
+/// Longest display name or region, in bytes.
+pub const NAME_LEN_MAX: usize = 128;
+
+/// Longest free-text note on a stock movement (an ERP document number, a count reference).
+pub const NOTE_LEN_MAX: usize = 256;
+
+/// Most warehouses in one cluster. Stock levels are stored densely per item by warehouse, so
+/// this bounds the memory of each item; real networks have tens of warehouses, not thousands.
+pub const WAREHOUSES_MAX: usize = 1_024;
+
+/// Most items (back-end goods) in one cluster.
+pub const ITEMS_MAX: usize = 1_000_000;
+
+/// Most SKUs (storefront listings) in one cluster.
+pub const SKUS_MAX: usize = 1_000_000;
+
+/// Most components in a bundle SKU (a gift box of a few different items).
+pub const SKU_COMPONENTS_MAX: usize = 8;
+
+/// Most units of one item inside one unit of a bundle SKU.
+pub const COMPONENT_QUANTITY_MAX: u32 = 1_000;
+
+/// Most lines in one reserve or deduct: a shopping cart, not a warehouse order.
+pub const RESERVE_LINES_MAX: usize = 16;
+
+/// Most units of one SKU in one line. Flash sales sell a handful per buyer; this stops a typo
+/// (an order of 10^9 units) from reaching allocation arithmetic.
+pub const LINE_QUANTITY_MAX: u32 = 10_000;
+
+/// Most reserves in one batch command: large enough to amortise one Raft entry, small enough
+/// that one apply stays well under a millisecond.
+pub const RESERVE_BATCH_MAX: usize = 1_024;
+
+/// Most buyer-risk rules on one SKU. Rules are evaluated in order on every reserve.
+pub const RISK_RULES_MAX: usize = 16;
+
+/// Most blocked buyers on one SKU.
+pub const BLOCKLIST_MAX: usize = 100_000;
+
+/// Largest stock quantity for one (item, warehouse) figure (on hand, safety stock, a receipt,
+/// a shipment). Keeps every sum of quantities far from `u32`/`i64` overflow.
+pub const STOCK_QUANTITY_MAX: u32 = 1_000_000_000;
+
+/// Shortest and longest hold TTL a SKU may set. Under a second cannot survive a leader
+/// election; over a week is not a hold but a sale, and should use `ON_ORDER`.
+pub const HOLD_TTL_MS_MIN: u64 = 1_000;
+pub const HOLD_TTL_MS_MAX: u64 = 7 * 24 * 3_600_000;
+
+/// The longest re-hold grace window a SKU may set (after a hold's expiry).
+pub const REHOLD_GRACE_MS_MAX: u64 = 24 * 3_600_000;
+
+/// Most re-holds one hold may take.
+pub const REHOLD_LIMIT_MAX: u32 = 10;
+
+/// How long a request id is remembered for idempotent retries, measured in log time.
+/// Clients retry within seconds or minutes; a day covers any sane retry policy. A retried
+/// reserve older than this still cannot be applied twice: its hold id is already taken.
+pub const IDEMPOTENCY_WINDOW_MS: u64 = 24 * 3_600_000;
+
+/// Most request ids remembered at once; the oldest is forgotten first. At roughly 100 bytes
+/// each this caps the table near 100 MiB, however hard a sale is hammered.
+pub const IDEMPOTENCY_ENTRIES_MAX: usize = 1_000_000;
+
+/// How long a hold that reached a final state (released, expired, cancelled, shipped) is kept
+/// for `GetHold`, audits and duplicate detection, measured in log time after it closed.
+pub const CLOSED_HOLD_RETENTION_MS: u64 = 7 * 24 * 3_600_000;
+
+/// Most holds one `Expire` command expires or prunes. A backlog after a long pause is worked
+/// off in several commands rather than one multi-second apply that stalls every write.
+pub const EXPIRE_BATCH_MAX: usize = 10_000;
+
+/// Audit-ledger entries kept in the state machine (newest first to survive). The server
+/// persists the full ledger next to the state; the in-memory tail serves recent queries and
+/// bounds snapshot size.
+pub const LEDGER_RETENTION_ENTRIES: usize = 200_000;
+
+/// Most ledger entries one query returns.
+pub const LEDGER_QUERY_MAX: usize = 10_000;

@@ -1,0 +1,315 @@
+//! Read-only questions about the ledger, answered with the ids clients use.
+
+use crate::catalog::{Sku, SkuIndex, Warehouse};
+use crate::error::{EntityKind, Rejection};
+use crate::hold::{Hold, HoldState};
+use crate::ids::*;
+use crate::ledger::{Deltas, LedgerOp};
+use crate::limits::LEDGER_QUERY_MAX;
+use crate::reply::AllocationView;
+use crate::state::{BuyerUsage, State};
+use crate::stock::StockLevel;
+use compact_str::CompactString;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldView {
+    pub hold: HoldId,
+    pub buyer: BuyerId,
+    pub state: HoldState,
+    pub lines: Vec<LineView>,
+    pub allocations: Vec<AllocationView>,
+    pub created_at_ms: u64,
+    pub expires_at_ms: Option<u64>,
+    pub closed_at_ms: Option<u64>,
+    pub rehold_count: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineView {
+    pub sku: SkuId,
+    pub quantity: u32,
+    pub presale_units: u32,
+}
+
+/// How many units of a SKU can be sold now, in all and per warehouse.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkuAvailability {
+    pub sku: SkuId,
+    /// Units sellable from on-hand stock (whole SKU units, one warehouse per unit).
+    pub on_hand_units: u32,
+    /// Further units sellable ahead of inbound stock, within the SKU's presale allowance.
+    pub presale_units: u32,
+    pub warehouses: Vec<WarehouseAvailability>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WarehouseAvailability {
+    pub warehouse: WarehouseId,
+    pub on_hand_units: u32,
+    pub with_transit_units: u32,
+}
+
+/// A filter over the audit ledger; every field that is set must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerQuery {
+    pub item: Option<ItemId>,
+    pub warehouse: Option<WarehouseId>,
+    pub hold: Option<HoldId>,
+    pub op: Option<LedgerOp>,
+    /// Only entries with `seq >= from_seq`.
+    pub from_seq: u64,
+    /// At most this many entries (and never more than [`LEDGER_QUERY_MAX`]); 0 means the maximum.
+    pub limit: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntryView {
+    pub seq: u64,
+    pub log_index: u64,
+    pub at_ms: u64,
+    pub op: LedgerOp,
+    pub item: ItemId,
+    pub warehouse: WarehouseId,
+    pub deltas: Deltas,
+    pub shortfall_after: u32,
+    pub hold: Option<HoldId>,
+    pub note: CompactString,
+}
+
+/// A stock level whose held and committed units exceed all stock on hand and inbound.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shortfall {
+    pub item: ItemId,
+    pub warehouse: WarehouseId,
+    pub units: u32,
+    pub level: StockLevel,
+}
+
+impl State {
+    pub fn hold(&self, id: &HoldId) -> Option<HoldView> {
+        self.holds.get(id).map(|hold| self.hold_view(hold))
+    }
+
+    fn hold_view(&self, hold: &Hold) -> HoldView {
+        HoldView {
+            hold: hold.id.clone(),
+            buyer: hold.buyer.clone(),
+            state: hold.state,
+            lines: hold
+                .lines
+                .iter()
+                .map(|line| LineView {
+                    sku: self.skus[line.sku as usize].id.clone(),
+                    quantity: line.quantity,
+                    presale_units: line.presale_units,
+                })
+                .collect(),
+            allocations: self.receipt(hold, false).allocations.into_vec(),
+            created_at_ms: hold.created_at_ms,
+            expires_at_ms: hold.expires_at_ms,
+            closed_at_ms: hold.closed_at_ms,
+            rehold_count: hold.rehold_count,
+        }
+    }
+
+    /// Holds retained (open, confirmed, and closed ones within retention), in id order.
+    pub fn holds(&self) -> Vec<HoldView> {
+        let mut holds: Vec<&Hold> = self.holds.values().collect();
+        holds.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        holds.into_iter().map(|hold| self.hold_view(hold)).collect()
+    }
+
+    pub fn stock(&self, item: &ItemId, warehouse: &WarehouseId) -> Result<StockLevel, Rejection> {
+        Ok(self.items[self.item_at(item)? as usize].level(self.warehouse_at(warehouse)?))
+    }
+
+    pub fn availability(&self, sku: &SkuId) -> Result<SkuAvailability, Rejection> {
+        let at = self.sku_at(sku)?;
+        Ok(self.availability_at(at))
+    }
+
+    pub(crate) fn availability_at(&self, at: SkuIndex) -> SkuAvailability {
+        let sku = &self.skus[at as usize];
+        let warehouses: Vec<WarehouseAvailability> = self
+            .allocation_order
+            .iter()
+            .map(|&warehouse| {
+                let (on_hand_units, with_transit_units) = self.sellable_units(sku, warehouse);
+                WarehouseAvailability {
+                    warehouse: self.warehouses[warehouse as usize].id.clone(),
+                    on_hand_units,
+                    with_transit_units,
+                }
+            })
+            .collect();
+        let on_hand_units: u32 = warehouses.iter().map(|w| w.on_hand_units).sum();
+        let transit_units: u32 = warehouses
+            .iter()
+            .map(|w| w.with_transit_units - w.on_hand_units)
+            .sum();
+        let presale_left = sku
+            .rules
+            .presale_units_max
+            .saturating_sub(sku.presale_units_live);
+        SkuAvailability {
+            sku: sku.id.clone(),
+            on_hand_units,
+            presale_units: transit_units.min(presale_left),
+            warehouses,
+        }
+    }
+
+    /// Whole units of `sku` one warehouse can supply: (on hand, on hand plus in transit).
+    fn sellable_units(&self, sku: &Sku, warehouse: u32) -> (u32, u32) {
+        sku.components.iter().fold(
+            (u32::MAX, u32::MAX),
+            |(on_hand, with_transit), component| {
+                let level = self.items[component.item as usize].level(warehouse);
+                (
+                    on_hand.min(level.available() / component.quantity),
+                    with_transit.min(level.available_with_transit() / component.quantity),
+                )
+            },
+        )
+    }
+
+    pub fn buyer_usage(&self, sku: &SkuId, buyer: &BuyerId) -> Result<BuyerUsage, Rejection> {
+        Ok(self.usage(self.sku_at(sku)?, buyer))
+    }
+
+    pub(crate) fn usage(&self, sku: SkuIndex, buyer: &BuyerId) -> BuyerUsage {
+        self.buyers
+            .get(&(sku, buyer.clone()))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Audit-ledger entries matching `query`, oldest first.
+    pub fn ledger(&self, query: &LedgerQuery) -> Result<Vec<LedgerEntryView>, Rejection> {
+        let item = query.item.as_ref().map(|id| self.item_at(id)).transpose()?;
+        let warehouse = query
+            .warehouse
+            .as_ref()
+            .map(|id| self.warehouse_at(id))
+            .transpose()?;
+        let limit = if query.limit == 0 {
+            LEDGER_QUERY_MAX
+        } else {
+            query.limit.min(LEDGER_QUERY_MAX)
+        };
+        Ok(self
+            .ledger
+            .since(query.from_seq)
+            .filter(|entry| {
+                item.is_none_or(|item| entry.item == item)
+                    && warehouse.is_none_or(|warehouse| entry.warehouse == warehouse)
+                    && query
+                        .hold
+                        .as_ref()
+                        .is_none_or(|hold| entry.hold.as_ref() == Some(hold))
+                    && query.op.is_none_or(|op| entry.op == op)
+            })
+            .take(limit)
+            .map(|entry| LedgerEntryView {
+                seq: entry.seq,
+                log_index: entry.log_index,
+                at_ms: entry.at_ms,
+                op: entry.op,
+                item: self.items[entry.item as usize].id.clone(),
+                warehouse: self.warehouses[entry.warehouse as usize].id.clone(),
+                deltas: entry.deltas,
+                shortfall_after: entry.shortfall_after,
+                hold: entry.hold.clone(),
+                note: entry.note.clone(),
+            })
+            .collect())
+    }
+
+    /// Every (item, warehouse) whose commitments exceed its stock, in (item, warehouse) order.
+    pub fn shortfalls(&self) -> Vec<Shortfall> {
+        let mut found = Vec::new();
+        for item in &self.items {
+            for (warehouse, level) in item.levels.iter().enumerate() {
+                if level.shortfall() > 0 {
+                    found.push(Shortfall {
+                        item: item.id.clone(),
+                        warehouse: self.warehouses[warehouse].id.clone(),
+                        units: level.shortfall(),
+                        level: *level,
+                    });
+                }
+            }
+        }
+        found
+    }
+
+    pub fn warehouses(&self) -> &[Warehouse] {
+        &self.warehouses
+    }
+
+    pub fn warehouse(&self, id: &WarehouseId) -> Result<&Warehouse, Rejection> {
+        Ok(&self.warehouses[self.warehouse_at(id)? as usize])
+    }
+
+    pub fn sku(&self, id: &SkuId) -> Result<&Sku, Rejection> {
+        Ok(&self.skus[self.sku_at(id)? as usize])
+    }
+
+    pub fn sku_ids(&self) -> impl Iterator<Item = &SkuId> {
+        self.skus.iter().map(|sku| &sku.id)
+    }
+
+    pub fn item_ids(&self) -> impl Iterator<Item = &ItemId> {
+        self.items.iter().map(|item| &item.id)
+    }
+
+    /// Open inbound shipments: (shipment, item, warehouse, units, expected arrival).
+    pub fn inbound(&self) -> Vec<(ShipmentId, ItemId, WarehouseId, u32, u64)> {
+        self.inbound
+            .iter()
+            .map(|(id, inbound)| {
+                (
+                    id.clone(),
+                    self.items[inbound.item as usize].id.clone(),
+                    self.warehouses[inbound.warehouse as usize].id.clone(),
+                    inbound.units,
+                    inbound.expected_arrival_ms,
+                )
+            })
+            .collect()
+    }
+
+    /// Whether a request id is still remembered for idempotent retries.
+    pub fn remembers_request(&self, id: &RequestId) -> bool {
+        self.requests.contains(id)
+    }
+
+    pub fn request_ids_remembered(&self) -> usize {
+        self.requests.len()
+    }
+
+    pub fn ledger_len(&self) -> usize {
+        self.ledger.len()
+    }
+
+    pub fn hold_count(&self) -> usize {
+        self.holds.len()
+    }
+
+    /// Holds currently HELD.
+    pub fn open_hold_count(&self) -> usize {
+        self.holds
+            .values()
+            .filter(|hold| hold.state == HoldState::Held)
+            .count()
+    }
+
+    /// Looks up a hold that must exist (for tests and tools).
+    pub fn hold_state(&self, id: &HoldId) -> Result<HoldState, Rejection> {
+        self.holds
+            .get(id)
+            .map(|hold| hold.state)
+            .ok_or_else(|| Rejection::not_found(EntityKind::Hold, id))
+    }
+}

@@ -1,0 +1,61 @@
+//! What applying a command returns to the client that proposed it.
+
+use crate::error::Rejection;
+use crate::hold::HoldState;
+use crate::ids::{HoldId, ItemId, WarehouseId};
+use crate::stock::StockLevel;
+use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+
+/// The result of one request: what changed, or why nothing did.
+pub type Outcome = Result<Applied, Rejection>;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Applied {
+    /// A catalog or rules change took effect.
+    Updated,
+    /// A stock figure changed; `level` is the new figure for the (item, warehouse).
+    Stock(StockChange),
+    /// A hold was taken, confirmed, released, shipped or cancelled.
+    Hold(HoldReceipt),
+    /// The result of an `Expire` command.
+    Expired(ExpireReport),
+    /// One outcome per request of a batch, in order.
+    Batch(Vec<Outcome>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockChange {
+    pub item: ItemId,
+    pub warehouse: WarehouseId,
+    pub level: StockLevel,
+    /// Units held or committed that the stock no longer explains (reported, never hidden).
+    pub shortfall: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldReceipt {
+    pub hold: HoldId,
+    pub state: HoldState,
+    pub expires_at_ms: Option<u64>,
+    pub allocations: SmallVec<[AllocationView; 1]>,
+    /// Set when a late confirm took a fresh hold under the re-hold rule.
+    pub reheld: bool,
+}
+
+/// An allocation with the ids a client understands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllocationView {
+    pub item: ItemId,
+    pub warehouse: WarehouseId,
+    pub quantity: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpireReport {
+    pub holds_expired: u32,
+    pub closed_holds_pruned: u32,
+    pub request_ids_forgotten: u32,
+    /// More work was due than one command may do; the leader should propose another `Expire`.
+    pub more_due: bool,
+}

@@ -1,0 +1,225 @@
+//! A compact, versioned, checksummed binary image of the whole state, for Raft snapshots.
+//!
+//! ```text
+//! "STKR" | format version (u16 LE) | postcard body | xxh3-64 of everything before (u64 LE)
+//! ```
+//!
+//! The body is canonical: maps are written in key order (holds by id), queues in their own
+//! order, and derived indexes (id maps, allocation order, expiry index, buyer usage) are not
+//! written but rebuilt. So equal states give equal bytes, which is how the tests compare
+//! replicas. A restored state must pass [`State::check_invariants`] or it is refused.
+
+use crate::catalog::{Item, Sku, Warehouse};
+use crate::hold::{Hold, HoldState};
+use crate::idempotency::{Remembered, RequestTable};
+use crate::ids::{HoldId, RequestId, ShipmentId};
+use crate::ledger::{Ledger, LedgerEntry};
+use crate::state::{Inbound, State};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use xxhash_rust::xxh3::xxh3_64;
+
+const MAGIC: &[u8; 4] = b"STKR";
+/// Bump when the body's layout changes; [`State::restore`] refuses versions it does not know.
+pub const SNAPSHOT_FORMAT_VERSION: u16 = 1;
+const HEADER_LEN: usize = MAGIC.len() + 2;
+const CHECKSUM_LEN: usize = 8;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SnapshotError {
+    #[error("not a stockraft snapshot (bad magic or too short)")]
+    NotASnapshot,
+    #[error(
+        "snapshot format version {0} is not supported (this build reads {SNAPSHOT_FORMAT_VERSION})"
+    )]
+    UnsupportedVersion(u16),
+    #[error("snapshot checksum mismatch: the file is damaged")]
+    Checksum,
+    #[error("snapshot body cannot be decoded: {0}")]
+    Decode(String),
+    #[error("snapshot state is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+/// The body as written (borrowing the live state) ...
+#[derive(Serialize)]
+struct BodyRef<'a> {
+    clock_ms: u64,
+    last_log_index: u64,
+    warehouses: &'a [Warehouse],
+    items: &'a [Item],
+    skus: &'a [Sku],
+    inbound: Vec<(&'a ShipmentId, &'a Inbound)>,
+    holds: Vec<&'a Hold>,
+    closed: &'a VecDeque<(u64, HoldId)>,
+    requests: Vec<(&'a RequestId, &'a Remembered)>,
+    ledger_entries: Vec<&'a LedgerEntry>,
+    ledger_next_seq: u64,
+}
+
+/// ... and as read. The two must list the same fields in the same order.
+#[derive(Deserialize)]
+struct Body {
+    clock_ms: u64,
+    last_log_index: u64,
+    warehouses: Vec<Warehouse>,
+    items: Vec<Item>,
+    skus: Vec<Sku>,
+    inbound: Vec<(ShipmentId, Inbound)>,
+    holds: Vec<Hold>,
+    closed: VecDeque<(u64, HoldId)>,
+    requests: Vec<(RequestId, Remembered)>,
+    ledger_entries: VecDeque<LedgerEntry>,
+    ledger_next_seq: u64,
+}
+
+impl State {
+    /// Serialises the whole state. Equal states give equal bytes.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut holds: Vec<&Hold> = self.holds.values().collect();
+        holds.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        let body = BodyRef {
+            clock_ms: self.clock_ms,
+            last_log_index: self.last_log_index,
+            warehouses: &self.warehouses,
+            items: &self.items,
+            skus: &self.skus,
+            inbound: self.inbound.iter().collect(),
+            holds,
+            closed: &self.closed,
+            requests: self.requests.iter().collect(),
+            ledger_entries: self.ledger.entries().collect(),
+            ledger_next_seq: self.ledger.next_seq(),
+        };
+        let mut bytes = Vec::with_capacity(1024);
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
+        let mut bytes = postcard::to_extend(&body, bytes).expect("encoding to memory cannot fail");
+        let checksum = xxh3_64(&bytes);
+        bytes.extend_from_slice(&checksum.to_le_bytes());
+        bytes
+    }
+
+    /// Rebuilds a state from [`State::snapshot`] bytes, refusing anything damaged, from an
+    /// unknown version, or inconsistent.
+    pub fn restore(bytes: &[u8]) -> Result<State, SnapshotError> {
+        if bytes.len() < HEADER_LEN + CHECKSUM_LEN || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(SnapshotError::NotASnapshot);
+        }
+        let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+        if version != SNAPSHOT_FORMAT_VERSION {
+            return Err(SnapshotError::UnsupportedVersion(version));
+        }
+        let (covered, checksum) = bytes.split_at(bytes.len() - CHECKSUM_LEN);
+        if xxh3_64(covered).to_le_bytes() != checksum {
+            return Err(SnapshotError::Checksum);
+        }
+        let body: Body = postcard::from_bytes(&covered[HEADER_LEN..])
+            .map_err(|e| SnapshotError::Decode(e.to_string()))?;
+        let state = State::from_body(body)?;
+        state
+            .check_invariants()
+            .map_err(SnapshotError::Inconsistent)?;
+        Ok(state)
+    }
+
+    fn from_body(body: Body) -> Result<State, SnapshotError> {
+        let inconsistent = |what: String| Err(SnapshotError::Inconsistent(what));
+        let mut state = State {
+            clock_ms: body.clock_ms,
+            last_log_index: body.last_log_index,
+            warehouses: body.warehouses,
+            items: body.items,
+            skus: body.skus,
+            inbound: body.inbound.into_iter().collect(),
+            closed: body.closed,
+            ledger: Ledger::from_parts(body.ledger_entries, body.ledger_next_seq),
+            ..State::default()
+        };
+        for (at, warehouse) in state.warehouses.iter().enumerate() {
+            if state
+                .warehouse_index
+                .insert(warehouse.id.clone(), at as u32)
+                .is_some()
+            {
+                return inconsistent(format!("warehouse {} appears twice", warehouse.id));
+            }
+        }
+        for (at, item) in state.items.iter().enumerate() {
+            if state
+                .item_index
+                .insert(item.id.clone(), at as u32)
+                .is_some()
+            {
+                return inconsistent(format!("item {} appears twice", item.id));
+            }
+        }
+        for (at, sku) in state.skus.iter().enumerate() {
+            if state.sku_index.insert(sku.id.clone(), at as u32).is_some() {
+                return inconsistent(format!("sku {} appears twice", sku.id));
+            }
+        }
+        state.check_catalog_references(&body.holds)?;
+        state.rebuild_allocation_order();
+        let request_count = body.requests.len();
+        state.requests = RequestTable::from_ordered(body.requests);
+        if state.requests.distinct() != request_count {
+            return inconsistent("a request id appears twice".into());
+        }
+        for hold in body.holds {
+            if hold.state.counts_for_buyer() {
+                let open = u32::from(hold.state == HoldState::Held);
+                for line in &hold.lines {
+                    let usage = state
+                        .buyers
+                        .entry((line.sku, hold.buyer.clone()))
+                        .or_default();
+                    usage.units = usage.units.saturating_add(line.quantity);
+                    usage.open_holds += open;
+                }
+            }
+            if let (HoldState::Held, Some(at)) = (hold.state, hold.expires_at_ms) {
+                state.expiry.insert((at, hold.id.clone()));
+            }
+            if state.holds.insert(hold.id.clone(), hold).is_some() {
+                return inconsistent("a hold appears twice".into());
+            }
+        }
+        Ok(state)
+    }
+
+    /// Indexes inside holds must point into the catalog before anything dereferences them.
+    fn check_catalog_references(&self, holds: &[Hold]) -> Result<(), SnapshotError> {
+        let (items, warehouses, skus) = (self.items.len(), self.warehouses.len(), self.skus.len());
+        let holds_ok = holds.iter().all(|hold| {
+            hold.lines.iter().all(|line| (line.sku as usize) < skus)
+                && hold
+                    .allocations
+                    .iter()
+                    .all(|a| (a.item as usize) < items && (a.warehouse as usize) < warehouses)
+        });
+        let skus_ok = self
+            .skus
+            .iter()
+            .all(|sku| sku.components.iter().all(|c| (c.item as usize) < items));
+        let levels_ok = self
+            .items
+            .iter()
+            .all(|item| item.levels.len() <= warehouses);
+        let inbound_ok = self
+            .inbound
+            .values()
+            .all(|i| (i.item as usize) < items && (i.warehouse as usize) < warehouses);
+        let ledger_ok = self
+            .ledger
+            .entries()
+            .all(|e| (e.item as usize) < items && (e.warehouse as usize) < warehouses);
+        if holds_ok && skus_ok && levels_ok && inbound_ok && ledger_ok {
+            Ok(())
+        } else {
+            Err(SnapshotError::Inconsistent(
+                "an index points outside the catalog".into(),
+            ))
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The state machine: everything the ledger knows, and the one entry point that changes it.
+
+use crate::catalog::*;
+use crate::command::{Command, CommandBody, Op, Request};
+use crate::error::{EntityKind, Rejection};
+use crate::hold::Hold;
+use crate::idempotency::{Remembered, RequestTable, Seen, fingerprint};
+use crate::ids::*;
+use crate::ledger::Ledger;
+use crate::limits::RESERVE_BATCH_MAX;
+use crate::reply::{Applied, Outcome};
+use crate::validate::validate_op;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// An inbound shipment: units on their way to a warehouse.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inbound {
+    pub item: ItemIndex,
+    pub warehouse: WarehouseIndex,
+    pub units: u32,
+    pub expected_arrival_ms: u64,
+}
+
+/// One buyer's footprint on one SKU, derived from the retained holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BuyerUsage {
+    /// Units in held, confirmed and (retained) shipped holds.
+    pub units: u32,
+    /// Holds currently HELD.
+    pub open_holds: u32,
+}
+
+/// The replicated stock ledger.
+///
+/// Deterministic: no clock, no randomness, no hash-order iteration. Applying the same commands
+/// at the same log indexes to two empty states gives byte-identical snapshots.
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    /// The ledger's clock: the highest leader stamp applied so far.
+    pub(crate) clock_ms: u64,
+    pub(crate) last_log_index: u64,
+
+    pub(crate) warehouses: Vec<Warehouse>,
+    pub(crate) warehouse_index: FxHashMap<WarehouseId, WarehouseIndex>,
+    /// Active warehouses by (priority, id): the allocation order before region preference.
+    pub(crate) allocation_order: Vec<WarehouseIndex>,
+    pub(crate) items: Vec<Item>,
+    pub(crate) item_index: FxHashMap<ItemId, ItemIndex>,
+    pub(crate) skus: Vec<Sku>,
+    pub(crate) sku_index: FxHashMap<SkuId, SkuIndex>,
+    pub(crate) inbound: BTreeMap<ShipmentId, Inbound>,
+
+    pub(crate) holds: FxHashMap<HoldId, Hold>,
+    /// HELD holds with a TTL, by expiry time.
+    pub(crate) expiry: BTreeSet<(u64, HoldId)>,
+    /// Closed holds in the order they closed (log order, so time order). An entry whose hold
+    /// was re-held since is stale and skipped when pruning.
+    pub(crate) closed: VecDeque<(u64, HoldId)>,
+    pub(crate) buyers: FxHashMap<(SkuIndex, BuyerId), BuyerUsage>,
+
+    pub(crate) requests: RequestTable,
+    pub(crate) ledger: Ledger,
+}
+
+impl State {
+    pub fn new() -> Self {
+        State::default()
+    }
+
+    /// Applies one committed command. `log_index` is its Raft log index; commands of one entry
+    /// share it, so it may repeat but never decrease.
+    ///
+    /// # Panics
+    /// If `log_index` goes backwards: the log is being applied out of order, and continuing
+    /// would corrupt every replica that trusts this one.
+    pub fn apply(&mut self, log_index: u64, command: &Command) -> Outcome {
+        assert!(
+            log_index >= self.last_log_index,
+            "log index {log_index} applied after {}",
+            self.last_log_index
+        );
+        self.last_log_index = log_index;
+        self.clock_ms = self.clock_ms.max(command.now_ms);
+        match &command.body {
+            CommandBody::Request(request) => self.apply_request(request),
+            CommandBody::Batch(requests) => self.apply_batch(requests),
+            CommandBody::Expire => Ok(Applied::Expired(self.expire())),
+        }
+    }
+
+    fn apply_batch(&mut self, requests: &[Request]) -> Outcome {
+        if requests.is_empty() {
+            return Err(Rejection::invalid("a batch needs at least one reserve"));
+        }
+        if requests.len() > RESERVE_BATCH_MAX {
+            return Err(Rejection::invalid(format!(
+                "a batch of {} reserves is over the limit of {RESERVE_BATCH_MAX}",
+                requests.len()
+            )));
+        }
+        if let Some(other) = requests
+            .iter()
+            .find(|request| !matches!(request.op, Op::Reserve(_)))
+        {
+            return Err(Rejection::invalid(format!(
+                "a batch holds reserves only, not {}",
+                other.op.name()
+            )));
+        }
+        let outcomes = requests
+            .iter()
+            .map(|request| self.apply_request(request))
+            .collect();
+        Ok(Applied::Batch(outcomes))
+    }
+
+    fn apply_request(&mut self, request: &Request) -> Outcome {
+        validate_op(&request.op)?;
+        let fingerprint = fingerprint(&request.op);
+        match self.requests.seen(&request.request_id, fingerprint) {
+            Seen::Replay(first) => return first.clone(),
+            Seen::Conflict => {
+                return Err(Rejection::AlreadyExists {
+                    kind: EntityKind::Request,
+                    id: request.request_id.to_string(),
+                    detail: "the request id was used with a different payload".into(),
+                });
+            }
+            Seen::New => {}
+        }
+        let outcome = self.execute(&request.op);
+        let input_error = matches!(&outcome, Err(rejection) if rejection.is_input_error());
+        if !input_error {
+            let remembered = Remembered {
+                fingerprint,
+                at_ms: self.clock_ms,
+                outcome: outcome.clone(),
+            };
+            self.requests
+                .remember(request.request_id.clone(), remembered);
+        }
+        outcome
+    }
+
+    fn execute(&mut self, op: &Op) -> Outcome {
+        match op {
+            Op::UpsertWarehouse(upsert) => self.upsert_warehouse(upsert),
+            Op::UpsertItem(upsert) => self.upsert_item(upsert),
+            Op::UpsertSku(upsert) => self.upsert_sku(upsert),
+            Op::BlockBuyer { sku, buyer } => self.set_blocked(sku, buyer, true),
+            Op::UnblockBuyer { sku, buyer } => self.set_blocked(sku, buyer, false),
+            Op::SetSafetyStock(figure) => self.set_safety_stock(figure),
+            Op::ReceiveStock(figure) => self.receive_stock(figure),
+            Op::CountStock(figure) => self.count_stock(figure),
+            Op::AddInbound(inbound) => self.add_inbound(inbound),
+            Op::ReceiveInbound {
+                shipment,
+                received_units,
+                note,
+            } => self.receive_inbound(shipment, *received_units, note),
+            Op::CancelInbound { shipment, note } => self.cancel_inbound(shipment, note),
+            Op::Reserve(reserve) => self.reserve(reserve),
+            Op::Deduct(deduct) => self.deduct(deduct),
+            Op::Confirm { hold } => self.confirm(hold),
+            Op::Release { hold } => self.release(hold),
+            Op::Ship { hold } => self.ship(hold),
+            Op::Cancel { hold } => self.cancel(hold),
+        }
+    }
+
+    pub(crate) fn warehouse_at(&self, id: &WarehouseId) -> Result<WarehouseIndex, Rejection> {
+        self.warehouse_index
+            .get(id)
+            .copied()
+            .ok_or_else(|| Rejection::not_found(EntityKind::Warehouse, id))
+    }
+
+    pub(crate) fn item_at(&self, id: &ItemId) -> Result<ItemIndex, Rejection> {
+        self.item_index
+            .get(id)
+            .copied()
+            .ok_or_else(|| Rejection::not_found(EntityKind::Item, id))
+    }
+
+    pub(crate) fn sku_at(&self, id: &SkuId) -> Result<SkuIndex, Rejection> {
+        self.sku_index
+            .get(id)
+            .copied()
+            .ok_or_else(|| Rejection::not_found(EntityKind::Sku, id))
+    }
+
+    /// The ledger's clock: the highest leader timestamp applied.
+    pub fn clock_ms(&self) -> u64 {
+        self.clock_ms
+    }
+
+    /// The log index of the last command applied.
+    pub fn last_log_index(&self) -> u64 {
+        self.last_log_index
+    }
+}
