@@ -84,12 +84,16 @@ impl RequestTable {
         }
     }
 
-    /// Forgets up to `most` ids remembered before `now_ms - IDEMPOTENCY_WINDOW_MS`.
+    /// Forgets up to `most` ids remembered at least [`IDEMPOTENCY_WINDOW_MS`] before `now_ms`;
+    /// returns how many, and whether more are due.
     pub fn forget_expired(&mut self, now_ms: u64, most: usize) -> (u32, bool) {
-        let cutoff = now_ms.saturating_sub(IDEMPOTENCY_WINDOW_MS);
         let mut forgotten = 0;
         while let Some(oldest) = self.order.front() {
-            if self.by_id[oldest].at_ms >= cutoff {
+            if self.by_id[oldest]
+                .at_ms
+                .saturating_add(IDEMPOTENCY_WINDOW_MS)
+                > now_ms
+            {
                 return (forgotten, false);
             }
             if forgotten as usize == most {
