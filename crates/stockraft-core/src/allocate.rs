@@ -38,17 +38,10 @@ impl Plan {
     fn take(&mut self, sku: &Sku, warehouse: WarehouseIndex, units: u32) {
         for component in &sku.components {
             let quantity = units * component.quantity;
-            match self
-                .allocations
-                .iter_mut()
-                .find(|taken| taken.item == component.item && taken.warehouse == warehouse)
+            match self.allocations.iter_mut().find(|taken| taken.item == component.item && taken.warehouse == warehouse)
             {
                 Some(taken) => taken.quantity += quantity,
-                None => self.allocations.push(Allocation {
-                    item: component.item,
-                    warehouse,
-                    quantity,
-                }),
+                None => self.allocations.push(Allocation { item: component.item, warehouse, quantity }),
             }
         }
     }
@@ -64,19 +57,11 @@ struct Capacity {
 impl State {
     /// Plans `lines` for a buyer in `region`; `Err(OutOfStock)` names the first line that
     /// cannot be filled.
-    pub(crate) fn plan(
-        &self,
-        region: Option<&str>,
-        lines: &[(SkuIndex, u32)],
-    ) -> Result<Plan, Rejection> {
+    pub(crate) fn plan(&self, region: Option<&str>, lines: &[(SkuIndex, u32)]) -> Result<Plan, Rejection> {
         let mut plan = Plan::default();
         for &(sku_at, quantity) in lines {
             let presale_units = self.plan_line(&mut plan, region, sku_at, quantity)?;
-            plan.lines.push(HoldLine {
-                sku: sku_at,
-                quantity,
-                presale_units,
-            });
+            plan.lines.push(HoldLine { sku: sku_at, quantity, presale_units });
         }
         Ok(plan)
     }
@@ -93,17 +78,11 @@ impl State {
         let capacity = |plan: &Plan, warehouse| self.capacity(plan, sku, warehouse);
 
         // Whole line from one warehouse, on hand.
-        if let Some(warehouse) = self
-            .candidates(region)
-            .find(|&w| capacity(plan, w).on_hand >= quantity)
-        {
+        if let Some(warehouse) = self.candidates(region).find(|&w| capacity(plan, w).on_hand >= quantity) {
             plan.take(sku, warehouse, quantity);
             return Ok(0);
         }
-        let on_hand_total: u32 = self
-            .candidates(region)
-            .map(|w| capacity(plan, w).on_hand)
-            .sum();
+        let on_hand_total: u32 = self.candidates(region).map(|w| capacity(plan, w).on_hand).sum();
         if sku.rules.allow_split && on_hand_total >= quantity {
             let mut missing = quantity;
             for warehouse in self.candidates(region) {
@@ -118,25 +97,16 @@ impl State {
         }
 
         // Presale: on-hand units first, then in-transit units up to the SKU's allowance.
-        let presale_left = sku
-            .rules
-            .presale_units_max
-            .saturating_sub(sku.presale_units_live + plan_presale(plan, sku_at));
-        let with_presale =
-            |capacity: Capacity| capacity.with_transit.min(capacity.on_hand + presale_left);
+        let presale_left =
+            sku.rules.presale_units_max.saturating_sub(sku.presale_units_live + plan_presale(plan, sku_at));
+        let with_presale = |capacity: Capacity| capacity.with_transit.min(capacity.on_hand + presale_left);
         if presale_left > 0 {
-            if let Some(warehouse) = self
-                .candidates(region)
-                .find(|&w| with_presale(capacity(plan, w)) >= quantity)
-            {
+            if let Some(warehouse) = self.candidates(region).find(|&w| with_presale(capacity(plan, w)) >= quantity) {
                 let presold = quantity - capacity(plan, warehouse).on_hand;
                 plan.take(sku, warehouse, quantity);
                 return Ok(presold);
             }
-            let total: u32 = self
-                .candidates(region)
-                .map(|w| capacity(plan, w).with_transit)
-                .sum();
+            let total: u32 = self.candidates(region).map(|w| capacity(plan, w).with_transit).sum();
             if sku.rules.allow_split && total.min(on_hand_total + presale_left) >= quantity {
                 // On-hand units everywhere first, then presale units, so presale is the last resort.
                 let mut missing = quantity;
@@ -160,68 +130,37 @@ impl State {
             }
         }
 
-        let best_single = self
-            .candidates(region)
-            .map(|w| with_presale(capacity(plan, w)))
-            .max()
-            .unwrap_or(0);
+        let best_single = self.candidates(region).map(|w| with_presale(capacity(plan, w))).max().unwrap_or(0);
         let available = if sku.rules.allow_split {
-            (on_hand_total + presale_left).min(
-                self.candidates(region)
-                    .map(|w| capacity(plan, w).with_transit)
-                    .sum(),
-            )
+            (on_hand_total + presale_left).min(self.candidates(region).map(|w| capacity(plan, w).with_transit).sum())
         } else {
             best_single
         };
         debug_assert!(available < quantity);
-        Err(Rejection::OutOfStock {
-            sku: sku.id.clone(),
-            requested: quantity,
-            available,
-        })
+        Err(Rejection::OutOfStock { sku: sku.id.clone(), requested: quantity, available })
     }
 
     /// Active warehouses, the buyer's region first, each group by (priority, id).
-    fn candidates<'a>(
-        &'a self,
-        region: Option<&'a str>,
-    ) -> impl Iterator<Item = WarehouseIndex> + 'a {
-        let in_region = move |w: &WarehouseIndex| {
-            region.is_some_and(|r| self.warehouses[*w as usize].region == r)
-        };
+    fn candidates<'a>(&'a self, region: Option<&'a str>) -> impl Iterator<Item = WarehouseIndex> + 'a {
+        let in_region = move |w: &WarehouseIndex| region.is_some_and(|r| self.warehouses[*w as usize].region == r);
         let order = &self.allocation_order;
-        order
-            .iter()
-            .copied()
-            .filter(in_region)
-            .chain(order.iter().copied().filter(move |w| !in_region(w)))
+        order.iter().copied().filter(in_region).chain(order.iter().copied().filter(move |w| !in_region(w)))
     }
 
     /// Units of `sku` that `warehouse` can still supply after what `plan` already takes.
     fn capacity(&self, plan: &Plan, sku: &Sku, warehouse: WarehouseIndex) -> Capacity {
-        let mut capacity = Capacity {
-            on_hand: u32::MAX,
-            with_transit: u32::MAX,
-        };
+        let mut capacity = Capacity { on_hand: u32::MAX, with_transit: u32::MAX };
         for component in &sku.components {
             let level = self.items[component.item as usize].level(warehouse);
             let taken = plan.taken(component.item, warehouse);
-            capacity.on_hand = capacity
-                .on_hand
-                .min(level.available().saturating_sub(taken) / component.quantity);
-            capacity.with_transit = capacity
-                .with_transit
-                .min(level.available_with_transit().saturating_sub(taken) / component.quantity);
+            capacity.on_hand = capacity.on_hand.min(level.available().saturating_sub(taken) / component.quantity);
+            capacity.with_transit =
+                capacity.with_transit.min(level.available_with_transit().saturating_sub(taken) / component.quantity);
         }
         capacity
     }
 }
 
 fn plan_presale(plan: &Plan, sku: SkuIndex) -> u32 {
-    plan.lines
-        .iter()
-        .filter(|line| line.sku == sku)
-        .map(|line| line.presale_units)
-        .sum()
+    plan.lines.iter().filter(|line| line.sku == sku).map(|line| line.presale_units).sum()
 }

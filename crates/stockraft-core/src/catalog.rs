@@ -40,10 +40,7 @@ pub struct Item {
 
 impl Item {
     pub(crate) fn level(&self, warehouse: WarehouseIndex) -> StockLevel {
-        self.levels
-            .get(warehouse as usize)
-            .copied()
-            .unwrap_or_default()
+        self.levels.get(warehouse as usize).copied().unwrap_or_default()
     }
 
     pub(crate) fn level_mut(&mut self, warehouse: WarehouseIndex) -> &mut StockLevel {

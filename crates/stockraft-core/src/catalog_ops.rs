@@ -23,12 +23,9 @@ impl State {
             Some(&at) => self.warehouses[at as usize] = warehouse,
             None => {
                 if self.warehouses.len() >= WAREHOUSES_MAX {
-                    return Err(Rejection::invalid(format!(
-                        "the cluster already has {WAREHOUSES_MAX} warehouses"
-                    )));
+                    return Err(Rejection::invalid(format!("the cluster already has {WAREHOUSES_MAX} warehouses")));
                 }
-                self.warehouse_index
-                    .insert(upsert.id.clone(), self.warehouses.len() as WarehouseIndex);
+                self.warehouse_index.insert(upsert.id.clone(), self.warehouses.len() as WarehouseIndex);
                 self.warehouses.push(warehouse);
             }
         }
@@ -39,9 +36,8 @@ impl State {
     /// Active warehouses by (priority, id). Region preference is applied per reserve.
     pub(crate) fn rebuild_allocation_order(&mut self) {
         let warehouses = &self.warehouses;
-        let mut order: Vec<WarehouseIndex> = (0..warehouses.len() as WarehouseIndex)
-            .filter(|&at| warehouses[at as usize].active)
-            .collect();
+        let mut order: Vec<WarehouseIndex> =
+            (0..warehouses.len() as WarehouseIndex).filter(|&at| warehouses[at as usize].active).collect();
         order.sort_by(|&a, &b| {
             let (a, b) = (&warehouses[a as usize], &warehouses[b as usize]);
             (a.priority, &a.id).cmp(&(b.priority, &b.id))
@@ -54,17 +50,10 @@ impl State {
             Some(&at) => self.items[at as usize].name = upsert.name.clone(),
             None => {
                 if self.items.len() >= ITEMS_MAX {
-                    return Err(Rejection::invalid(format!(
-                        "the cluster already has {ITEMS_MAX} items"
-                    )));
+                    return Err(Rejection::invalid(format!("the cluster already has {ITEMS_MAX} items")));
                 }
-                self.item_index
-                    .insert(upsert.id.clone(), self.items.len() as ItemIndex);
-                self.items.push(Item {
-                    id: upsert.id.clone(),
-                    name: upsert.name.clone(),
-                    levels: Vec::new(),
-                });
+                self.item_index.insert(upsert.id.clone(), self.items.len() as ItemIndex);
+                self.items.push(Item { id: upsert.id.clone(), name: upsert.name.clone(), levels: Vec::new() });
             }
         }
         Ok(Applied::Updated)
@@ -75,10 +64,7 @@ impl State {
     pub(crate) fn upsert_sku(&mut self, upsert: &UpsertSku) -> Outcome {
         let mut components = SmallVec::new();
         for (item, quantity) in &upsert.components {
-            components.push(Component {
-                item: self.item_at(item)?,
-                quantity: *quantity,
-            });
+            components.push(Component { item: self.item_at(item)?, quantity: *quantity });
         }
         match self.sku_index.get(&upsert.id) {
             Some(&at) => {
@@ -88,12 +74,9 @@ impl State {
             }
             None => {
                 if self.skus.len() >= SKUS_MAX {
-                    return Err(Rejection::invalid(format!(
-                        "the cluster already has {SKUS_MAX} skus"
-                    )));
+                    return Err(Rejection::invalid(format!("the cluster already has {SKUS_MAX} skus")));
                 }
-                self.sku_index
-                    .insert(upsert.id.clone(), self.skus.len() as SkuIndex);
+                self.sku_index.insert(upsert.id.clone(), self.skus.len() as SkuIndex);
                 self.skus.push(Sku {
                     id: upsert.id.clone(),
                     components,
@@ -111,9 +94,7 @@ impl State {
         let blocklist = &mut self.skus[at as usize].blocklist;
         if blocked {
             if blocklist.len() >= BLOCKLIST_MAX && !blocklist.contains(buyer) {
-                return Err(Rejection::invalid(format!(
-                    "sku {sku} already blocks {BLOCKLIST_MAX} buyers"
-                )));
+                return Err(Rejection::invalid(format!("sku {sku} already blocks {BLOCKLIST_MAX} buyers")));
             }
             blocklist.insert(buyer.clone());
         } else {

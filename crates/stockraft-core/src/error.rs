@@ -58,41 +58,22 @@ pub enum Rejection {
     NotFound { kind: EntityKind, id: String },
 
     #[error("{kind:?} {id:?} already exists{}", if detail.is_empty() { String::new() } else { format!(": {detail}") })]
-    AlreadyExists {
-        kind: EntityKind,
-        id: String,
-        detail: String,
-    },
+    AlreadyExists { kind: EntityKind, id: String, detail: String },
 
     #[error("out of stock: sku {sku} needs {requested} units, {available} can be allocated")]
-    OutOfStock {
-        sku: SkuId,
-        requested: u32,
-        available: u32,
-    },
+    OutOfStock { sku: SkuId, requested: u32, available: u32 },
 
     #[error("hold {hold} expired ({reason:?})")]
     HoldExpired { hold: HoldId, reason: ExpiredReason },
 
-    #[error(
-        "limit exceeded on sku {sku}: {limit:?} allows {allowed}, the request would reach {requested}"
-    )]
-    LimitExceeded {
-        sku: SkuId,
-        limit: LimitKind,
-        allowed: u32,
-        requested: u32,
-    },
+    #[error("limit exceeded on sku {sku}: {limit:?} allows {allowed}, the request would reach {requested}")]
+    LimitExceeded { sku: SkuId, limit: LimitKind, allowed: u32, requested: u32 },
 
     #[error("buyer rejected by the risk rules of sku {sku} ({reason:?})")]
     RiskRejected { sku: SkuId, reason: RiskReason },
 
     #[error("hold {hold} cannot go from {from:?} to {to:?}")]
-    InvalidTransition {
-        hold: HoldId,
-        from: HoldState,
-        to: HoldState,
-    },
+    InvalidTransition { hold: HoldId, from: HoldState, to: HoldState },
 
     #[error("hold {hold} cannot ship yet: presold units have not arrived at the warehouse")]
     NotYetArrived { hold: HoldId },
@@ -104,10 +85,7 @@ impl Rejection {
     }
 
     pub(crate) fn not_found(kind: EntityKind, id: impl ToString) -> Self {
-        Rejection::NotFound {
-            kind,
-            id: id.to_string(),
-        }
+        Rejection::NotFound { kind, id: id.to_string() }
     }
 
     /// The machine-readable reason the gRPC layer puts in the error details.
@@ -128,9 +106,6 @@ impl Rejection {
     /// Whether this is an input error: such requests change nothing, not even the idempotency
     /// table, so a corrected request may reuse the request id.
     pub fn is_input_error(&self) -> bool {
-        matches!(
-            self,
-            Rejection::InvalidArgument(_) | Rejection::NotFound { .. }
-        )
+        matches!(self, Rejection::InvalidArgument(_) | Rejection::NotFound { .. })
     }
 }

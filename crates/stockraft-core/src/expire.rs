@@ -35,11 +35,7 @@ impl State {
             }
             let (closed_at, id) = self.closed.pop_front().expect("front exists");
             // A hold re-held after it expired closed again later: this entry is stale.
-            let Some(hold) = self
-                .holds
-                .get(&id)
-                .filter(|hold| hold.closed_at_ms == Some(closed_at))
-            else {
+            let Some(hold) = self.holds.get(&id).filter(|hold| hold.closed_at_ms == Some(closed_at)) else {
                 continue;
             };
             if hold.state == HoldState::Shipped {

@@ -37,18 +37,12 @@ impl HoldState {
 
     /// Whether the hold's units count against the buyer's cap (open or bought).
     pub fn counts_for_buyer(self) -> bool {
-        matches!(
-            self,
-            HoldState::Held | HoldState::Confirmed | HoldState::Shipped
-        )
+        matches!(self, HoldState::Held | HoldState::Confirmed | HoldState::Shipped)
     }
 
     /// Whether the hold is finished: it keeps no stock and will be pruned after retention.
     pub fn is_closed(self) -> bool {
-        matches!(
-            self,
-            HoldState::Shipped | HoldState::Released | HoldState::Expired | HoldState::Cancelled
-        )
+        matches!(self, HoldState::Shipped | HoldState::Released | HoldState::Expired | HoldState::Cancelled)
     }
 
     /// The transition table. `Expired -> Confirmed` is allowed only through the re-hold rule.

@@ -23,54 +23,14 @@ struct Movement {
     on_hand: i32,
 }
 
-const RESERVE: Movement = Movement {
-    op: LedgerOp::Reserve,
-    held: 1,
-    committed: 0,
-    on_hand: 0,
-};
-const DEDUCT: Movement = Movement {
-    op: LedgerOp::Deduct,
-    held: 0,
-    committed: 1,
-    on_hand: 0,
-};
-const CONFIRM: Movement = Movement {
-    op: LedgerOp::Confirm,
-    held: -1,
-    committed: 1,
-    on_hand: 0,
-};
-const REHOLD: Movement = Movement {
-    op: LedgerOp::Rehold,
-    held: 0,
-    committed: 1,
-    on_hand: 0,
-};
-const RELEASE: Movement = Movement {
-    op: LedgerOp::Release,
-    held: -1,
-    committed: 0,
-    on_hand: 0,
-};
-const EXPIRE: Movement = Movement {
-    op: LedgerOp::Expire,
-    held: -1,
-    committed: 0,
-    on_hand: 0,
-};
-const SHIP: Movement = Movement {
-    op: LedgerOp::Ship,
-    held: 0,
-    committed: -1,
-    on_hand: -1,
-};
-const CANCEL: Movement = Movement {
-    op: LedgerOp::Cancel,
-    held: 0,
-    committed: -1,
-    on_hand: 0,
-};
+const RESERVE: Movement = Movement { op: LedgerOp::Reserve, held: 1, committed: 0, on_hand: 0 };
+const DEDUCT: Movement = Movement { op: LedgerOp::Deduct, held: 0, committed: 1, on_hand: 0 };
+const CONFIRM: Movement = Movement { op: LedgerOp::Confirm, held: -1, committed: 1, on_hand: 0 };
+const REHOLD: Movement = Movement { op: LedgerOp::Rehold, held: 0, committed: 1, on_hand: 0 };
+const RELEASE: Movement = Movement { op: LedgerOp::Release, held: -1, committed: 0, on_hand: 0 };
+const EXPIRE: Movement = Movement { op: LedgerOp::Expire, held: -1, committed: 0, on_hand: 0 };
+const SHIP: Movement = Movement { op: LedgerOp::Ship, held: 0, committed: -1, on_hand: -1 };
+const CANCEL: Movement = Movement { op: LedgerOp::Cancel, held: 0, committed: -1, on_hand: 0 };
 
 impl State {
     /// Takes a hold: ON_ORDER (no expiry) and PRE_DEDUCT (TTL) lines.
@@ -105,24 +65,14 @@ impl State {
                     )));
                 }
                 (DeductionMode::OnOrder | DeductionMode::PreDeduct, true) => {
-                    return Err(Rejection::invalid(format!(
-                        "sku {} takes holds: reserve, then confirm",
-                        line.sku
-                    )));
+                    return Err(Rejection::invalid(format!("sku {} takes holds: reserve, then confirm", line.sku)));
                 }
                 (DeductionMode::PreDeduct, false) => {
-                    ttl_ms =
-                        Some(ttl_ms.map_or(rules.hold_ttl_ms, |ttl| ttl.min(rules.hold_ttl_ms)));
+                    ttl_ms = Some(ttl_ms.map_or(rules.hold_ttl_ms, |ttl| ttl.min(rules.hold_ttl_ms)));
                 }
                 _ => {}
             }
-            self.check_buyer(
-                at,
-                &request.buyer,
-                request.signals.as_ref(),
-                line.quantity,
-                !deducting,
-            )?;
+            self.check_buyer(at, &request.buyer, request.signals.as_ref(), line.quantity, !deducting)?;
             lines.push((at, line.quantity));
         }
         let plan = self.plan(request.region.as_deref(), &lines)?;
@@ -139,11 +89,7 @@ impl State {
             closed_at_ms: None,
             rehold_count: 0,
         };
-        self.move_units(
-            &hold.id,
-            &hold.allocations,
-            if deducting { DEDUCT } else { RESERVE },
-        );
+        self.move_units(&hold.id, &hold.allocations, if deducting { DEDUCT } else { RESERVE });
         self.track(&hold.buyer, &hold.lines, 1, if deducting { 0 } else { 1 });
         if let Some(at) = hold.expires_at_ms {
             self.expiry.insert((at, hold.id.clone()));
@@ -164,29 +110,17 @@ impl State {
     ) -> Result<(), Rejection> {
         let sku = &self.skus[sku_at as usize];
         if sku.blocklist.contains(buyer) {
-            return Err(Rejection::RiskRejected {
-                sku: sku.id.clone(),
-                reason: RiskReason::Blocklisted,
-            });
+            return Err(Rejection::RiskRejected { sku: sku.id.clone(), reason: RiskReason::Blocklisted });
         }
-        let mut cap = sku
-            .rules
-            .units_per_buyer_max
-            .map(|units| (units, LimitKind::UnitsPerBuyer));
+        let mut cap = sku.rules.units_per_buyer_max.map(|units| (units, LimitKind::UnitsPerBuyer));
         if !sku.rules.risk_rules.is_empty() {
             let signals = signals.ok_or_else(|| {
-                Rejection::invalid(format!(
-                    "sku {} has buyer-risk rules: send the buyer's signals",
-                    sku.id
-                ))
+                Rejection::invalid(format!("sku {} has buyer-risk rules: send the buyer's signals", sku.id))
             })?;
             match sku.rules.risk_verdict(signals) {
                 RiskVerdict::Allow => {}
                 RiskVerdict::Reject(reason) => {
-                    return Err(Rejection::RiskRejected {
-                        sku: sku.id.clone(),
-                        reason,
-                    });
+                    return Err(Rejection::RiskRejected { sku: sku.id.clone(), reason });
                 }
                 RiskVerdict::Cap(units) if cap.is_none_or(|(limit, _)| units < limit) => {
                     cap = Some((units, LimitKind::RiskCap));
@@ -198,12 +132,7 @@ impl State {
         if let Some((allowed, limit)) = cap {
             let requested = usage.units + quantity;
             if requested > allowed {
-                return Err(Rejection::LimitExceeded {
-                    sku: sku.id.clone(),
-                    limit,
-                    allowed,
-                    requested,
-                });
+                return Err(Rejection::LimitExceeded { sku: sku.id.clone(), limit, allowed, requested });
             }
         }
         if let (true, Some(allowed)) = (opens_hold, sku.rules.open_holds_per_buyer_max) {
@@ -230,29 +159,17 @@ impl State {
                 self.rehold(id)
             }
             HoldState::Held => {
-                let (allocations, lines, buyer, expires_at) = (
-                    hold.allocations.clone(),
-                    hold.lines.clone(),
-                    hold.buyer.clone(),
-                    hold.expires_at_ms,
-                );
+                let (allocations, lines, buyer, expires_at) =
+                    (hold.allocations.clone(), hold.lines.clone(), hold.buyer.clone(), hold.expires_at_ms);
                 self.move_units(id, &allocations, CONFIRM);
                 self.track(&buyer, &lines, 0, -1);
                 if let Some(at) = expires_at {
                     self.expiry.remove(&(at, id.clone()));
                 }
-                Ok(Applied::Hold(self.set_state(
-                    id,
-                    HoldState::Confirmed,
-                    false,
-                )))
+                Ok(Applied::Hold(self.set_state(id, HoldState::Confirmed, false)))
             }
             HoldState::Expired => self.rehold(id),
-            from => Err(Rejection::InvalidTransition {
-                hold: id.clone(),
-                from,
-                to: HoldState::Confirmed,
-            }),
+            from => Err(Rejection::InvalidTransition { hold: id.clone(), from, to: HoldState::Confirmed }),
         }
     }
 
@@ -260,21 +177,9 @@ impl State {
     /// if the re-hold limit, the grace window, the buyer's cap and the stock allow it.
     fn rehold(&mut self, id: &HoldId) -> Outcome {
         let hold = &self.holds[id];
-        let expired = |reason| {
-            Err(Rejection::HoldExpired {
-                hold: id.clone(),
-                reason,
-            })
-        };
-        let skus = hold
-            .lines
-            .iter()
-            .map(|line| &self.skus[line.sku as usize].rules);
-        let limit = skus
-            .clone()
-            .map(|rules| rules.rehold_limit)
-            .min()
-            .unwrap_or(0);
+        let expired = |reason| Err(Rejection::HoldExpired { hold: id.clone(), reason });
+        let skus = hold.lines.iter().map(|line| &self.skus[line.sku as usize].rules);
+        let limit = skus.clone().map(|rules| rules.rehold_limit).min().unwrap_or(0);
         let grace_ms = skus.map(|rules| rules.rehold_grace_ms).min().unwrap_or(0);
         if hold.rehold_count >= limit {
             return expired(ExpiredReason::ReholdLimitReached);
@@ -286,29 +191,17 @@ impl State {
         for line in &hold.lines {
             let sku = &self.skus[line.sku as usize];
             if sku.blocklist.contains(&hold.buyer) {
-                return Err(Rejection::RiskRejected {
-                    sku: sku.id.clone(),
-                    reason: RiskReason::Blocklisted,
-                });
+                return Err(Rejection::RiskRejected { sku: sku.id.clone(), reason: RiskReason::Blocklisted });
             }
             if let Some(allowed) = sku.rules.units_per_buyer_max {
                 let requested = self.usage(line.sku, &hold.buyer).units + line.quantity;
                 if requested > allowed {
                     let limit = LimitKind::UnitsPerBuyer;
-                    return Err(Rejection::LimitExceeded {
-                        sku: sku.id.clone(),
-                        limit,
-                        allowed,
-                        requested,
-                    });
+                    return Err(Rejection::LimitExceeded { sku: sku.id.clone(), limit, allowed, requested });
                 }
             }
         }
-        let wanted: SmallVec<[(SkuIndex, u32); 4]> = hold
-            .lines
-            .iter()
-            .map(|line| (line.sku, line.quantity))
-            .collect();
+        let wanted: SmallVec<[(SkuIndex, u32); 4]> = hold.lines.iter().map(|line| (line.sku, line.quantity)).collect();
         let Ok(plan) = self.plan(hold.region.as_deref(), &wanted) else {
             return expired(ExpiredReason::NoStockForRehold);
         };
@@ -320,27 +213,15 @@ impl State {
         hold.allocations = plan.allocations;
         hold.rehold_count += 1;
         hold.closed_at_ms = None;
-        Ok(Applied::Hold(self.set_state(
-            id,
-            HoldState::Confirmed,
-            true,
-        )))
+        Ok(Applied::Hold(self.set_state(id, HoldState::Confirmed, true)))
     }
 
     pub(crate) fn release(&mut self, id: &HoldId) -> Outcome {
         let hold = self.hold_at(id)?;
         if hold.state != HoldState::Held {
-            return Err(Rejection::InvalidTransition {
-                hold: id.clone(),
-                from: hold.state,
-                to: HoldState::Released,
-            });
+            return Err(Rejection::InvalidTransition { hold: id.clone(), from: hold.state, to: HoldState::Released });
         }
-        Ok(Applied::Hold(self.end_open_hold(
-            id,
-            RELEASE,
-            HoldState::Released,
-        )))
+        Ok(Applied::Hold(self.end_open_hold(id, RELEASE, HoldState::Released)))
     }
 
     /// Expires one HELD hold: its units go back on sale. Used by `Expire` and late confirms.
@@ -351,12 +232,8 @@ impl State {
     fn end_open_hold(&mut self, id: &HoldId, movement: Movement, state: HoldState) -> HoldReceipt {
         let hold = &self.holds[id];
         debug_assert_eq!(hold.state, HoldState::Held);
-        let (allocations, lines, buyer, expires_at) = (
-            hold.allocations.clone(),
-            hold.lines.clone(),
-            hold.buyer.clone(),
-            hold.expires_at_ms,
-        );
+        let (allocations, lines, buyer, expires_at) =
+            (hold.allocations.clone(), hold.lines.clone(), hold.buyer.clone(), hold.expires_at_ms);
         self.move_units(id, &allocations, movement);
         self.track(&buyer, &lines, -1, -1);
         if let Some(at) = expires_at {
@@ -369,18 +246,12 @@ impl State {
     pub(crate) fn ship(&mut self, id: &HoldId) -> Outcome {
         let hold = self.hold_at(id)?;
         if hold.state != HoldState::Confirmed {
-            return Err(Rejection::InvalidTransition {
-                hold: id.clone(),
-                from: hold.state,
-                to: HoldState::Shipped,
-            });
+            return Err(Rejection::InvalidTransition { hold: id.clone(), from: hold.state, to: HoldState::Shipped });
         }
-        let arrived = hold.allocations.iter().all(|taken| {
-            self.items[taken.item as usize]
-                .level(taken.warehouse)
-                .on_hand
-                >= taken.quantity
-        });
+        let arrived = hold
+            .allocations
+            .iter()
+            .all(|taken| self.items[taken.item as usize].level(taken.warehouse).on_hand >= taken.quantity);
         if !arrived {
             return Err(Rejection::NotYetArrived { hold: id.clone() });
         }
@@ -392,30 +263,16 @@ impl State {
     pub(crate) fn cancel(&mut self, id: &HoldId) -> Outcome {
         let hold = self.hold_at(id)?;
         if hold.state != HoldState::Confirmed {
-            return Err(Rejection::InvalidTransition {
-                hold: id.clone(),
-                from: hold.state,
-                to: HoldState::Cancelled,
-            });
+            return Err(Rejection::InvalidTransition { hold: id.clone(), from: hold.state, to: HoldState::Cancelled });
         }
-        let (allocations, lines, buyer) = (
-            hold.allocations.clone(),
-            hold.lines.clone(),
-            hold.buyer.clone(),
-        );
+        let (allocations, lines, buyer) = (hold.allocations.clone(), hold.lines.clone(), hold.buyer.clone());
         self.move_units(id, &allocations, CANCEL);
         self.track(&buyer, &lines, -1, 0);
-        Ok(Applied::Hold(self.set_state(
-            id,
-            HoldState::Cancelled,
-            false,
-        )))
+        Ok(Applied::Hold(self.set_state(id, HoldState::Cancelled, false)))
     }
 
     fn hold_at(&self, id: &HoldId) -> Result<&Hold, Rejection> {
-        self.holds
-            .get(id)
-            .ok_or_else(|| Rejection::not_found(EntityKind::Hold, id))
+        self.holds.get(id).ok_or_else(|| Rejection::not_found(EntityKind::Hold, id))
     }
 
     /// Moves a hold's units between stock figures, one ledger entry per allocation.
@@ -428,40 +285,21 @@ impl State {
                 on_hand: movement.on_hand * units,
                 ..Deltas::default()
             };
-            let after = self.move_stock(
-                taken.item,
-                taken.warehouse,
-                movement.op,
-                deltas,
-                Some(id),
-                "",
-            );
-            if movement.held > 0 || movement.committed > 0 {
-                debug_assert_eq!(after.shortfall(), 0, "allocation created a shortfall");
-            }
+            let before = self.items[taken.item as usize].level(taken.warehouse).shortfall();
+            let after = self.move_stock(taken.item, taken.warehouse, movement.op, deltas, Some(id), "");
+            debug_assert!(after.shortfall() <= before, "{:?} of hold {id} raised a shortfall", movement.op);
         }
     }
 
     /// Adjusts the buyer's usage (units and open holds) and each SKU's live presale units.
     /// Presale units follow the units: they count while the hold counts for the buyer.
-    pub(crate) fn track(
-        &mut self,
-        buyer: &BuyerId,
-        lines: &[HoldLine],
-        units_sign: i32,
-        open_sign: i32,
-    ) {
+    pub(crate) fn track(&mut self, buyer: &BuyerId, lines: &[HoldLine], units_sign: i32, open_sign: i32) {
         for line in lines {
             let key = (line.sku, buyer.clone());
             let usage = self.buyers.entry(key.clone()).or_default();
-            usage.units = usage
-                .units
-                .checked_add_signed(units_sign * signed(line.quantity))
-                .expect("buyer units underflow");
-            usage.open_holds = usage
-                .open_holds
-                .checked_add_signed(open_sign)
-                .expect("buyer open holds underflow");
+            usage.units =
+                usage.units.checked_add_signed(units_sign * signed(line.quantity)).expect("buyer units underflow");
+            usage.open_holds = usage.open_holds.checked_add_signed(open_sign).expect("buyer open holds underflow");
             if usage.units == 0 && usage.open_holds == 0 {
                 self.buyers.remove(&key);
             }
@@ -477,11 +315,7 @@ impl State {
     fn set_state(&mut self, id: &HoldId, state: HoldState, reheld: bool) -> HoldReceipt {
         let now = self.clock_ms;
         let hold = self.holds.get_mut(id).expect("hold exists");
-        assert!(
-            hold.state.can_become(state),
-            "hold {id}: illegal transition {:?} -> {state:?}",
-            hold.state
-        );
+        assert!(hold.state.can_become(state), "hold {id}: illegal transition {:?} -> {state:?}", hold.state);
         hold.state = state;
         if state.is_closed() {
             hold.closed_at_ms = Some(now);

@@ -17,8 +17,7 @@ use xxhash_rust::xxh3::Xxh3;
 /// A stable hash of an operation's canonical (postcard) encoding. Stable across processes,
 /// machines and compiler versions, unlike `std::hash`, because replicas compare it.
 pub fn fingerprint(op: &Op) -> u128 {
-    postcard::serialize_with_flavor(op, HashingFlavor(Xxh3::new()))
-        .expect("hashing an operation cannot fail")
+    postcard::serialize_with_flavor(op, HashingFlavor(Xxh3::new())).expect("hashing an operation cannot fail")
 }
 
 struct HashingFlavor(Xxh3);
@@ -68,9 +67,7 @@ impl RequestTable {
     pub fn seen(&self, id: &RequestId, fingerprint: u128) -> Seen<'_> {
         match self.by_id.get(id) {
             None => Seen::New,
-            Some(remembered) if remembered.fingerprint == fingerprint => {
-                Seen::Replay(&remembered.outcome)
-            }
+            Some(remembered) if remembered.fingerprint == fingerprint => Seen::Replay(&remembered.outcome),
             Some(_) => Seen::Conflict,
         }
     }
@@ -89,11 +86,7 @@ impl RequestTable {
     pub fn forget_expired(&mut self, now_ms: u64, most: usize) -> (u32, bool) {
         let mut forgotten = 0;
         while let Some(oldest) = self.order.front() {
-            if self.by_id[oldest]
-                .at_ms
-                .saturating_add(IDEMPOTENCY_WINDOW_MS)
-                > now_ms
-            {
+            if self.by_id[oldest].at_ms.saturating_add(IDEMPOTENCY_WINDOW_MS) > now_ms {
                 return (forgotten, false);
             }
             if forgotten as usize == most {

@@ -89,15 +89,10 @@ pub fn validate_id(kind: &'static str, id: &str) -> Result<(), Rejection> {
         return Err(Rejection::invalid(format!("{kind} id is empty")));
     }
     if id.len() > ID_LEN_MAX {
-        return Err(Rejection::invalid(format!(
-            "{kind} id is {} bytes long; the limit is {ID_LEN_MAX}",
-            id.len()
-        )));
+        return Err(Rejection::invalid(format!("{kind} id is {} bytes long; the limit is {ID_LEN_MAX}", id.len())));
     }
     if !id.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Rejection::invalid(format!(
-            "{kind} id {id:?} must be printable ASCII without spaces"
-        )));
+        return Err(Rejection::invalid(format!("{kind} id {id:?} must be printable ASCII without spaces")));
     }
     Ok(())
 }
@@ -115,10 +110,7 @@ mod tests {
     #[test]
     fn rejects_empty_long_and_unprintable_ids() {
         for bad in ["", "has space", "tab\t", "naïve"] {
-            assert!(
-                matches!(HoldId::new(bad), Err(Rejection::InvalidArgument(_))),
-                "{bad:?}"
-            );
+            assert!(matches!(HoldId::new(bad), Err(Rejection::InvalidArgument(_))), "{bad:?}");
         }
         assert!(HoldId::new(&"x".repeat(ID_LEN_MAX + 1)).is_err());
     }

@@ -23,23 +23,11 @@ impl State {
 
     fn check_catalog(&self) -> Result<(), String> {
         let consistent = self.warehouse_index.len() == self.warehouses.len()
-            && self
-                .warehouses
-                .iter()
-                .enumerate()
-                .all(|(at, w)| self.warehouse_index.get(&w.id) == Some(&(at as u32)))
+            && self.warehouses.iter().enumerate().all(|(at, w)| self.warehouse_index.get(&w.id) == Some(&(at as u32)))
             && self.item_index.len() == self.items.len()
-            && self
-                .items
-                .iter()
-                .enumerate()
-                .all(|(at, i)| self.item_index.get(&i.id) == Some(&(at as u32)))
+            && self.items.iter().enumerate().all(|(at, i)| self.item_index.get(&i.id) == Some(&(at as u32)))
             && self.sku_index.len() == self.skus.len()
-            && self
-                .skus
-                .iter()
-                .enumerate()
-                .all(|(at, s)| self.sku_index.get(&s.id) == Some(&(at as u32)));
+            && self.skus.iter().enumerate().all(|(at, s)| self.sku_index.get(&s.id) == Some(&(at as u32)));
         if !consistent {
             return Err("catalog index maps disagree with the catalog".into());
         }
@@ -49,12 +37,7 @@ impl State {
             }
         }
         for sku in &self.skus {
-            if sku.components.is_empty()
-                || sku
-                    .components
-                    .iter()
-                    .any(|c| c.item as usize >= self.items.len())
-            {
+            if sku.components.is_empty() || sku.components.iter().any(|c| c.item as usize >= self.items.len()) {
                 return Err(format!("sku {} has missing or unknown components", sku.id));
             }
         }
@@ -66,8 +49,7 @@ impl State {
     /// never creates a shortfall, is asserted where allocations are applied and checked by the
     /// property tests across every command.)
     fn check_stock(&self) -> Result<(), String> {
-        let mut expected: FxHashMap<(ItemIndex, WarehouseIndex), (u64, u64, u64)> =
-            FxHashMap::default();
+        let mut expected: FxHashMap<(ItemIndex, WarehouseIndex), (u64, u64, u64)> = FxHashMap::default();
         for hold in self.holds.values() {
             for taken in &hold.allocations {
                 let sums = expected.entry((taken.item, taken.warehouse)).or_default();
@@ -79,20 +61,13 @@ impl State {
             }
         }
         for inbound in self.inbound.values() {
-            expected
-                .entry((inbound.item, inbound.warehouse))
-                .or_default()
-                .2 += u64::from(inbound.units);
+            expected.entry((inbound.item, inbound.warehouse)).or_default().2 += u64::from(inbound.units);
         }
         for (item_at, item) in self.items.iter().enumerate() {
             for (warehouse_at, level) in item.levels.iter().enumerate() {
                 let key = (item_at as ItemIndex, warehouse_at as WarehouseIndex);
                 let (held, committed, in_transit) = expected.remove(&key).unwrap_or_default();
-                let actual = (
-                    u64::from(level.held),
-                    u64::from(level.committed),
-                    u64::from(level.in_transit),
-                );
+                let actual = (u64::from(level.held), u64::from(level.committed), u64::from(level.in_transit));
                 if actual != (held, committed, in_transit) {
                     return Err(format!(
                         "item {} at warehouse {}: (held, committed, in_transit) is {actual:?}, holds and shipments say {:?}",
@@ -103,14 +78,9 @@ impl State {
                 }
             }
         }
-        let leftover: Vec<_> = expected
-            .into_iter()
-            .filter(|(_, sums)| *sums != (0, 0, 0))
-            .collect();
+        let leftover: Vec<_> = expected.into_iter().filter(|(_, sums)| *sums != (0, 0, 0)).collect();
         if !leftover.is_empty() {
-            return Err(format!(
-                "holds or shipments reference stock levels that do not exist: {leftover:?}"
-            ));
+            return Err(format!("holds or shipments reference stock levels that do not exist: {leftover:?}"));
         }
         Ok(())
     }
@@ -134,17 +104,12 @@ impl State {
                 }
             }
             for taken in &hold.allocations {
-                if taken.item as usize >= self.items.len()
-                    || taken.warehouse as usize >= self.warehouses.len()
-                {
+                if taken.item as usize >= self.items.len() || taken.warehouse as usize >= self.warehouses.len() {
                     return Err(format!("hold {id}: allocation outside the catalog"));
                 }
             }
             if hold.state.is_closed() != hold.closed_at_ms.is_some() {
-                return Err(format!(
-                    "hold {id} is {:?} with closed_at {:?}",
-                    hold.state, hold.closed_at_ms
-                ));
+                return Err(format!("hold {id} is {:?} with closed_at {:?}", hold.state, hold.closed_at_ms));
             }
             if let (HoldState::Held, Some(at)) = (hold.state, hold.expires_at_ms) {
                 due.insert((at, id.clone()));
@@ -158,10 +123,7 @@ impl State {
             ));
         }
         for hold in self.holds.values().filter(|hold| hold.state.is_closed()) {
-            let queued = self
-                .closed
-                .iter()
-                .any(|(at, id)| *id == hold.id && Some(*at) == hold.closed_at_ms);
+            let queued = self.closed.iter().any(|(at, id)| *id == hold.id && Some(*at) == hold.closed_at_ms);
             if !queued {
                 return Err(format!("closed hold {} is not queued for pruning", hold.id));
             }
@@ -173,11 +135,7 @@ impl State {
     fn check_buyers(&self) -> Result<(), String> {
         let mut usage: FxHashMap<_, BuyerUsage> = FxHashMap::default();
         let mut presale = vec![0u64; self.skus.len()];
-        for hold in self
-            .holds
-            .values()
-            .filter(|hold| hold.state.counts_for_buyer())
-        {
+        for hold in self.holds.values().filter(|hold| hold.state.counts_for_buyer()) {
             for line in &hold.lines {
                 let entry = usage.entry((line.sku, hold.buyer.clone())).or_default();
                 entry.units += line.quantity;
@@ -204,18 +162,10 @@ impl State {
     }
 
     fn check_ledger(&self) -> Result<(), String> {
-        let mut expected = self
-            .ledger
-            .entries()
-            .next()
-            .map_or(self.ledger.next_seq(), |first| first.seq);
+        let mut expected = self.ledger.entries().next().map_or(self.ledger.next_seq(), |first| first.seq);
         for entry in self.ledger.entries() {
             if entry.seq != expected {
-                return Err(format!(
-                    "ledger sequence jumps from {} to {}",
-                    expected - 1,
-                    entry.seq
-                ));
+                return Err(format!("ledger sequence jumps from {} to {}", expected - 1, entry.seq));
             }
             expected += 1;
         }

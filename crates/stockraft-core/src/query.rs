@@ -144,14 +144,8 @@ impl State {
             })
             .collect();
         let on_hand_units: u32 = warehouses.iter().map(|w| w.on_hand_units).sum();
-        let transit_units: u32 = warehouses
-            .iter()
-            .map(|w| w.with_transit_units - w.on_hand_units)
-            .sum();
-        let presale_left = sku
-            .rules
-            .presale_units_max
-            .saturating_sub(sku.presale_units_live);
+        let transit_units: u32 = warehouses.iter().map(|w| w.with_transit_units - w.on_hand_units).sum();
+        let presale_left = sku.rules.presale_units_max.saturating_sub(sku.presale_units_live);
         SkuAvailability {
             sku: sku.id.clone(),
             on_hand_units,
@@ -162,16 +156,13 @@ impl State {
 
     /// Whole units of `sku` one warehouse can supply: (on hand, on hand plus in transit).
     fn sellable_units(&self, sku: &Sku, warehouse: u32) -> (u32, u32) {
-        sku.components.iter().fold(
-            (u32::MAX, u32::MAX),
-            |(on_hand, with_transit), component| {
-                let level = self.items[component.item as usize].level(warehouse);
-                (
-                    on_hand.min(level.available() / component.quantity),
-                    with_transit.min(level.available_with_transit() / component.quantity),
-                )
-            },
-        )
+        sku.components.iter().fold((u32::MAX, u32::MAX), |(on_hand, with_transit), component| {
+            let level = self.items[component.item as usize].level(warehouse);
+            (
+                on_hand.min(level.available() / component.quantity),
+                with_transit.min(level.available_with_transit() / component.quantity),
+            )
+        })
     }
 
     pub fn buyer_usage(&self, sku: &SkuId, buyer: &BuyerId) -> Result<BuyerUsage, Rejection> {
@@ -179,35 +170,21 @@ impl State {
     }
 
     pub(crate) fn usage(&self, sku: SkuIndex, buyer: &BuyerId) -> BuyerUsage {
-        self.buyers
-            .get(&(sku, buyer.clone()))
-            .copied()
-            .unwrap_or_default()
+        self.buyers.get(&(sku, buyer.clone())).copied().unwrap_or_default()
     }
 
     /// Audit-ledger entries matching `query`, oldest first.
     pub fn ledger(&self, query: &LedgerQuery) -> Result<Vec<LedgerEntryView>, Rejection> {
         let item = query.item.as_ref().map(|id| self.item_at(id)).transpose()?;
-        let warehouse = query
-            .warehouse
-            .as_ref()
-            .map(|id| self.warehouse_at(id))
-            .transpose()?;
-        let limit = if query.limit == 0 {
-            LEDGER_QUERY_MAX
-        } else {
-            query.limit.min(LEDGER_QUERY_MAX)
-        };
+        let warehouse = query.warehouse.as_ref().map(|id| self.warehouse_at(id)).transpose()?;
+        let limit = if query.limit == 0 { LEDGER_QUERY_MAX } else { query.limit.min(LEDGER_QUERY_MAX) };
         Ok(self
             .ledger
             .since(query.from_seq)
             .filter(|entry| {
                 item.is_none_or(|item| entry.item == item)
                     && warehouse.is_none_or(|warehouse| entry.warehouse == warehouse)
-                    && query
-                        .hold
-                        .as_ref()
-                        .is_none_or(|hold| entry.hold.as_ref() == Some(hold))
+                    && query.hold.as_ref().is_none_or(|hold| entry.hold.as_ref() == Some(hold))
                     && query.op.is_none_or(|op| entry.op == op)
             })
             .take(limit)
@@ -299,17 +276,11 @@ impl State {
 
     /// Holds currently HELD.
     pub fn open_hold_count(&self) -> usize {
-        self.holds
-            .values()
-            .filter(|hold| hold.state == HoldState::Held)
-            .count()
+        self.holds.values().filter(|hold| hold.state == HoldState::Held).count()
     }
 
     /// Looks up a hold that must exist (for tests and tools).
     pub fn hold_state(&self, id: &HoldId) -> Result<HoldState, Rejection> {
-        self.holds
-            .get(id)
-            .map(|hold| hold.state)
-            .ok_or_else(|| Rejection::not_found(EntityKind::Hold, id))
+        self.holds.get(id).map(|hold| hold.state).ok_or_else(|| Rejection::not_found(EntityKind::Hold, id))
     }
 }

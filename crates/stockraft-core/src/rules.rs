@@ -42,9 +42,7 @@ impl RiskCondition {
         below(self.account_age_days_below, signals.account_age_days)
             && below(self.membership_age_days_below, signals.membership_age_days)
             && below(self.orders_last_year_below, signals.orders_last_year)
-            && self
-                .days_since_last_activity_at_least
-                .is_none_or(|limit| signals.days_since_last_activity >= limit)
+            && self.days_since_last_activity_at_least.is_none_or(|limit| signals.days_since_last_activity >= limit)
     }
 }
 
@@ -122,20 +120,13 @@ impl SaleRules {
             )));
         }
         if self.units_per_buyer_max == Some(0) {
-            return Err(Rejection::invalid(
-                "units_per_buyer_max of 0 would sell nothing; omit it for no cap",
-            ));
+            return Err(Rejection::invalid("units_per_buyer_max of 0 would sell nothing; omit it for no cap"));
         }
         if self.open_holds_per_buyer_max == Some(0) {
-            return Err(Rejection::invalid(
-                "open_holds_per_buyer_max of 0 would sell nothing; omit it for no cap",
-            ));
+            return Err(Rejection::invalid("open_holds_per_buyer_max of 0 would sell nothing; omit it for no cap"));
         }
         if self.rehold_limit > REHOLD_LIMIT_MAX {
-            return Err(Rejection::invalid(format!(
-                "rehold_limit {} is above {REHOLD_LIMIT_MAX}",
-                self.rehold_limit
-            )));
+            return Err(Rejection::invalid(format!("rehold_limit {} is above {REHOLD_LIMIT_MAX}", self.rehold_limit)));
         }
         if self.rehold_grace_ms > REHOLD_GRACE_MS_MAX {
             return Err(Rejection::invalid(format!(
@@ -149,14 +140,8 @@ impl SaleRules {
                 self.risk_rules.len()
             )));
         }
-        if self
-            .risk_rules
-            .iter()
-            .any(|rule| rule.action == RiskAction::Cap(0))
-        {
-            return Err(Rejection::invalid(
-                "a risk cap of 0 units is a reject; say Reject",
-            ));
+        if self.risk_rules.iter().any(|rule| rule.action == RiskAction::Cap(0)) {
+            return Err(Rejection::invalid("a risk cap of 0 units is a reject; say Reject"));
         }
         if self.presale_units_max > STOCK_QUANTITY_MAX {
             return Err(Rejection::invalid(format!(
@@ -192,12 +177,7 @@ mod tests {
     use super::*;
 
     fn scalper() -> BuyerSignals {
-        BuyerSignals {
-            account_age_days: 1,
-            membership_age_days: 0,
-            orders_last_year: 0,
-            days_since_last_activity: 400,
-        }
+        BuyerSignals { account_age_days: 1, membership_age_days: 0, orders_last_year: 0, days_since_last_activity: 400 }
     }
 
     fn regular() -> BuyerSignals {
@@ -214,61 +194,34 @@ mod tests {
         let rules = SaleRules {
             risk_rules: vec![
                 RiskRule {
-                    when: RiskCondition {
-                        account_age_days_below: Some(30),
-                        ..Default::default()
-                    },
+                    when: RiskCondition { account_age_days_below: Some(30), ..Default::default() },
                     action: RiskAction::Reject,
                 },
                 RiskRule {
-                    when: RiskCondition {
-                        orders_last_year_below: Some(3),
-                        ..Default::default()
-                    },
+                    when: RiskCondition { orders_last_year_below: Some(3), ..Default::default() },
                     action: RiskAction::Cap(1),
                 },
             ],
             ..SaleRules::default()
         };
-        assert_eq!(
-            rules.risk_verdict(&scalper()),
-            RiskVerdict::Reject(RiskReason::Rule(0))
-        );
-        assert_eq!(
-            rules.risk_verdict(&BuyerSignals {
-                account_age_days: 90,
-                ..scalper()
-            }),
-            RiskVerdict::Cap(1)
-        );
+        assert_eq!(rules.risk_verdict(&scalper()), RiskVerdict::Reject(RiskReason::Rule(0)));
+        assert_eq!(rules.risk_verdict(&BuyerSignals { account_age_days: 90, ..scalper() }), RiskVerdict::Cap(1));
         assert_eq!(rules.risk_verdict(&regular()), RiskVerdict::Allow);
     }
 
     #[test]
     fn inactivity_condition_is_at_least() {
-        let when = RiskCondition {
-            days_since_last_activity_at_least: Some(365),
-            ..Default::default()
-        };
+        let when = RiskCondition { days_since_last_activity_at_least: Some(365), ..Default::default() };
         assert!(when.matches(&scalper()));
         assert!(!when.matches(&regular()));
-        assert!(
-            RiskCondition::default().matches(&regular()),
-            "no condition is a catch-all"
-        );
+        assert!(RiskCondition::default().matches(&regular()), "no condition is a catch-all");
     }
 
     #[test]
     fn rejects_rules_that_cannot_sell() {
-        let zero_cap = SaleRules {
-            units_per_buyer_max: Some(0),
-            ..SaleRules::default()
-        };
+        let zero_cap = SaleRules { units_per_buyer_max: Some(0), ..SaleRules::default() };
         assert!(zero_cap.validate().is_err());
-        let short_ttl = SaleRules {
-            hold_ttl_ms: 10,
-            ..SaleRules::default()
-        };
+        let short_ttl = SaleRules { hold_ttl_ms: 10, ..SaleRules::default() };
         assert!(short_ttl.validate().is_err());
         assert!(SaleRules::default().validate().is_ok());
     }

@@ -29,9 +29,7 @@ const CHECKSUM_LEN: usize = 8;
 pub enum SnapshotError {
     #[error("not a stockraft snapshot (bad magic or too short)")]
     NotASnapshot,
-    #[error(
-        "snapshot format version {0} is not supported (this build reads {SNAPSHOT_FORMAT_VERSION})"
-    )]
+    #[error("snapshot format version {0} is not supported (this build reads {SNAPSHOT_FORMAT_VERSION})")]
     UnsupportedVersion(u16),
     #[error("snapshot checksum mismatch: the file is damaged")]
     Checksum,
@@ -114,12 +112,10 @@ impl State {
         if xxh3_64(covered).to_le_bytes() != checksum {
             return Err(SnapshotError::Checksum);
         }
-        let body: Body = postcard::from_bytes(&covered[HEADER_LEN..])
-            .map_err(|e| SnapshotError::Decode(e.to_string()))?;
+        let body: Body =
+            postcard::from_bytes(&covered[HEADER_LEN..]).map_err(|e| SnapshotError::Decode(e.to_string()))?;
         let state = State::from_body(body)?;
-        state
-            .check_invariants()
-            .map_err(SnapshotError::Inconsistent)?;
+        state.check_invariants().map_err(SnapshotError::Inconsistent)?;
         Ok(state)
     }
 
@@ -137,20 +133,12 @@ impl State {
             ..State::default()
         };
         for (at, warehouse) in state.warehouses.iter().enumerate() {
-            if state
-                .warehouse_index
-                .insert(warehouse.id.clone(), at as u32)
-                .is_some()
-            {
+            if state.warehouse_index.insert(warehouse.id.clone(), at as u32).is_some() {
                 return inconsistent(format!("warehouse {} appears twice", warehouse.id));
             }
         }
         for (at, item) in state.items.iter().enumerate() {
-            if state
-                .item_index
-                .insert(item.id.clone(), at as u32)
-                .is_some()
-            {
+            if state.item_index.insert(item.id.clone(), at as u32).is_some() {
                 return inconsistent(format!("item {} appears twice", item.id));
             }
         }
@@ -170,10 +158,7 @@ impl State {
             if hold.state.counts_for_buyer() {
                 let open = u32::from(hold.state == HoldState::Held);
                 for line in &hold.lines {
-                    let usage = state
-                        .buyers
-                        .entry((line.sku, hold.buyer.clone()))
-                        .or_default();
+                    let usage = state.buyers.entry((line.sku, hold.buyer.clone())).or_default();
                     usage.units = usage.units.saturating_add(line.quantity);
                     usage.open_holds += open;
                 }
@@ -193,33 +178,17 @@ impl State {
         let (items, warehouses, skus) = (self.items.len(), self.warehouses.len(), self.skus.len());
         let holds_ok = holds.iter().all(|hold| {
             hold.lines.iter().all(|line| (line.sku as usize) < skus)
-                && hold
-                    .allocations
-                    .iter()
-                    .all(|a| (a.item as usize) < items && (a.warehouse as usize) < warehouses)
+                && hold.allocations.iter().all(|a| (a.item as usize) < items && (a.warehouse as usize) < warehouses)
         });
-        let skus_ok = self
-            .skus
-            .iter()
-            .all(|sku| sku.components.iter().all(|c| (c.item as usize) < items));
-        let levels_ok = self
-            .items
-            .iter()
-            .all(|item| item.levels.len() <= warehouses);
-        let inbound_ok = self
-            .inbound
-            .values()
-            .all(|i| (i.item as usize) < items && (i.warehouse as usize) < warehouses);
-        let ledger_ok = self
-            .ledger
-            .entries()
-            .all(|e| (e.item as usize) < items && (e.warehouse as usize) < warehouses);
+        let skus_ok = self.skus.iter().all(|sku| sku.components.iter().all(|c| (c.item as usize) < items));
+        let levels_ok = self.items.iter().all(|item| item.levels.len() <= warehouses);
+        let inbound_ok =
+            self.inbound.values().all(|i| (i.item as usize) < items && (i.warehouse as usize) < warehouses);
+        let ledger_ok = self.ledger.entries().all(|e| (e.item as usize) < items && (e.warehouse as usize) < warehouses);
         if holds_ok && skus_ok && levels_ok && inbound_ok && ledger_ok {
             Ok(())
         } else {
-            Err(SnapshotError::Inconsistent(
-                "an index points outside the catalog".into(),
-            ))
+            Err(SnapshotError::Inconsistent("an index points outside the catalog".into()))
         }
     }
 }

@@ -76,11 +76,7 @@ impl State {
     /// If `log_index` goes backwards: the log is being applied out of order, and continuing
     /// would corrupt every replica that trusts this one.
     pub fn apply(&mut self, log_index: u64, command: &Command) -> Outcome {
-        assert!(
-            log_index >= self.last_log_index,
-            "log index {log_index} applied after {}",
-            self.last_log_index
-        );
+        assert!(log_index >= self.last_log_index, "log index {log_index} applied after {}", self.last_log_index);
         self.last_log_index = log_index;
         self.clock_ms = self.clock_ms.max(command.now_ms);
         match &command.body {
@@ -100,19 +96,10 @@ impl State {
                 requests.len()
             )));
         }
-        if let Some(other) = requests
-            .iter()
-            .find(|request| !matches!(request.op, Op::Reserve(_)))
-        {
-            return Err(Rejection::invalid(format!(
-                "a batch holds reserves only, not {}",
-                other.op.name()
-            )));
+        if let Some(other) = requests.iter().find(|request| !matches!(request.op, Op::Reserve(_))) {
+            return Err(Rejection::invalid(format!("a batch holds reserves only, not {}", other.op.name())));
         }
-        let outcomes = requests
-            .iter()
-            .map(|request| self.apply_request(request))
-            .collect();
+        let outcomes = requests.iter().map(|request| self.apply_request(request)).collect();
         Ok(Applied::Batch(outcomes))
     }
 
@@ -133,13 +120,8 @@ impl State {
         let outcome = self.execute(&request.op);
         let input_error = matches!(&outcome, Err(rejection) if rejection.is_input_error());
         if !input_error {
-            let remembered = Remembered {
-                fingerprint,
-                at_ms: self.clock_ms,
-                outcome: outcome.clone(),
-            };
-            self.requests
-                .remember(request.request_id.clone(), remembered);
+            let remembered = Remembered { fingerprint, at_ms: self.clock_ms, outcome: outcome.clone() };
+            self.requests.remember(request.request_id.clone(), remembered);
         }
         outcome
     }
@@ -155,11 +137,9 @@ impl State {
             Op::ReceiveStock(figure) => self.receive_stock(figure),
             Op::CountStock(figure) => self.count_stock(figure),
             Op::AddInbound(inbound) => self.add_inbound(inbound),
-            Op::ReceiveInbound {
-                shipment,
-                received_units,
-                note,
-            } => self.receive_inbound(shipment, *received_units, note),
+            Op::ReceiveInbound { shipment, received_units, note } => {
+                self.receive_inbound(shipment, *received_units, note)
+            }
             Op::CancelInbound { shipment, note } => self.cancel_inbound(shipment, note),
             Op::Reserve(reserve) => self.reserve(reserve),
             Op::Deduct(deduct) => self.deduct(deduct),
@@ -171,24 +151,15 @@ impl State {
     }
 
     pub(crate) fn warehouse_at(&self, id: &WarehouseId) -> Result<WarehouseIndex, Rejection> {
-        self.warehouse_index
-            .get(id)
-            .copied()
-            .ok_or_else(|| Rejection::not_found(EntityKind::Warehouse, id))
+        self.warehouse_index.get(id).copied().ok_or_else(|| Rejection::not_found(EntityKind::Warehouse, id))
     }
 
     pub(crate) fn item_at(&self, id: &ItemId) -> Result<ItemIndex, Rejection> {
-        self.item_index
-            .get(id)
-            .copied()
-            .ok_or_else(|| Rejection::not_found(EntityKind::Item, id))
+        self.item_index.get(id).copied().ok_or_else(|| Rejection::not_found(EntityKind::Item, id))
     }
 
     pub(crate) fn sku_at(&self, id: &SkuId) -> Result<SkuIndex, Rejection> {
-        self.sku_index
-            .get(id)
-            .copied()
-            .ok_or_else(|| Rejection::not_found(EntityKind::Sku, id))
+        self.sku_index.get(id).copied().ok_or_else(|| Rejection::not_found(EntityKind::Sku, id))
     }
 
     /// The ledger's clock: the highest leader timestamp applied.

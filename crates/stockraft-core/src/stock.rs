@@ -31,10 +31,7 @@ pub struct StockLevel {
 
 impl StockLevel {
     fn base(&self) -> i64 {
-        i64::from(self.on_hand)
-            - i64::from(self.safety_stock)
-            - i64::from(self.held)
-            - i64::from(self.committed)
+        i64::from(self.on_hand) - i64::from(self.safety_stock) - i64::from(self.held) - i64::from(self.committed)
     }
 
     /// Units that can be sold from on-hand stock now.
@@ -68,37 +65,19 @@ mod tests {
 
     #[test]
     fn available_never_goes_below_zero() {
-        let level = StockLevel {
-            on_hand: 5,
-            safety_stock: 2,
-            held: 4,
-            committed: 0,
-            in_transit: 0,
-        };
+        let level = StockLevel { on_hand: 5, safety_stock: 2, held: 4, committed: 0, in_transit: 0 };
         assert_eq!(level.available(), 0);
         assert_eq!(level.shortfall(), 1);
     }
 
     #[test]
     fn presold_units_are_covered_by_transit_then_by_arrival() {
-        let mut level = StockLevel {
-            on_hand: 2,
-            safety_stock: 0,
-            held: 5,
-            committed: 0,
-            in_transit: 10,
-        };
-        assert_eq!(
-            (level.available(), level.presold(), level.shortfall()),
-            (0, 3, 0)
-        );
+        let mut level = StockLevel { on_hand: 2, safety_stock: 0, held: 5, committed: 0, in_transit: 10 };
+        assert_eq!((level.available(), level.presold(), level.shortfall()), (0, 3, 0));
         assert_eq!(level.available_with_transit(), 7);
         // The shipment arrives: presold units are now on-hand units.
         level.in_transit -= 10;
         level.on_hand += 10;
-        assert_eq!(
-            (level.available(), level.presold(), level.shortfall()),
-            (7, 0, 0)
-        );
+        assert_eq!((level.available(), level.presold(), level.shortfall()), (7, 0, 0));
     }
 }

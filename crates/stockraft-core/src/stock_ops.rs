@@ -54,12 +54,7 @@ impl State {
         after
     }
 
-    fn stock_change(
-        &self,
-        item: ItemIndex,
-        warehouse: WarehouseIndex,
-        level: StockLevel,
-    ) -> Outcome {
+    fn stock_change(&self, item: ItemIndex, warehouse: WarehouseIndex, level: StockLevel) -> Outcome {
         Ok(Applied::Stock(StockChange {
             item: self.items[item as usize].id.clone(),
             warehouse: self.warehouses[warehouse as usize].id.clone(),
@@ -68,10 +63,7 @@ impl State {
         }))
     }
 
-    fn locate(
-        &self,
-        figure: &StockFigure,
-    ) -> Result<(ItemIndex, WarehouseIndex, StockLevel), Rejection> {
+    fn locate(&self, figure: &StockFigure) -> Result<(ItemIndex, WarehouseIndex, StockLevel), Rejection> {
         let item = self.item_at(&figure.item)?;
         let warehouse = self.warehouse_at(&figure.warehouse)?;
         Ok((item, warehouse, self.items[item as usize].level(warehouse)))
@@ -79,36 +71,16 @@ impl State {
 
     pub(crate) fn set_safety_stock(&mut self, figure: &StockFigure) -> Outcome {
         let (item, warehouse, level) = self.locate(figure)?;
-        let deltas = Deltas {
-            safety_stock: signed(figure.units) - signed(level.safety_stock),
-            ..Deltas::default()
-        };
-        let level = self.move_stock(
-            item,
-            warehouse,
-            LedgerOp::SetSafetyStock,
-            deltas,
-            None,
-            &figure.note,
-        );
+        let deltas = Deltas { safety_stock: signed(figure.units) - signed(level.safety_stock), ..Deltas::default() };
+        let level = self.move_stock(item, warehouse, LedgerOp::SetSafetyStock, deltas, None, &figure.note);
         self.stock_change(item, warehouse, level)
     }
 
     pub(crate) fn receive_stock(&mut self, figure: &StockFigure) -> Outcome {
         let (item, warehouse, level) = self.locate(figure)?;
         within_limit("on_hand", level.on_hand, figure.units)?;
-        let deltas = Deltas {
-            on_hand: signed(figure.units),
-            ..Deltas::default()
-        };
-        let level = self.move_stock(
-            item,
-            warehouse,
-            LedgerOp::ReceiveStock,
-            deltas,
-            None,
-            &figure.note,
-        );
+        let deltas = Deltas { on_hand: signed(figure.units), ..Deltas::default() };
+        let level = self.move_stock(item, warehouse, LedgerOp::ReceiveStock, deltas, None, &figure.note);
         self.stock_change(item, warehouse, level)
     }
 
@@ -116,18 +88,8 @@ impl State {
     /// a shortfall (in the ledger entry and the reply), never hidden and never negative stock.
     pub(crate) fn count_stock(&mut self, figure: &StockFigure) -> Outcome {
         let (item, warehouse, level) = self.locate(figure)?;
-        let deltas = Deltas {
-            on_hand: signed(figure.units) - signed(level.on_hand),
-            ..Deltas::default()
-        };
-        let level = self.move_stock(
-            item,
-            warehouse,
-            LedgerOp::CountStock,
-            deltas,
-            None,
-            &figure.note,
-        );
+        let deltas = Deltas { on_hand: signed(figure.units) - signed(level.on_hand), ..Deltas::default() };
+        let level = self.move_stock(item, warehouse, LedgerOp::CountStock, deltas, None, &figure.note);
         self.stock_change(item, warehouse, level)
     }
 
@@ -141,92 +103,40 @@ impl State {
                 detail: String::new(),
             });
         }
-        within_limit(
-            "in_transit",
-            self.items[item as usize].level(warehouse).in_transit,
-            add.units,
-        )?;
-        let inbound = Inbound {
-            item,
-            warehouse,
-            units: add.units,
-            expected_arrival_ms: add.expected_arrival_ms,
-        };
+        within_limit("in_transit", self.items[item as usize].level(warehouse).in_transit, add.units)?;
+        let inbound = Inbound { item, warehouse, units: add.units, expected_arrival_ms: add.expected_arrival_ms };
         self.inbound.insert(add.shipment.clone(), inbound);
-        let deltas = Deltas {
-            in_transit: signed(add.units),
-            ..Deltas::default()
-        };
-        let level = self.move_stock(
-            item,
-            warehouse,
-            LedgerOp::InboundAdded,
-            deltas,
-            None,
-            add.shipment.as_str(),
-        );
+        let deltas = Deltas { in_transit: signed(add.units), ..Deltas::default() };
+        let level = self.move_stock(item, warehouse, LedgerOp::InboundAdded, deltas, None, add.shipment.as_str());
         self.stock_change(item, warehouse, level)
     }
 
     /// The shipment arrives: its units leave `in_transit`, and what was actually received joins
     /// `on_hand`. Presold units are thereby backed by on-hand stock; a short delivery shows up
     /// as a shortfall.
-    pub(crate) fn receive_inbound(
-        &mut self,
-        shipment: &ShipmentId,
-        received: u32,
-        note: &str,
-    ) -> Outcome {
+    pub(crate) fn receive_inbound(&mut self, shipment: &ShipmentId, received: u32, note: &str) -> Outcome {
         let inbound = self.open_inbound(shipment)?;
-        within_limit(
-            "on_hand",
-            self.items[inbound.item as usize]
-                .level(inbound.warehouse)
-                .on_hand,
-            received,
-        )?;
+        within_limit("on_hand", self.items[inbound.item as usize].level(inbound.warehouse).on_hand, received)?;
         self.inbound.remove(shipment);
-        let deltas = Deltas {
-            on_hand: signed(received),
-            in_transit: -signed(inbound.units),
-            ..Deltas::default()
-        };
+        let deltas = Deltas { on_hand: signed(received), in_transit: -signed(inbound.units), ..Deltas::default() };
         let note = format!("{shipment} {note}");
-        let level = self.move_stock(
-            inbound.item,
-            inbound.warehouse,
-            LedgerOp::InboundReceived,
-            deltas,
-            None,
-            note.trim_end(),
-        );
+        let level =
+            self.move_stock(inbound.item, inbound.warehouse, LedgerOp::InboundReceived, deltas, None, note.trim_end());
         self.stock_change(inbound.item, inbound.warehouse, level)
     }
 
     pub(crate) fn cancel_inbound(&mut self, shipment: &ShipmentId, note: &str) -> Outcome {
         let inbound = self.open_inbound(shipment)?;
         self.inbound.remove(shipment);
-        let deltas = Deltas {
-            in_transit: -signed(inbound.units),
-            ..Deltas::default()
-        };
+        let deltas = Deltas { in_transit: -signed(inbound.units), ..Deltas::default() };
         let note = format!("{shipment} {note}");
-        let level = self.move_stock(
-            inbound.item,
-            inbound.warehouse,
-            LedgerOp::InboundCancelled,
-            deltas,
-            None,
-            note.trim_end(),
-        );
+        let level =
+            self.move_stock(inbound.item, inbound.warehouse, LedgerOp::InboundCancelled, deltas, None, note.trim_end());
         self.stock_change(inbound.item, inbound.warehouse, level)
     }
 
     fn open_inbound(&self, shipment: &ShipmentId) -> Result<Inbound, Rejection> {
-        self.inbound
-            .get(shipment)
-            .cloned()
-            .ok_or_else(|| Rejection::not_found(EntityKind::Shipment, shipment))
+        self.inbound.get(shipment).cloned().ok_or_else(|| Rejection::not_found(EntityKind::Shipment, shipment))
     }
 }
 

@@ -24,11 +24,7 @@ pub fn validate_op(op: &Op) -> Result<(), Rejection> {
             stock_units(figure.units, false)
         }
         Op::AddInbound(inbound) => stock_units(inbound.units, false),
-        Op::ReceiveInbound {
-            received_units,
-            note,
-            ..
-        } => {
+        Op::ReceiveInbound { received_units, note, .. } => {
             text("note", note, NOTE_LEN_MAX)?;
             stock_units(*received_units, true)
         }
@@ -46,10 +42,7 @@ fn validate_reserve(reserve: &Reserve) -> Result<(), Rejection> {
         return Err(Rejection::invalid("a reserve needs at least one line"));
     }
     if reserve.lines.len() > RESERVE_LINES_MAX {
-        return Err(Rejection::invalid(format!(
-            "{} lines; the limit is {RESERVE_LINES_MAX}",
-            reserve.lines.len()
-        )));
+        return Err(Rejection::invalid(format!("{} lines; the limit is {RESERVE_LINES_MAX}", reserve.lines.len())));
     }
     for (at, line) in reserve.lines.iter().enumerate() {
         if line.quantity == 0 || line.quantity > LINE_QUANTITY_MAX {
@@ -58,10 +51,7 @@ fn validate_reserve(reserve: &Reserve) -> Result<(), Rejection> {
                 line.sku, line.quantity
             )));
         }
-        if reserve.lines[..at]
-            .iter()
-            .any(|earlier| earlier.sku == line.sku)
-        {
+        if reserve.lines[..at].iter().any(|earlier| earlier.sku == line.sku) {
             return Err(Rejection::invalid(format!(
                 "sku {} appears on two lines; put its units on one line",
                 line.sku
@@ -73,10 +63,7 @@ fn validate_reserve(reserve: &Reserve) -> Result<(), Rejection> {
 
 fn validate_sku(upsert: &UpsertSku) -> Result<(), Rejection> {
     if upsert.components.is_empty() {
-        return Err(Rejection::invalid(format!(
-            "sku {} has no components",
-            upsert.id
-        )));
+        return Err(Rejection::invalid(format!("sku {} has no components", upsert.id)));
     }
     if upsert.components.len() > SKU_COMPONENTS_MAX {
         return Err(Rejection::invalid(format!(
@@ -105,15 +92,10 @@ fn validate_sku(upsert: &UpsertSku) -> Result<(), Rejection> {
 
 fn text(what: &str, value: &str, max: usize) -> Result<(), Rejection> {
     if value.len() > max {
-        return Err(Rejection::invalid(format!(
-            "{what} is {} bytes; the limit is {max}",
-            value.len()
-        )));
+        return Err(Rejection::invalid(format!("{what} is {} bytes; the limit is {max}", value.len())));
     }
     if value.chars().any(char::is_control) {
-        return Err(Rejection::invalid(format!(
-            "{what} contains control characters"
-        )));
+        return Err(Rejection::invalid(format!("{what} contains control characters")));
     }
     Ok(())
 }
@@ -123,9 +105,7 @@ fn stock_units(units: u32, zero_allowed: bool) -> Result<(), Rejection> {
         return Err(Rejection::invalid("a quantity of 0 units moves nothing"));
     }
     if units > STOCK_QUANTITY_MAX {
-        return Err(Rejection::invalid(format!(
-            "{units} units is above the limit of {STOCK_QUANTITY_MAX}"
-        )));
+        return Err(Rejection::invalid(format!("{units} units is above the limit of {STOCK_QUANTITY_MAX}")));
     }
     Ok(())
 }

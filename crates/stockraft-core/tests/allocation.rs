@@ -22,10 +22,7 @@ fn network(units: u32, rules: SaleRules) -> Shop {
 }
 
 fn from_region(region: &str, quantity: u32) -> Reserve {
-    Reserve {
-        region: Some(region.into()),
-        ..Shop::order("order", "alice", &[("moutai", quantity)])
-    }
+    Reserve { region: Some(region.into()), ..Shop::order("order", "alice", &[("moutai", quantity)]) }
 }
 
 #[test]
@@ -44,51 +41,21 @@ fn the_buyers_region_comes_before_priority() {
 
 #[test]
 fn a_whole_line_from_one_warehouse_beats_a_preferred_partial_one() {
-    let mut shop = network(
-        5,
-        SaleRules {
-            allow_split: true,
-            ..SaleRules::default()
-        },
-    );
+    let mut shop = network(5, SaleRules { allow_split: true, ..SaleRules::default() });
     shop.count("bottle", "north-a", 1);
     let hold = shop.reserve_order(from_region("north", 3)).unwrap();
-    assert_eq!(
-        picks(&hold),
-        vec![("north-b".into(), 3)],
-        "north-b has all 3; no split needed"
-    );
+    assert_eq!(picks(&hold), vec![("north-b".into(), 3)], "north-b has all 3; no split needed");
 }
 
 #[test]
 fn a_line_splits_only_when_the_sku_allows_it() {
     let mut shop = network(2, SaleRules::default());
     let refused = shop.reserve("order", "alice", &[("moutai", 5)]);
-    assert_eq!(
-        refused,
-        Err(Rejection::OutOfStock {
-            sku: sku_id("moutai"),
-            requested: 5,
-            available: 2
-        })
-    );
+    assert_eq!(refused, Err(Rejection::OutOfStock { sku: sku_id("moutai"), requested: 5, available: 2 }));
 
-    let mut shop = network(
-        2,
-        SaleRules {
-            allow_split: true,
-            ..SaleRules::default()
-        },
-    );
+    let mut shop = network(2, SaleRules { allow_split: true, ..SaleRules::default() });
     let hold = shop.reserve_order(from_region("north", 5)).unwrap();
-    assert_eq!(
-        picks(&hold),
-        vec![
-            ("north-a".into(), 2),
-            ("north-b".into(), 2),
-            ("south".into(), 1)
-        ]
-    );
+    assert_eq!(picks(&hold), vec![("north-a".into(), 2), ("north-b".into(), 2), ("south".into(), 1)]);
 }
 
 #[test]
@@ -97,23 +64,15 @@ fn inactive_warehouses_are_never_allocated_from() {
     shop.deactivate("south");
     let hold = shop.reserve("order", "alice", &[("moutai", 1)]).unwrap();
     assert_eq!(picks(&hold), vec![("north-a".into(), 1)]);
-    assert_eq!(
-        shop.level("bottle", "south").on_hand,
-        5,
-        "its stock is still counted"
-    );
+    assert_eq!(shop.level("bottle", "south").on_hand, 5, "its stock is still counted");
 }
 
 #[test]
 fn safety_stock_is_never_offered() {
     let mut shop = Shop::with_one_sku(10, SaleRules::default());
-    shop.apply(Op::SetSafetyStock(Shop::figure("bottle", "wh", 8)))
-        .unwrap();
+    shop.apply(Op::SetSafetyStock(Shop::figure("bottle", "wh", 8))).unwrap();
     assert_eq!(shop.available("moutai"), 2);
-    assert!(matches!(
-        shop.reserve("big", "alice", &[("moutai", 3)]),
-        Err(Rejection::OutOfStock { available: 2, .. })
-    ));
+    assert!(matches!(shop.reserve("big", "alice", &[("moutai", 3)]), Err(Rejection::OutOfStock { available: 2, .. })));
     shop.reserve("ok", "alice", &[("moutai", 2)]).unwrap();
 }
 
@@ -124,10 +83,7 @@ fn one_unit_of_a_bundle_ships_whole_from_one_warehouse() {
     shop.warehouse("b", "east", 1);
     shop.item("bottle");
     shop.item("glass");
-    let rules = SaleRules {
-        allow_split: true,
-        ..SaleRules::default()
-    };
+    let rules = SaleRules { allow_split: true, ..SaleRules::default() };
     shop.sku("gift-box", &[("bottle", 2), ("glass", 1)], rules);
     // Warehouse a has bottles but no glasses; b has one box's worth.
     shop.receive("bottle", "a", 10);
@@ -137,10 +93,7 @@ fn one_unit_of_a_bundle_ships_whole_from_one_warehouse() {
 
     let hold = shop.reserve("box", "alice", &[("gift-box", 1)]).unwrap();
     assert_eq!(picks(&hold), vec![("b".into(), 2), ("b".into(), 1)]);
-    assert!(matches!(
-        shop.reserve("box-2", "bob", &[("gift-box", 1)]),
-        Err(Rejection::OutOfStock { .. })
-    ));
+    assert!(matches!(shop.reserve("box-2", "bob", &[("gift-box", 1)]), Err(Rejection::OutOfStock { .. })));
 }
 
 #[test]
@@ -152,11 +105,7 @@ fn a_multi_line_reserve_is_all_or_nothing() {
     let before = shop.observable();
     let refused = shop.reserve("cart", "alice", &[("moutai", 2), ("glass", 2)]);
     assert!(matches!(refused, Err(Rejection::OutOfStock { .. })));
-    assert_eq!(
-        before,
-        shop.observable(),
-        "the moutai line must not stay held"
-    );
+    assert_eq!(before, shop.observable(), "the moutai line must not stay held");
 }
 
 #[test]
@@ -164,12 +113,8 @@ fn lines_sharing_an_item_see_each_others_allocations() {
     let mut shop = Shop::with_one_sku(3, SaleRules::default());
     shop.sku("twin-pack", &[("bottle", 2)], SaleRules::default());
     let refused = shop.reserve("cart", "alice", &[("moutai", 2), ("twin-pack", 1)]);
-    assert!(
-        matches!(refused, Err(Rejection::OutOfStock { .. })),
-        "2 + 2 bottles > 3"
-    );
-    shop.reserve("cart", "alice", &[("moutai", 1), ("twin-pack", 1)])
-        .unwrap();
+    assert!(matches!(refused, Err(Rejection::OutOfStock { .. })), "2 + 2 bottles > 3");
+    shop.reserve("cart", "alice", &[("moutai", 1), ("twin-pack", 1)]).unwrap();
     assert_eq!(shop.level("bottle", "wh").held, 3);
 }
 
@@ -177,13 +122,7 @@ mod presale {
     use super::*;
 
     fn presale_shop(on_hand: u32, inbound: u32, cap: u32) -> Shop {
-        let mut shop = Shop::with_one_sku(
-            on_hand,
-            SaleRules {
-                presale_units_max: cap,
-                ..SaleRules::default()
-            },
-        );
+        let mut shop = Shop::with_one_sku(on_hand, SaleRules { presale_units_max: cap, ..SaleRules::default() });
         shop.sku("no-presale", &[("bottle", 1)], SaleRules::default());
         let inbound = AddInbound {
             shipment: ShipmentId::new("ship-1").unwrap(),
@@ -200,38 +139,19 @@ mod presale {
     fn in_transit_units_sell_only_for_presale_skus_and_only_up_to_the_cap() {
         let mut shop = presale_shop(1, 100, 3);
         let availability = shop.state.availability(&sku_id("moutai")).unwrap();
-        assert_eq!(
-            (availability.on_hand_units, availability.presale_units),
-            (1, 3)
-        );
-        assert!(matches!(
-            shop.reserve("plain", "zed", &[("no-presale", 2)]),
-            Err(Rejection::OutOfStock { .. })
-        ));
+        assert_eq!((availability.on_hand_units, availability.presale_units), (1, 3));
+        assert!(matches!(shop.reserve("plain", "zed", &[("no-presale", 2)]), Err(Rejection::OutOfStock { .. })));
 
         let hold = shop.reserve("p1", "alice", &[("moutai", 3)]).unwrap();
-        assert_eq!(
-            shop.state.hold(&hold.hold).unwrap().lines[0].presale_units,
-            2,
-            "1 on hand, 2 presold"
-        );
+        assert_eq!(shop.state.hold(&hold.hold).unwrap().lines[0].presale_units, 2, "1 on hand, 2 presold");
         shop.reserve("p2", "bob", &[("moutai", 1)]).unwrap();
         let over = shop.reserve("p3", "carol", &[("moutai", 1)]);
-        assert!(
-            matches!(over, Err(Rejection::OutOfStock { .. })),
-            "cap of 3 presale units reached: {over:?}"
-        );
+        assert!(matches!(over, Err(Rejection::OutOfStock { .. })), "cap of 3 presale units reached: {over:?}");
         // Presold units are not on-hand units: the plain SKU still sees none.
         assert_eq!(shop.available("no-presale"), 0);
 
         shop.release("p1").unwrap();
-        assert_eq!(
-            shop.state
-                .availability(&sku_id("moutai"))
-                .unwrap()
-                .presale_units,
-            2
-        );
+        assert_eq!(shop.state.availability(&sku_id("moutai")).unwrap().presale_units, 2);
     }
 
     #[test]
@@ -239,28 +159,14 @@ mod presale {
         let mut shop = presale_shop(0, 10, 5);
         shop.reserve("p1", "alice", &[("moutai", 4)]).unwrap();
         shop.confirm("p1").unwrap();
-        assert_eq!(
-            shop.ship("p1"),
-            Err(Rejection::NotYetArrived {
-                hold: hold_id("p1")
-            })
-        );
+        assert_eq!(shop.ship("p1"), Err(Rejection::NotYetArrived { hold: hold_id("p1") }));
 
-        let arrived = Op::ReceiveInbound {
-            shipment: ShipmentId::new("ship-1").unwrap(),
-            received_units: 10,
-            note: "".into(),
-        };
+        let arrived =
+            Op::ReceiveInbound { shipment: ShipmentId::new("ship-1").unwrap(), received_units: 10, note: "".into() };
         let change = shop.apply(arrived).unwrap();
-        assert!(matches!(
-            change,
-            Applied::Stock(StockChange { shortfall: 0, .. })
-        ));
+        assert!(matches!(change, Applied::Stock(StockChange { shortfall: 0, .. })));
         let level = shop.level("bottle", "wh");
-        assert_eq!(
-            (level.on_hand, level.in_transit, level.committed),
-            (10, 0, 4)
-        );
+        assert_eq!((level.on_hand, level.in_transit, level.committed), (10, 0, 4));
         assert_eq!(shop.available("no-presale"), 6);
         shop.ship("p1").unwrap();
     }
@@ -269,11 +175,8 @@ mod presale {
     fn a_short_delivery_or_cancelled_shipment_is_reported_as_a_shortfall() {
         let mut shop = presale_shop(0, 10, 5);
         shop.reserve("p1", "alice", &[("moutai", 5)]).unwrap();
-        let short = Op::ReceiveInbound {
-            shipment: ShipmentId::new("ship-1").unwrap(),
-            received_units: 3,
-            note: "".into(),
-        };
+        let short =
+            Op::ReceiveInbound { shipment: ShipmentId::new("ship-1").unwrap(), received_units: 3, note: "".into() };
         match shop.apply(short).unwrap() {
             Applied::Stock(change) => assert_eq!(change.shortfall, 2),
             other => panic!("{other:?}"),

@@ -6,10 +6,7 @@ use stockraft_core::*;
 use support::*;
 
 fn pre_deduct(ttl_minutes: u64) -> SaleRules {
-    SaleRules {
-        hold_ttl_ms: ttl_minutes * MINUTE_MS,
-        ..SaleRules::default()
-    }
+    SaleRules { hold_ttl_ms: ttl_minutes * MINUTE_MS, ..SaleRules::default() }
 }
 
 #[test]
@@ -19,10 +16,7 @@ fn pre_deduct_hold_takes_stock_and_confirm_commits_it() {
     assert_eq!(hold.state, HoldState::Held);
     assert_eq!(hold.expires_at_ms, Some(shop.now_ms + 20 * MINUTE_MS));
     assert_eq!(picks(&hold), vec![("wh".into(), 2)]);
-    assert_eq!(
-        (shop.level("bottle", "wh").held, shop.available("moutai")),
-        (2, 8)
-    );
+    assert_eq!((shop.level("bottle", "wh").held, shop.available("moutai")), (2, 8));
 
     shop.advance(19 * MINUTE_MS);
     let confirmed = shop.confirm("order-1").unwrap();
@@ -36,10 +30,7 @@ fn pre_deduct_hold_takes_stock_and_confirm_commits_it() {
 fn pre_deduct_hold_expires_by_command_and_units_go_back_on_sale() {
     let mut shop = Shop::with_one_sku(1, pre_deduct(20));
     shop.reserve("order-1", "alice", &[("moutai", 1)]).unwrap();
-    assert!(matches!(
-        shop.reserve("order-2", "bob", &[("moutai", 1)]),
-        Err(Rejection::OutOfStock { .. })
-    ));
+    assert!(matches!(shop.reserve("order-2", "bob", &[("moutai", 1)]), Err(Rejection::OutOfStock { .. })));
 
     shop.advance(20 * MINUTE_MS - 1);
     assert_eq!(shop.expire().holds_expired, 0, "not due yet");
@@ -52,10 +43,7 @@ fn pre_deduct_hold_expires_by_command_and_units_go_back_on_sale() {
 
 #[test]
 fn on_order_hold_never_expires() {
-    let rules = SaleRules {
-        mode: DeductionMode::OnOrder,
-        ..SaleRules::default()
-    };
+    let rules = SaleRules { mode: DeductionMode::OnOrder, ..SaleRules::default() };
     let mut shop = Shop::with_one_sku(1, rules);
     let hold = shop.reserve("order-1", "alice", &[("moutai", 1)]).unwrap();
     assert_eq!(hold.expires_at_ms, None);
@@ -67,44 +55,22 @@ fn on_order_hold_never_expires() {
 
 #[test]
 fn on_payment_deducts_in_one_step_or_fails_before_payment() {
-    let rules = SaleRules {
-        mode: DeductionMode::OnPayment,
-        ..SaleRules::default()
-    };
+    let rules = SaleRules { mode: DeductionMode::OnPayment, ..SaleRules::default() };
     let mut shop = Shop::with_one_sku(1, rules);
     let paid = shop.deduct("order-1", "alice", &[("moutai", 1)]).unwrap();
     assert_eq!(paid.state, HoldState::Confirmed);
     assert_eq!(shop.level("bottle", "wh").committed, 1);
     // The second payment is refused before it is captured: no oversell, nothing to refund.
-    assert!(matches!(
-        shop.deduct("order-2", "bob", &[("moutai", 1)]),
-        Err(Rejection::OutOfStock { .. })
-    ));
+    assert!(matches!(shop.deduct("order-2", "bob", &[("moutai", 1)]), Err(Rejection::OutOfStock { .. })));
 }
 
 #[test]
 fn each_mode_is_reached_only_through_its_own_call() {
     let mut shop = Shop::with_one_sku(5, SaleRules::default());
-    shop.sku(
-        "on-payment",
-        &[("bottle", 1)],
-        SaleRules {
-            mode: DeductionMode::OnPayment,
-            ..SaleRules::default()
-        },
-    );
-    assert!(matches!(
-        shop.deduct("d1", "alice", &[("moutai", 1)]),
-        Err(Rejection::InvalidArgument(_))
-    ));
-    assert!(matches!(
-        shop.reserve("r1", "alice", &[("on-payment", 1)]),
-        Err(Rejection::InvalidArgument(_))
-    ));
-    assert_eq!(
-        shop.level("bottle", "wh").held + shop.level("bottle", "wh").committed,
-        0
-    );
+    shop.sku("on-payment", &[("bottle", 1)], SaleRules { mode: DeductionMode::OnPayment, ..SaleRules::default() });
+    assert!(matches!(shop.deduct("d1", "alice", &[("moutai", 1)]), Err(Rejection::InvalidArgument(_))));
+    assert!(matches!(shop.reserve("r1", "alice", &[("on-payment", 1)]), Err(Rejection::InvalidArgument(_))));
+    assert_eq!(shop.level("bottle", "wh").held + shop.level("bottle", "wh").committed, 0);
 }
 
 #[test]
@@ -114,13 +80,7 @@ fn release_returns_units_and_is_final() {
     assert_eq!(shop.release("order-1").unwrap().state, HoldState::Released);
     assert_eq!(shop.available("moutai"), 3);
     let again = shop.confirm("order-1");
-    assert!(matches!(
-        again,
-        Err(Rejection::InvalidTransition {
-            from: HoldState::Released,
-            ..
-        })
-    ));
+    assert!(matches!(again, Err(Rejection::InvalidTransition { from: HoldState::Released, .. })));
 }
 
 #[test]
@@ -135,18 +95,9 @@ fn ship_takes_units_off_the_shelf_and_cancel_refunds_before_shipping() {
     let level = shop.level("bottle", "wh");
     assert_eq!((level.on_hand, level.committed), (3, 1));
 
-    assert_eq!(
-        shop.cancel("refund-me").unwrap().state,
-        HoldState::Cancelled
-    );
+    assert_eq!(shop.cancel("refund-me").unwrap().state, HoldState::Cancelled);
     assert_eq!(shop.available("moutai"), 3);
-    assert!(matches!(
-        shop.cancel("ship-me"),
-        Err(Rejection::InvalidTransition {
-            from: HoldState::Shipped,
-            ..
-        })
-    ));
+    assert!(matches!(shop.cancel("ship-me"), Err(Rejection::InvalidTransition { from: HoldState::Shipped, .. })));
 }
 
 #[test]
@@ -154,33 +105,15 @@ fn illegal_transitions_are_refused_and_change_nothing() {
     let mut shop = Shop::with_one_sku(5, SaleRules::default());
     shop.reserve("held", "alice", &[("moutai", 1)]).unwrap();
     let before = shop.observable();
-    for (name, outcome) in [
-        ("ship a held hold", shop.ship("held")),
-        ("cancel a held hold", shop.cancel("held")),
-    ] {
-        assert!(
-            matches!(outcome, Err(Rejection::InvalidTransition { .. })),
-            "{name}: {outcome:?}"
-        );
+    for (name, outcome) in [("ship a held hold", shop.ship("held")), ("cancel a held hold", shop.cancel("held"))] {
+        assert!(matches!(outcome, Err(Rejection::InvalidTransition { .. })), "{name}: {outcome:?}");
     }
     assert_eq!(before, shop.observable());
 
     shop.confirm("held").unwrap();
     let before = shop.observable();
-    assert!(matches!(
-        shop.release("held"),
-        Err(Rejection::InvalidTransition {
-            from: HoldState::Confirmed,
-            ..
-        })
-    ));
-    assert!(matches!(
-        shop.confirm("held"),
-        Err(Rejection::InvalidTransition {
-            from: HoldState::Confirmed,
-            ..
-        })
-    ));
+    assert!(matches!(shop.release("held"), Err(Rejection::InvalidTransition { from: HoldState::Confirmed, .. })));
+    assert!(matches!(shop.confirm("held"), Err(Rejection::InvalidTransition { from: HoldState::Confirmed, .. })));
     assert_eq!(before, shop.observable());
 }
 
@@ -188,21 +121,8 @@ fn illegal_transitions_are_refused_and_change_nothing() {
 fn multi_line_hold_expires_at_the_shortest_ttl_of_its_pre_deduct_lines() {
     let mut shop = Shop::with_one_sku(10, pre_deduct(30));
     shop.sku("short", &[("bottle", 1)], pre_deduct(10));
-    shop.sku(
-        "forever",
-        &[("bottle", 1)],
-        SaleRules {
-            mode: DeductionMode::OnOrder,
-            ..SaleRules::default()
-        },
-    );
-    let hold = shop
-        .reserve(
-            "cart",
-            "alice",
-            &[("moutai", 1), ("short", 1), ("forever", 1)],
-        )
-        .unwrap();
+    shop.sku("forever", &[("bottle", 1)], SaleRules { mode: DeductionMode::OnOrder, ..SaleRules::default() });
+    let hold = shop.reserve("cart", "alice", &[("moutai", 1), ("short", 1), ("forever", 1)]).unwrap();
     assert_eq!(hold.expires_at_ms, Some(shop.now_ms + 10 * MINUTE_MS));
 }
 
@@ -210,11 +130,7 @@ mod rehold {
     use super::*;
 
     fn rules(limit: u32, grace_minutes: u64) -> SaleRules {
-        SaleRules {
-            rehold_limit: limit,
-            rehold_grace_ms: grace_minutes * MINUTE_MS,
-            ..pre_deduct(20)
-        }
+        SaleRules { rehold_limit: limit, rehold_grace_ms: grace_minutes * MINUTE_MS, ..pre_deduct(20) }
     }
 
     #[test]
@@ -223,20 +139,13 @@ mod rehold {
         shop.reserve("order-1", "alice", &[("moutai", 1)]).unwrap();
         shop.advance(21 * MINUTE_MS);
         shop.expire();
-        assert_eq!(
-            shop.available("moutai"),
-            1,
-            "expired units are back on sale"
-        );
+        assert_eq!(shop.available("moutai"), 1, "expired units are back on sale");
 
         let late = shop.confirm("order-1").unwrap();
         assert!(late.reheld);
         assert_eq!(late.state, HoldState::Confirmed);
         assert_eq!(shop.level("bottle", "wh").committed, 1);
-        assert_eq!(
-            shop.state.hold(&hold_id("order-1")).unwrap().rehold_count,
-            1
-        );
+        assert_eq!(shop.state.hold(&hold_id("order-1")).unwrap().rehold_count, 1);
     }
 
     #[test]
@@ -258,10 +167,7 @@ mod rehold {
         let late = shop.confirm("order-1");
         assert_eq!(
             late,
-            Err(Rejection::HoldExpired {
-                hold: hold_id("order-1"),
-                reason: ExpiredReason::NoStockForRehold
-            })
+            Err(Rejection::HoldExpired { hold: hold_id("order-1"), reason: ExpiredReason::NoStockForRehold })
         );
         assert_eq!(shop.hold_state("order-1"), HoldState::Expired);
     }
@@ -272,13 +178,7 @@ mod rehold {
         shop.reserve("order-1", "alice", &[("moutai", 1)]).unwrap();
         shop.advance(20 * MINUTE_MS + 5 * MINUTE_MS + 1);
         let late = shop.confirm("order-1");
-        assert!(matches!(
-            late,
-            Err(Rejection::HoldExpired {
-                reason: ExpiredReason::GraceWindowPassed,
-                ..
-            })
-        ));
+        assert!(matches!(late, Err(Rejection::HoldExpired { reason: ExpiredReason::GraceWindowPassed, .. })));
         assert_eq!(shop.available("moutai"), 1);
     }
 
@@ -288,13 +188,7 @@ mod rehold {
         shop.reserve("order-1", "alice", &[("moutai", 1)]).unwrap();
         shop.advance(21 * MINUTE_MS);
         let late = shop.confirm("order-1");
-        assert!(matches!(
-            late,
-            Err(Rejection::HoldExpired {
-                reason: ExpiredReason::ReholdLimitReached,
-                ..
-            })
-        ));
+        assert!(matches!(late, Err(Rejection::HoldExpired { reason: ExpiredReason::ReholdLimitReached, .. })));
     }
 
     #[test]
@@ -305,9 +199,6 @@ mod rehold {
         assert!(shop.confirm("order-1").unwrap().reheld);
         // Refunded, then the buyer somehow confirms again: it is CANCELLED, not EXPIRED.
         shop.cancel("order-1").unwrap();
-        assert!(matches!(
-            shop.confirm("order-1"),
-            Err(Rejection::InvalidTransition { .. })
-        ));
+        assert!(matches!(shop.confirm("order-1"), Err(Rejection::InvalidTransition { .. })));
     }
 }

@@ -33,10 +33,7 @@ fn a_retry_of_a_rejection_returns_the_same_rejection() {
     assert!(matches!(first, Err(Rejection::OutOfStock { .. })));
     shop.receive("bottle", "wh", 10);
     // Stock arrived since, but a retry is the same request: it gets the first answer.
-    assert_eq!(
-        shop.apply_as(&request("too-many"), reserve_op("o1", 2)),
-        first
-    );
+    assert_eq!(shop.apply_as(&request("too-many"), reserve_op("o1", 2)), first);
 }
 
 #[test]
@@ -45,13 +42,7 @@ fn the_same_request_id_with_a_different_payload_is_already_exists() {
     shop.apply_as(&request("r1"), reserve_op("o1", 1)).unwrap();
     let before = shop.observable();
     let conflict = shop.apply_as(&request("r1"), reserve_op("o1", 2));
-    assert!(matches!(
-        conflict,
-        Err(Rejection::AlreadyExists {
-            kind: EntityKind::Request,
-            ..
-        })
-    ));
+    assert!(matches!(conflict, Err(Rejection::AlreadyExists { kind: EntityKind::Request, .. })));
     assert_eq!(before, shop.observable());
 }
 
@@ -69,13 +60,7 @@ fn a_second_order_with_an_existing_hold_id_is_already_exists() {
     let mut shop = Shop::with_one_sku(10, SaleRules::default());
     shop.reserve("o1", "alice", &[("moutai", 1)]).unwrap();
     let twice = shop.reserve("o1", "alice", &[("moutai", 1)]);
-    assert!(matches!(
-        twice,
-        Err(Rejection::AlreadyExists {
-            kind: EntityKind::Hold,
-            ..
-        })
-    ));
+    assert!(matches!(twice, Err(Rejection::AlreadyExists { kind: EntityKind::Hold, .. })));
     assert_eq!(shop.level("bottle", "wh").held, 1);
 }
 
@@ -88,38 +73,18 @@ fn request_ids_are_forgotten_after_the_window_by_the_expire_command() {
     assert!(shop.state.remembers_request(&request("r1")));
     shop.advance(1);
     let report = shop.expire();
-    assert_eq!(
-        report.request_ids_forgotten, 5,
-        "the 4 set-up requests and r1"
-    );
+    assert_eq!(report.request_ids_forgotten, 5, "the 4 set-up requests and r1");
     assert_eq!(shop.state.request_ids_remembered(), 0);
     // Even then the order cannot be applied twice: its hold id is still taken.
     let late_retry = shop.apply_as(&request("r1"), reserve_op("o1", 1));
-    assert!(matches!(
-        late_retry,
-        Err(Rejection::AlreadyExists {
-            kind: EntityKind::Hold,
-            ..
-        })
-    ));
+    assert!(matches!(late_retry, Err(Rejection::AlreadyExists { kind: EntityKind::Hold, .. })));
 }
 
 #[test]
 fn the_clock_never_goes_back_when_a_new_leader_has_a_slower_clock() {
-    let mut shop = Shop::with_one_sku(
-        10,
-        SaleRules {
-            hold_ttl_ms: 60_000,
-            ..SaleRules::default()
-        },
-    );
+    let mut shop = Shop::with_one_sku(10, SaleRules { hold_ttl_ms: 60_000, ..SaleRules::default() });
     shop.reserve("o1", "alice", &[("moutai", 1)]).unwrap();
-    let expires_at = shop
-        .state
-        .hold(&hold_id("o1"))
-        .unwrap()
-        .expires_at_ms
-        .unwrap();
+    let expires_at = shop.state.hold(&hold_id("o1")).unwrap().expires_at_ms.unwrap();
     shop.advance(60_000);
     shop.expire();
     assert_eq!(shop.hold_state("o1"), HoldState::Expired);
@@ -130,11 +95,7 @@ fn the_clock_never_goes_back_when_a_new_leader_has_a_slower_clock() {
     shop.now_ms -= 30_000;
     let hold = shop.reserve("o2", "bob", &[("moutai", 1)]).unwrap();
     assert_eq!(shop.state.clock_ms(), clock);
-    assert_eq!(
-        hold.expires_at_ms,
-        Some(clock + 60_000),
-        "TTL counts from log time, not the slow clock"
-    );
+    assert_eq!(hold.expires_at_ms, Some(clock + 60_000), "TTL counts from log time, not the slow clock");
 }
 
 #[test]
@@ -142,15 +103,11 @@ fn expire_works_off_a_backlog_in_bounded_steps() {
     let mut shop = Shop::with_one_sku(EXPIRE_BATCH_MAX as u32 + 5, SaleRules::default());
     shop.check_every_command = false;
     for n in 0..EXPIRE_BATCH_MAX + 5 {
-        shop.reserve(&format!("o{n}"), &format!("b{n}"), &[("moutai", 1)])
-            .unwrap();
+        shop.reserve(&format!("o{n}"), &format!("b{n}"), &[("moutai", 1)]).unwrap();
     }
     shop.advance(SaleRules::default().hold_ttl_ms);
     let first = shop.expire();
-    assert_eq!(
-        (first.holds_expired as usize, first.more_due),
-        (EXPIRE_BATCH_MAX, true)
-    );
+    assert_eq!((first.holds_expired as usize, first.more_due), (EXPIRE_BATCH_MAX, true));
     let second = shop.expire();
     assert_eq!((second.holds_expired, second.more_due), (5, false));
     shop.state.check_invariants().unwrap();
@@ -158,20 +115,14 @@ fn expire_works_off_a_backlog_in_bounded_steps() {
 
 #[test]
 fn closed_holds_are_pruned_after_retention_and_shipped_units_stop_counting_then() {
-    let rules = SaleRules {
-        units_per_buyer_max: Some(1),
-        ..SaleRules::default()
-    };
+    let rules = SaleRules { units_per_buyer_max: Some(1), ..SaleRules::default() };
     let mut shop = Shop::with_one_sku(10, rules);
     shop.reserve("o1", "alice", &[("moutai", 1)]).unwrap();
     shop.confirm("o1").unwrap();
     shop.ship("o1").unwrap();
     shop.advance(CLOSED_HOLD_RETENTION_MS - 1);
     assert_eq!(shop.expire().closed_holds_pruned, 0);
-    assert!(matches!(
-        shop.reserve("o2", "alice", &[("moutai", 1)]),
-        Err(Rejection::LimitExceeded { .. })
-    ));
+    assert!(matches!(shop.reserve("o2", "alice", &[("moutai", 1)]), Err(Rejection::LimitExceeded { .. })));
     shop.advance(1);
     assert_eq!(shop.expire().closed_holds_pruned, 1);
     assert!(shop.state.hold(&hold_id("o1")).is_none());
@@ -194,20 +145,6 @@ fn a_reheld_hold_is_not_pruned_by_its_stale_expiry_entry() {
 #[should_panic(expected = "applied after")]
 fn applying_the_log_out_of_order_stops_loudly() {
     let mut state = State::new();
-    state
-        .apply(
-            5,
-            &Command {
-                now_ms: 0,
-                body: CommandBody::Expire,
-            },
-        )
-        .unwrap();
-    let _ = state.apply(
-        4,
-        &Command {
-            now_ms: 0,
-            body: CommandBody::Expire,
-        },
-    );
+    state.apply(5, &Command { now_ms: 0, body: CommandBody::Expire }).unwrap();
+    let _ = state.apply(4, &Command { now_ms: 0, body: CommandBody::Expire });
 }

@@ -22,37 +22,19 @@ fn shop() -> Shop {
 #[test]
 fn zero_and_oversized_quantities() {
     let mut shop = shop();
-    refused(
-        &mut shop,
-        Op::Reserve(Shop::order("o", "a", &[("moutai", 0)])),
-    );
-    refused(
-        &mut shop,
-        Op::Reserve(Shop::order("o", "a", &[("moutai", LINE_QUANTITY_MAX + 1)])),
-    );
+    refused(&mut shop, Op::Reserve(Shop::order("o", "a", &[("moutai", 0)])));
+    refused(&mut shop, Op::Reserve(Shop::order("o", "a", &[("moutai", LINE_QUANTITY_MAX + 1)])));
     refused(&mut shop, Op::ReceiveStock(Shop::figure("bottle", "wh", 0)));
-    refused(
-        &mut shop,
-        Op::ReceiveStock(Shop::figure("bottle", "wh", STOCK_QUANTITY_MAX + 1)),
-    );
-    refused(
-        &mut shop,
-        Op::ReceiveStock(Shop::figure("bottle", "wh", STOCK_QUANTITY_MAX)),
-    );
+    refused(&mut shop, Op::ReceiveStock(Shop::figure("bottle", "wh", STOCK_QUANTITY_MAX + 1)));
+    refused(&mut shop, Op::ReceiveStock(Shop::figure("bottle", "wh", STOCK_QUANTITY_MAX)));
 }
 
 #[test]
 fn empty_duplicate_and_too_many_lines() {
     let mut shop = shop();
     let message = refused(&mut shop, Op::Reserve(Shop::order("o", "a", &[])));
-    assert!(
-        message.to_string().contains("at least one line"),
-        "{message}"
-    );
-    refused(
-        &mut shop,
-        Op::Reserve(Shop::order("o", "a", &[("moutai", 1), ("moutai", 1)])),
-    );
+    assert!(message.to_string().contains("at least one line"), "{message}");
+    refused(&mut shop, Op::Reserve(Shop::order("o", "a", &[("moutai", 1), ("moutai", 1)])));
     let many: Vec<(&str, u32)> = vec![("moutai", 1); RESERVE_LINES_MAX + 1];
     refused(&mut shop, Op::Reserve(Shop::order("o", "a", &many)));
 }
@@ -60,28 +42,11 @@ fn empty_duplicate_and_too_many_lines() {
 #[test]
 fn unknown_ids_are_not_found() {
     let mut shop = shop();
-    let unknown = refused(
-        &mut shop,
-        Op::Reserve(Shop::order("o", "a", &[("ghost", 1)])),
-    );
-    assert_eq!(
-        unknown,
-        Rejection::NotFound {
-            kind: EntityKind::Sku,
-            id: "ghost".into()
-        }
-    );
-    refused(
-        &mut shop,
-        Op::Confirm {
-            hold: hold_id("ghost"),
-        },
-    );
+    let unknown = refused(&mut shop, Op::Reserve(Shop::order("o", "a", &[("ghost", 1)])));
+    assert_eq!(unknown, Rejection::NotFound { kind: EntityKind::Sku, id: "ghost".into() });
+    refused(&mut shop, Op::Confirm { hold: hold_id("ghost") });
     refused(&mut shop, Op::ReceiveStock(Shop::figure("ghost", "wh", 1)));
-    refused(
-        &mut shop,
-        Op::ReceiveStock(Shop::figure("bottle", "ghost", 1)),
-    );
+    refused(&mut shop, Op::ReceiveStock(Shop::figure("bottle", "ghost", 1)));
     refused(
         &mut shop,
         Op::UpsertSku(UpsertSku {
@@ -90,84 +55,29 @@ fn unknown_ids_are_not_found() {
             rules: SaleRules::default(),
         }),
     );
-    refused(
-        &mut shop,
-        Op::BlockBuyer {
-            sku: sku_id("ghost"),
-            buyer: buyer_id("b"),
-        },
-    );
+    refused(&mut shop, Op::BlockBuyer { sku: sku_id("ghost"), buyer: buyer_id("b") });
 }
 
 #[test]
 fn malformed_skus_and_rules() {
     let mut shop = shop();
     let sku = |components: Vec<(ItemId, u32)>, rules: SaleRules| {
-        Op::UpsertSku(UpsertSku {
-            id: sku_id("s"),
-            components,
-            rules,
-        })
+        Op::UpsertSku(UpsertSku { id: sku_id("s"), components, rules })
     };
     refused(&mut shop, sku(vec![], SaleRules::default()));
-    refused(
-        &mut shop,
-        sku(vec![(item_id("bottle"), 0)], SaleRules::default()),
-    );
-    refused(
-        &mut shop,
-        sku(
-            vec![(item_id("bottle"), 1), (item_id("bottle"), 1)],
-            SaleRules::default(),
-        ),
-    );
-    refused(
-        &mut shop,
-        sku(
-            vec![(item_id("bottle"), 1)],
-            SaleRules {
-                hold_ttl_ms: 0,
-                ..SaleRules::default()
-            },
-        ),
-    );
-    let many_rules = vec![
-        RiskRule {
-            when: RiskCondition::default(),
-            action: RiskAction::Allow
-        };
-        RISK_RULES_MAX + 1
-    ];
-    refused(
-        &mut shop,
-        sku(
-            vec![(item_id("bottle"), 1)],
-            SaleRules {
-                risk_rules: many_rules,
-                ..SaleRules::default()
-            },
-        ),
-    );
+    refused(&mut shop, sku(vec![(item_id("bottle"), 0)], SaleRules::default()));
+    refused(&mut shop, sku(vec![(item_id("bottle"), 1), (item_id("bottle"), 1)], SaleRules::default()));
+    refused(&mut shop, sku(vec![(item_id("bottle"), 1)], SaleRules { hold_ttl_ms: 0, ..SaleRules::default() }));
+    let many_rules = vec![RiskRule { when: RiskCondition::default(), action: RiskAction::Allow }; RISK_RULES_MAX + 1];
+    refused(&mut shop, sku(vec![(item_id("bottle"), 1)], SaleRules { risk_rules: many_rules, ..SaleRules::default() }));
 }
 
 #[test]
 fn oversized_names_and_control_characters() {
     let mut shop = shop();
     let long = "x".repeat(NAME_LEN_MAX + 1);
-    refused(
-        &mut shop,
-        Op::UpsertItem(UpsertItem {
-            id: item_id("i"),
-            name: long.as_str().into(),
-        }),
-    );
-    refused(
-        &mut shop,
-        Op::UpsertItem(UpsertItem {
-            id: item_id("i"),
-            name: "bad\nname".into(),
-        }),
-    );
+    refused(&mut shop, Op::UpsertItem(UpsertItem { id: item_id("i"), name: long.as_str().into() }));
+    refused(&mut shop, Op::UpsertItem(UpsertItem { id: item_id("i"), name: "bad\nname".into() }));
 }
 
 #[test]
@@ -175,9 +85,7 @@ fn ids_are_validated_when_built_and_when_decoded() {
     assert!(HoldId::new("").is_err());
     assert!(HoldId::new(&"x".repeat(ID_LEN_MAX + 1)).is_err());
     // A command decoded from the log with a malformed id is refused by the decoder itself.
-    let good = Op::Confirm {
-        hold: hold_id("abc"),
-    };
+    let good = Op::Confirm { hold: hold_id("abc") };
     let mut bytes = postcard::to_allocvec(&good).unwrap();
     let at = bytes.len() - 2;
     bytes[at] = b' ';
@@ -192,80 +100,32 @@ fn batches_must_be_non_empty_reserves_within_the_limit() {
         op: Op::Reserve(Shop::order(&format!("o{n}"), "a", &[("moutai", 1)])),
     };
     let before = shop.observable();
-    assert!(matches!(
-        shop.command(CommandBody::Batch(vec![])),
-        Err(Rejection::InvalidArgument(_))
-    ));
+    assert!(matches!(shop.command(CommandBody::Batch(vec![])), Err(Rejection::InvalidArgument(_))));
     let oversized = (0..=RESERVE_BATCH_MAX).map(reserve).collect();
-    assert!(matches!(
-        shop.command(CommandBody::Batch(oversized)),
-        Err(Rejection::InvalidArgument(_))
-    ));
-    let mixed = vec![
-        reserve(0),
-        Request {
-            request_id: RequestId::new("x").unwrap(),
-            op: Op::Confirm {
-                hold: hold_id("o0"),
-            },
-        },
-    ];
-    assert!(matches!(
-        shop.command(CommandBody::Batch(mixed)),
-        Err(Rejection::InvalidArgument(_))
-    ));
+    assert!(matches!(shop.command(CommandBody::Batch(oversized)), Err(Rejection::InvalidArgument(_))));
+    let mixed =
+        vec![reserve(0), Request { request_id: RequestId::new("x").unwrap(), op: Op::Confirm { hold: hold_id("o0") } }];
+    assert!(matches!(shop.command(CommandBody::Batch(mixed)), Err(Rejection::InvalidArgument(_))));
     assert_eq!(before, shop.observable());
 
     // A valid batch: each reserve succeeds or fails on its own.
     let batch = (0..12).map(reserve).collect();
-    let Ok(Applied::Batch(outcomes)) = shop.command(CommandBody::Batch(batch)) else {
-        panic!()
-    };
+    let Ok(Applied::Batch(outcomes)) = shop.command(CommandBody::Batch(batch)) else { panic!() };
     assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 10);
-    assert!(
-        outcomes[10..]
-            .iter()
-            .all(|o| matches!(o, Err(Rejection::OutOfStock { .. })))
-    );
+    assert!(outcomes[10..].iter().all(|o| matches!(o, Err(Rejection::OutOfStock { .. }))));
 }
 
 #[test]
 fn every_rejection_has_a_machine_readable_reason() {
     let reasons: Vec<&str> = [
         Rejection::InvalidArgument(String::new()),
-        Rejection::NotFound {
-            kind: EntityKind::Sku,
-            id: String::new(),
-        },
-        Rejection::AlreadyExists {
-            kind: EntityKind::Hold,
-            id: String::new(),
-            detail: String::new(),
-        },
-        Rejection::OutOfStock {
-            sku: sku_id("s"),
-            requested: 1,
-            available: 0,
-        },
-        Rejection::HoldExpired {
-            hold: hold_id("h"),
-            reason: ExpiredReason::GraceWindowPassed,
-        },
-        Rejection::LimitExceeded {
-            sku: sku_id("s"),
-            limit: LimitKind::UnitsPerBuyer,
-            allowed: 1,
-            requested: 2,
-        },
-        Rejection::RiskRejected {
-            sku: sku_id("s"),
-            reason: RiskReason::Blocklisted,
-        },
-        Rejection::InvalidTransition {
-            hold: hold_id("h"),
-            from: HoldState::Held,
-            to: HoldState::Shipped,
-        },
+        Rejection::NotFound { kind: EntityKind::Sku, id: String::new() },
+        Rejection::AlreadyExists { kind: EntityKind::Hold, id: String::new(), detail: String::new() },
+        Rejection::OutOfStock { sku: sku_id("s"), requested: 1, available: 0 },
+        Rejection::HoldExpired { hold: hold_id("h"), reason: ExpiredReason::GraceWindowPassed },
+        Rejection::LimitExceeded { sku: sku_id("s"), limit: LimitKind::UnitsPerBuyer, allowed: 1, requested: 2 },
+        Rejection::RiskRejected { sku: sku_id("s"), reason: RiskReason::Blocklisted },
+        Rejection::InvalidTransition { hold: hold_id("h"), from: HoldState::Held, to: HoldState::Shipped },
         Rejection::NotYetArrived { hold: hold_id("h") },
     ]
     .iter()

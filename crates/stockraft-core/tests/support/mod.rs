@@ -42,13 +42,7 @@ impl Default for Shop {
 impl Shop {
     /// An empty ledger whose clock starts at an arbitrary, realistic time.
     pub fn new() -> Self {
-        Shop {
-            state: State::new(),
-            now_ms: 1_763_950_000_000,
-            check_every_command: true,
-            log_index: 0,
-            requests: 0,
-        }
+        Shop { state: State::new(), now_ms: 1_763_950_000_000, check_every_command: true, log_index: 0, requests: 0 }
     }
 
     /// One warehouse `wh`, one item `bottle` and one single-item SKU `moutai` with `rules`,
@@ -77,30 +71,18 @@ impl Shop {
 
     /// Applies `op` under a given request id (to test retries).
     pub fn apply_as(&mut self, request_id: &RequestId, op: Op) -> Outcome {
-        let body = CommandBody::Request(Request {
-            request_id: request_id.clone(),
-            op,
-        });
+        let body = CommandBody::Request(Request { request_id: request_id.clone(), op });
         self.command(body)
     }
 
     pub fn command(&mut self, body: CommandBody) -> Outcome {
         self.log_index += 1;
-        let outcome = self.state.apply(
-            self.log_index,
-            &Command {
-                now_ms: self.now_ms,
-                body,
-            },
-        );
+        let outcome = self.state.apply(self.log_index, &Command { now_ms: self.now_ms, body });
         if !self.check_every_command {
             return outcome;
         }
         if let Err(broken) = self.state.check_invariants() {
-            panic!(
-                "invariant broken after log index {}: {broken}",
-                self.log_index
-            );
+            panic!("invariant broken after log index {}: {broken}", self.log_index);
         }
         outcome
     }
@@ -136,33 +118,16 @@ impl Shop {
     }
 
     pub fn item(&mut self, id: &str) {
-        self.apply(Op::UpsertItem(UpsertItem {
-            id: item_id(id),
-            name: id.into(),
-        }))
-        .unwrap();
+        self.apply(Op::UpsertItem(UpsertItem { id: item_id(id), name: id.into() })).unwrap();
     }
 
     pub fn sku(&mut self, id: &str, components: &[(&str, u32)], rules: SaleRules) {
-        let components = components
-            .iter()
-            .map(|(item, quantity)| (item_id(item), *quantity))
-            .collect();
-        self.apply(Op::UpsertSku(UpsertSku {
-            id: sku_id(id),
-            components,
-            rules,
-        }))
-        .unwrap();
+        let components = components.iter().map(|(item, quantity)| (item_id(item), *quantity)).collect();
+        self.apply(Op::UpsertSku(UpsertSku { id: sku_id(id), components, rules })).unwrap();
     }
 
     pub fn figure(item: &str, warehouse: &str, units: u32) -> StockFigure {
-        StockFigure {
-            item: item_id(item),
-            warehouse: warehouse_id(warehouse),
-            units,
-            note: "".into(),
-        }
+        StockFigure { item: item_id(item), warehouse: warehouse_id(warehouse), units, note: "".into() }
     }
 
     pub fn receive(&mut self, item: &str, warehouse: &str, units: u32) -> StockChange {
@@ -185,22 +150,11 @@ impl Shop {
             buyer: buyer_id(buyer),
             region: None,
             signals: None,
-            lines: lines
-                .iter()
-                .map(|(sku, quantity)| Line {
-                    sku: sku_id(sku),
-                    quantity: *quantity,
-                })
-                .collect(),
+            lines: lines.iter().map(|(sku, quantity)| Line { sku: sku_id(sku), quantity: *quantity }).collect(),
         }
     }
 
-    pub fn reserve(
-        &mut self,
-        hold: &str,
-        buyer: &str,
-        lines: &[(&str, u32)],
-    ) -> Result<HoldReceipt, Rejection> {
+    pub fn reserve(&mut self, hold: &str, buyer: &str, lines: &[(&str, u32)]) -> Result<HoldReceipt, Rejection> {
         self.reserve_order(Shop::order(hold, buyer, lines))
     }
 
@@ -208,43 +162,28 @@ impl Shop {
         receipt(self.apply(Op::Reserve(order)))
     }
 
-    pub fn deduct(
-        &mut self,
-        hold: &str,
-        buyer: &str,
-        lines: &[(&str, u32)],
-    ) -> Result<HoldReceipt, Rejection> {
+    pub fn deduct(&mut self, hold: &str, buyer: &str, lines: &[(&str, u32)]) -> Result<HoldReceipt, Rejection> {
         receipt(self.apply(Op::Deduct(Shop::order(hold, buyer, lines))))
     }
 
     pub fn confirm(&mut self, hold: &str) -> Result<HoldReceipt, Rejection> {
-        receipt(self.apply(Op::Confirm {
-            hold: hold_id(hold),
-        }))
+        receipt(self.apply(Op::Confirm { hold: hold_id(hold) }))
     }
 
     pub fn release(&mut self, hold: &str) -> Result<HoldReceipt, Rejection> {
-        receipt(self.apply(Op::Release {
-            hold: hold_id(hold),
-        }))
+        receipt(self.apply(Op::Release { hold: hold_id(hold) }))
     }
 
     pub fn ship(&mut self, hold: &str) -> Result<HoldReceipt, Rejection> {
-        receipt(self.apply(Op::Ship {
-            hold: hold_id(hold),
-        }))
+        receipt(self.apply(Op::Ship { hold: hold_id(hold) }))
     }
 
     pub fn cancel(&mut self, hold: &str) -> Result<HoldReceipt, Rejection> {
-        receipt(self.apply(Op::Cancel {
-            hold: hold_id(hold),
-        }))
+        receipt(self.apply(Op::Cancel { hold: hold_id(hold) }))
     }
 
     pub fn level(&self, item: &str, warehouse: &str) -> StockLevel {
-        self.state
-            .stock(&item_id(item), &warehouse_id(warehouse))
-            .unwrap()
+        self.state.stock(&item_id(item), &warehouse_id(warehouse)).unwrap()
     }
 
     pub fn available(&self, sku: &str) -> u32 {
@@ -264,11 +203,7 @@ impl Shop {
         for sku in self.state.sku_ids() {
             seen += &format!("{:?}\n", self.state.availability(sku).unwrap());
         }
-        seen + &format!(
-            "ledger {} shortfalls {:?}",
-            self.state.ledger_len(),
-            self.state.shortfalls()
-        )
+        seen + &format!("ledger {} shortfalls {:?}", self.state.ledger_len(), self.state.shortfalls())
     }
 
     pub fn hold_state(&self, hold: &str) -> HoldState {
@@ -286,9 +221,5 @@ pub fn receipt(outcome: Outcome) -> Result<HoldReceipt, Rejection> {
 
 /// The warehouses a receipt took units from, with quantities.
 pub fn picks(receipt: &HoldReceipt) -> Vec<(String, u32)> {
-    receipt
-        .allocations
-        .iter()
-        .map(|a| (a.warehouse.to_string(), a.quantity))
-        .collect()
+    receipt.allocations.iter().map(|a| (a.warehouse.to_string(), a.quantity)).collect()
 }

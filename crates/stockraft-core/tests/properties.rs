@@ -1,0 +1,469 @@
+//! Property tests: random sequences of every command, with the invariants of PRODUCT.md checked
+//! after every step, and determinism (replay, snapshot + rest of the log) checked at the end.
+//!
+//! `PROPTEST_CASES=5000 cargo test --release -p stockraft-core --test properties` for a soak.
+
+mod support;
+
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use stockraft_core::*;
+use support::*;
+
+const WAREHOUSES: [(&str, &str, u32); 3] = [("north-a", "north", 1), ("north-b", "north", 2), ("south", "south", 0)];
+const ITEMS: [&str; 3] = ["bottle", "glass", "box"];
+const SKUS: [&str; 4] = ["pre", "bundle", "pay", "presale"];
+const BUYERS: usize = 5;
+const HOLD_IDS: usize = 12;
+const SHIPMENT_IDS: usize = 4;
+
+/// Sale rules never change during a run, so caps can be checked against them.
+fn rules(sku: &str) -> SaleRules {
+    match sku {
+        "pre" => SaleRules {
+            hold_ttl_ms: 60_000,
+            units_per_buyer_max: Some(3),
+            open_holds_per_buyer_max: Some(2),
+            rehold_grace_ms: 30_000,
+            allow_split: true,
+            ..SaleRules::default()
+        },
+        "bundle" => SaleRules { mode: DeductionMode::OnOrder, ..SaleRules::default() },
+        "pay" => SaleRules { mode: DeductionMode::OnPayment, units_per_buyer_max: Some(2), ..SaleRules::default() },
+        "presale" => SaleRules {
+            hold_ttl_ms: 45_000,
+            presale_units_max: 5,
+            rehold_limit: 2,
+            risk_rules: vec![
+                RiskRule {
+                    when: RiskCondition { account_age_days_below: Some(7), ..Default::default() },
+                    action: RiskAction::Reject,
+                },
+                RiskRule {
+                    when: RiskCondition { orders_last_year_below: Some(2), ..Default::default() },
+                    action: RiskAction::Cap(1),
+                },
+            ],
+            ..SaleRules::default()
+        },
+        _ => unreachable!(),
+    }
+}
+
+fn components(sku: &str) -> Vec<(&'static str, u32)> {
+    match sku {
+        "pre" => vec![("bottle", 1)],
+        "bundle" => vec![("bottle", 1), ("glass", 2)],
+        "pay" => vec![("box", 1)],
+        "presale" => vec![("glass", 1)],
+        _ => unreachable!(),
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    Receive {
+        item: usize,
+        warehouse: usize,
+        units: u32,
+    },
+    Count {
+        item: usize,
+        warehouse: usize,
+        units: u32,
+    },
+    SafetyStock {
+        item: usize,
+        warehouse: usize,
+        units: u32,
+    },
+    AddInbound {
+        shipment: usize,
+        item: usize,
+        warehouse: usize,
+        units: u32,
+    },
+    ReceiveInbound {
+        shipment: usize,
+        units: u32,
+    },
+    CancelInbound {
+        shipment: usize,
+    },
+    Reserve {
+        hold: usize,
+        buyer: usize,
+        lines: Vec<(usize, u32)>,
+        region: Option<usize>,
+        signals: Option<(u32, u32)>,
+    },
+    Deduct {
+        hold: usize,
+        buyer: usize,
+        quantity: u32,
+    },
+    Confirm {
+        hold: usize,
+    },
+    Release {
+        hold: usize,
+    },
+    Ship {
+        hold: usize,
+    },
+    Cancel {
+        hold: usize,
+    },
+    Block {
+        buyer: usize,
+        blocked: bool,
+    },
+    Expire,
+    Advance {
+        ms: u64,
+    },
+    /// Re-send the n-th earlier request with the same id and payload.
+    Retry {
+        nth: usize,
+    },
+    /// Re-use the n-th earlier request id with another payload.
+    Conflict {
+        nth: usize,
+    },
+    Batch {
+        holds: Vec<(usize, usize)>,
+    },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let item = 0..ITEMS.len();
+    let warehouse = 0..WAREHOUSES.len();
+    let hold = 0..HOLD_IDS;
+    let buyer = 0..BUYERS;
+    // One SKU index past the catalog names an unknown SKU.
+    let line = (0..=SKUS.len(), 0u32..4);
+    prop_oneof![
+        3 => (item.clone(), warehouse.clone(), 1u32..15).prop_map(|(item, warehouse, units)| Step::Receive { item, warehouse, units }),
+        1 => (item.clone(), warehouse.clone(), 0u32..12).prop_map(|(item, warehouse, units)| Step::Count { item, warehouse, units }),
+        1 => (item.clone(), warehouse.clone(), 0u32..4).prop_map(|(item, warehouse, units)| Step::SafetyStock { item, warehouse, units }),
+        1 => (0..SHIPMENT_IDS, item, warehouse, 1u32..10)
+            .prop_map(|(shipment, item, warehouse, units)| Step::AddInbound { shipment, item, warehouse, units }),
+        1 => (0..SHIPMENT_IDS, 0u32..12).prop_map(|(shipment, units)| Step::ReceiveInbound { shipment, units }),
+        1 => (0..SHIPMENT_IDS).prop_map(|shipment| Step::CancelInbound { shipment }),
+        8 => (
+            hold.clone(),
+            buyer.clone(),
+            prop::collection::vec(line, 1..3),
+            prop::option::of(0..2usize),
+            prop::option::of((0u32..20, 0u32..5)),
+        )
+            .prop_map(|(hold, buyer, lines, region, signals)| Step::Reserve { hold, buyer, lines, region, signals }),
+        2 => (hold.clone(), buyer.clone(), 1u32..3).prop_map(|(hold, buyer, quantity)| Step::Deduct { hold, buyer, quantity }),
+        4 => hold.clone().prop_map(|hold| Step::Confirm { hold }),
+        2 => hold.clone().prop_map(|hold| Step::Release { hold }),
+        2 => hold.clone().prop_map(|hold| Step::Ship { hold }),
+        1 => hold.clone().prop_map(|hold| Step::Cancel { hold }),
+        1 => (buyer.clone(), any::<bool>()).prop_map(|(buyer, blocked)| Step::Block { buyer, blocked }),
+        2 => Just(Step::Expire),
+        3 => (0u64..40_000).prop_map(|ms| Step::Advance { ms }),
+        2 => any::<usize>().prop_map(|nth| Step::Retry { nth }),
+        1 => any::<usize>().prop_map(|nth| Step::Conflict { nth }),
+        1 => prop::collection::vec((hold, buyer), 1..6).prop_map(|holds| Step::Batch { holds }),
+    ]
+}
+
+fn hold_name(n: usize) -> HoldId {
+    HoldId::new(&format!("order-{n}")).unwrap()
+}
+
+fn buyer_name(n: usize) -> BuyerId {
+    BuyerId::new(&format!("buyer-{n}")).unwrap()
+}
+
+fn reserve_of(
+    hold: usize,
+    buyer: usize,
+    lines: &[(usize, u32)],
+    region: Option<usize>,
+    signals: Option<(u32, u32)>,
+) -> Reserve {
+    Reserve {
+        hold: hold_name(hold),
+        buyer: buyer_name(buyer),
+        region: region.map(|r| ["north", "south"][r].into()),
+        signals: signals.map(|(account_age_days, orders_last_year)| BuyerSignals {
+            account_age_days,
+            membership_age_days: account_age_days,
+            orders_last_year,
+            days_since_last_activity: 1,
+        }),
+        lines: lines
+            .iter()
+            .map(|&(sku, quantity)| Line { sku: sku_id(SKUS.get(sku).copied().unwrap_or("ghost")), quantity })
+            .collect(),
+    }
+}
+
+fn op_of(step: &Step) -> Option<Op> {
+    let figure = |item: usize, warehouse: usize, units| Shop::figure(ITEMS[item], WAREHOUSES[warehouse].0, units);
+    let shipment = |n: usize| ShipmentId::new(&format!("ship-{n}")).unwrap();
+    Some(match step {
+        Step::Receive { item, warehouse, units } => Op::ReceiveStock(figure(*item, *warehouse, *units)),
+        Step::Count { item, warehouse, units } => Op::CountStock(figure(*item, *warehouse, *units)),
+        Step::SafetyStock { item, warehouse, units } => Op::SetSafetyStock(figure(*item, *warehouse, *units)),
+        Step::AddInbound { shipment: n, item, warehouse, units } => Op::AddInbound(AddInbound {
+            shipment: shipment(*n),
+            item: item_id(ITEMS[*item]),
+            warehouse: warehouse_id(WAREHOUSES[*warehouse].0),
+            units: *units,
+            expected_arrival_ms: 0,
+        }),
+        Step::ReceiveInbound { shipment: n, units } => {
+            Op::ReceiveInbound { shipment: shipment(*n), received_units: *units, note: "".into() }
+        }
+        Step::CancelInbound { shipment: n } => Op::CancelInbound { shipment: shipment(*n), note: "".into() },
+        Step::Reserve { hold, buyer, lines, region, signals } => {
+            Op::Reserve(reserve_of(*hold, *buyer, lines, *region, *signals))
+        }
+        Step::Deduct { hold, buyer, quantity } => Op::Deduct(reserve_of(*hold, *buyer, &[(2, *quantity)], None, None)),
+        Step::Confirm { hold } => Op::Confirm { hold: hold_name(*hold) },
+        Step::Release { hold } => Op::Release { hold: hold_name(*hold) },
+        Step::Ship { hold } => Op::Ship { hold: hold_name(*hold) },
+        Step::Cancel { hold } => Op::Cancel { hold: hold_name(*hold) },
+        Step::Block { buyer, blocked: true } => Op::BlockBuyer { sku: sku_id("pre"), buyer: buyer_name(*buyer) },
+        Step::Block { buyer, blocked: false } => Op::UnblockBuyer { sku: sku_id("pre"), buyer: buyer_name(*buyer) },
+        _ => return None,
+    })
+}
+
+fn catalog() -> Shop {
+    let mut shop = Shop::new();
+    for (id, region, priority) in WAREHOUSES {
+        shop.warehouse(id, region, priority);
+    }
+    for item in ITEMS {
+        shop.item(item);
+    }
+    for sku in SKUS {
+        shop.sku(sku, &components(sku), rules(sku));
+    }
+    shop
+}
+
+fn shortfalls(state: &State) -> BTreeMap<(String, String), u32> {
+    state.shortfalls().into_iter().map(|s| ((s.item.to_string(), s.warehouse.to_string()), s.units)).collect()
+}
+
+/// Whether a step may legitimately raise a shortfall (it lowers supply); allocation never may.
+fn lowers_supply(step: &Step) -> bool {
+    matches!(
+        step,
+        Step::Count { .. } | Step::SafetyStock { .. } | Step::ReceiveInbound { .. } | Step::CancelInbound { .. }
+    )
+}
+
+/// Checks the rules that need the (fixed) sale rules: no buyer above a cap, presale within cap.
+fn check_caps(state: &State) {
+    for sku in SKUS {
+        let rules = rules(sku);
+        let id = sku_id(sku);
+        let presale = state.sku(&id).unwrap().presale_units_live;
+        assert!(presale <= rules.presale_units_max, "{sku}: {presale} presale units over the cap");
+        for buyer in 0..BUYERS {
+            let usage = state.buyer_usage(&id, &buyer_name(buyer)).unwrap();
+            if let Some(cap) = rules.units_per_buyer_max {
+                assert!(usage.units <= cap, "{sku}: buyer {buyer} has {} units, cap {cap}", usage.units);
+            }
+            if let Some(cap) = rules.open_holds_per_buyer_max {
+                assert!(usage.open_holds <= cap, "{sku}: buyer {buyer} has {} open holds", usage.open_holds);
+            }
+        }
+    }
+}
+
+/// How often each kind of outcome happened in a run: `op:ok` or `op:REASON`.
+type Tally = BTreeMap<String, usize>;
+
+fn tally(tally: &mut Tally, body: &CommandBody, outcome: &Outcome) {
+    let mut count = |op: &str, outcome: &Outcome| {
+        let key = match outcome {
+            Ok(Applied::Hold(receipt)) if receipt.reheld => format!("{op}:reheld"),
+            Ok(Applied::Expired(report)) if report.holds_expired > 0 => format!("{op}:expired-some"),
+            Ok(Applied::Stock(change)) if change.shortfall > 0 => format!("{op}:shortfall"),
+            Ok(_) => format!("{op}:ok"),
+            Err(rejection) => format!("{op}:{}", rejection.reason()),
+        };
+        *tally.entry(key).or_default() += 1;
+    };
+    match (body, outcome) {
+        (CommandBody::Request(request), _) => count(request.op.name(), outcome),
+        (CommandBody::Batch(requests), Ok(Applied::Batch(outcomes))) => {
+            for (request, outcome) in requests.iter().zip(outcomes) {
+                count(request.op.name(), outcome);
+            }
+        }
+        (CommandBody::Batch(_), _) => count("batch", outcome),
+        (CommandBody::Expire, _) => count("expire", outcome),
+    }
+}
+
+/// Runs `steps`, checking invariants after each; returns the commands applied (for replays).
+fn run(steps: &[Step]) -> (Shop, Vec<(u64, Command)>) {
+    let (shop, log, _) = run_counting(steps);
+    (shop, log)
+}
+
+fn run_counting(steps: &[Step]) -> (Shop, Vec<(u64, Command)>, Tally) {
+    let mut counts = Tally::new();
+    let mut shop = catalog();
+    let mut log: Vec<(u64, Command)> = Vec::new();
+    let mut sent: Vec<(RequestId, Op, Outcome)> = Vec::new();
+    for (n, step) in steps.iter().enumerate() {
+        let before = shop.observable();
+        let shortfall_before = shortfalls(&shop.state);
+        let (body, replay_of) = match step {
+            Step::Advance { ms } => {
+                shop.advance(*ms);
+                continue;
+            }
+            Step::Expire => (CommandBody::Expire, None),
+            Step::Retry { nth } if !sent.is_empty() => {
+                let (id, op, _) = &sent[nth % sent.len()];
+                (CommandBody::Request(Request { request_id: id.clone(), op: op.clone() }), Some(nth % sent.len()))
+            }
+            Step::Conflict { nth } if !sent.is_empty() => {
+                let (id, _, _) = &sent[nth % sent.len()];
+                let other = Op::Release { hold: HoldId::new("conflicting-payload").unwrap() };
+                (CommandBody::Request(Request { request_id: id.clone(), op: other }), None)
+            }
+            Step::Retry { .. } | Step::Conflict { .. } => continue,
+            Step::Batch { holds } => {
+                let requests = holds
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(hold, buyer))| Request {
+                        request_id: RequestId::new(&format!("step-{n}-{i}")).unwrap(),
+                        op: Op::Reserve(reserve_of(hold, buyer, &[(0, 1)], None, None)),
+                    })
+                    .collect();
+                (CommandBody::Batch(requests), None)
+            }
+            other => {
+                let op = op_of(other).expect("every other step is an op");
+                let id = RequestId::new(&format!("step-{n}")).unwrap();
+                (CommandBody::Request(Request { request_id: id, op }), None)
+            }
+        };
+        let command = Command { now_ms: shop.now_ms, body: body.clone() };
+        let outcome = shop.command(body.clone()); // checks every structural invariant
+        log.push((shop.state.last_log_index(), command));
+        tally(&mut counts, &body, &outcome);
+        check_caps(&shop.state);
+
+        if !lowers_supply(step) {
+            let after = shortfalls(&shop.state);
+            for (level, units) in &after {
+                let was = shortfall_before.get(level).copied().unwrap_or(0);
+                assert!(*units <= was, "step {step:?} raised the shortfall of {level:?} from {was} to {units}");
+            }
+        }
+        if let Step::Conflict { .. } = step {
+            assert!(matches!(outcome, Err(Rejection::AlreadyExists { kind: EntityKind::Request, .. })), "{outcome:?}");
+            assert_eq!(before, shop.observable());
+            continue;
+        }
+        if let Some(nth) = replay_of {
+            assert_eq!(outcome, sent[nth].2, "a retry must return the first outcome");
+            assert_eq!(before, shop.observable(), "a retry must apply nothing");
+        } else if outcome.is_err() && !matches!(step, Step::Confirm { .. }) {
+            // (A late confirm expires its hold before the re-hold rule refuses it.)
+            assert_eq!(before, shop.observable(), "rejected {step:?} ({outcome:?}) changed state");
+        }
+        if let CommandBody::Request(request) = body {
+            if replay_of.is_none() && !matches!(&outcome, Err(r) if r.is_input_error()) {
+                sent.push((request.request_id, request.op, outcome));
+            }
+        }
+    }
+    (shop, log, counts)
+}
+
+fn replay(from: State, log: &[(u64, Command)]) -> State {
+    let mut state = from;
+    for (index, command) in log {
+        let _ = state.apply(*index, command);
+    }
+    state
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn invariants_hold_after_every_command(steps in prop::collection::vec(step(), 1..160)) {
+        run(&steps);
+    }
+
+    #[test]
+    fn the_same_log_gives_byte_identical_state(steps in prop::collection::vec(step(), 1..120), cut in any::<prop::sample::Index>()) {
+        let (shop, log) = run(&steps);
+        let catalog = catalog().state;
+        let expected = shop.state.snapshot();
+
+        prop_assert_eq!(&replay(catalog.clone(), &log).snapshot(), &expected, "replaying the log twice diverged");
+
+        // Snapshot somewhere in the middle, restore it, and apply the rest of the log.
+        let cut = cut.index(log.len() + 1);
+        let middle = replay(catalog, &log[..cut]);
+        let restored = State::restore(&middle.snapshot()).expect("a snapshot restores");
+        prop_assert_eq!(&restored.snapshot(), &middle.snapshot(), "restore(snapshot) is not the identity");
+        prop_assert_eq!(&replay(restored, &log[cut..]).snapshot(), &expected, "snapshot + rest of the log diverged");
+    }
+}
+
+/// The random sales above are only as good as the paths they reach: this runs a fixed-seed
+/// sample and checks that every outcome the ledger can give actually occurs.
+#[test]
+fn the_random_sales_reach_every_outcome() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]);
+    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+    let strategy = prop::collection::vec(step(), 100..160);
+    let mut total = Tally::new();
+    for _ in 0..200 {
+        let steps = strategy.new_tree(&mut runner).unwrap().current();
+        for (key, count) in run_counting(&steps).2 {
+            *total.entry(key).or_default() += count;
+        }
+    }
+    let expected = [
+        "reserve:ok",
+        "reserve:OUT_OF_STOCK",
+        "reserve:LIMIT_EXCEEDED",
+        "reserve:RISK_REJECTED",
+        "reserve:ALREADY_EXISTS",
+        "reserve:INVALID_ARGUMENT",
+        "reserve:NOT_FOUND",
+        "deduct:ok",
+        "deduct:OUT_OF_STOCK",
+        "deduct:LIMIT_EXCEEDED",
+        "confirm:ok",
+        "confirm:reheld",
+        "confirm:HOLD_EXPIRED",
+        "confirm:INVALID_TRANSITION",
+        "release:ok",
+        "ship:ok",
+        "ship:NOT_YET_ARRIVED",
+        "cancel:ok",
+        "expire:expired-some",
+        "count_stock:shortfall",
+        "receive_inbound:ok",
+        "cancel_inbound:ok",
+        "add_inbound:ALREADY_EXISTS",
+        "release:ALREADY_EXISTS",
+    ];
+    let missing: Vec<_> = expected.iter().filter(|key| !total.contains_key(**key)).collect();
+    assert!(missing.is_empty(), "never reached: {missing:?}\nreached: {total:#?}");
+}
