@@ -12,8 +12,8 @@ impl State {
         let now = self.clock_ms;
         let mut report = ExpireReport::default();
 
-        while let Some((expires_at, id)) = self.expiry.first() {
-            if *expires_at > now {
+        while let Some((&(expires_at, _), id)) = self.expiry.first_key_value() {
+            if expires_at > now {
                 break;
             }
             if report.holds_expired as usize == EXPIRE_BATCH_MAX {

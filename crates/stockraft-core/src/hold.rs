@@ -93,6 +93,8 @@ pub struct Hold {
     /// When the hold reached a final state; drives retention.
     pub closed_at_ms: Option<u64>,
     pub rehold_count: u32,
+    /// Creation order among all holds; unique.
+    pub serial: u64,
 }
 
 #[cfg(test)]

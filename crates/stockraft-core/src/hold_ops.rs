@@ -86,13 +86,15 @@ impl State {
             allocations: plan.allocations,
             created_at_ms: self.clock_ms,
             expires_at_ms: ttl_ms.map(|ttl| self.clock_ms + ttl),
+            serial: self.next_hold_serial,
             closed_at_ms: None,
             rehold_count: 0,
         };
+        self.next_hold_serial += 1;
         self.move_units(&hold.id, &hold.allocations, if deducting { DEDUCT } else { RESERVE });
         self.track(&hold.buyer, &hold.lines, 1, if deducting { 0 } else { 1 });
         if let Some(at) = hold.expires_at_ms {
-            self.expiry.insert((at, hold.id.clone()));
+            self.expiry.insert((at, hold.serial), hold.id.clone());
         }
         let receipt = self.receipt(&hold, false);
         self.holds.insert(hold.id.clone(), hold);
@@ -159,13 +161,10 @@ impl State {
                 self.rehold(id)
             }
             HoldState::Held => {
-                let (allocations, lines, buyer, expires_at) =
-                    (hold.allocations.clone(), hold.lines.clone(), hold.buyer.clone(), hold.expires_at_ms);
+                let (allocations, lines, buyer) = (hold.allocations.clone(), hold.lines.clone(), hold.buyer.clone());
                 self.move_units(id, &allocations, CONFIRM);
                 self.track(&buyer, &lines, 0, -1);
-                if let Some(at) = expires_at {
-                    self.expiry.remove(&(at, id.clone()));
-                }
+                self.unschedule(id);
                 Ok(Applied::Hold(self.set_state(id, HoldState::Confirmed, false)))
             }
             HoldState::Expired => self.rehold(id),
@@ -232,15 +231,20 @@ impl State {
     fn end_open_hold(&mut self, id: &HoldId, movement: Movement, state: HoldState) -> HoldReceipt {
         let hold = &self.holds[id];
         debug_assert_eq!(hold.state, HoldState::Held);
-        let (allocations, lines, buyer, expires_at) =
-            (hold.allocations.clone(), hold.lines.clone(), hold.buyer.clone(), hold.expires_at_ms);
+        let (allocations, lines, buyer) = (hold.allocations.clone(), hold.lines.clone(), hold.buyer.clone());
         self.move_units(id, &allocations, movement);
         self.track(&buyer, &lines, -1, -1);
-        if let Some(at) = expires_at {
-            let removed = self.expiry.remove(&(at, id.clone()));
-            debug_assert!(removed, "held hold {id} missing from the expiry index");
-        }
+        self.unschedule(id);
         self.set_state(id, state, false)
+    }
+
+    /// Takes a HELD hold that is leaving HELD out of the expiry index.
+    fn unschedule(&mut self, id: &HoldId) {
+        let hold = &self.holds[id];
+        if let Some(at) = hold.expires_at_ms {
+            let removed = self.expiry.remove(&(at, hold.serial));
+            debug_assert!(removed.is_some(), "held hold {id} missing from the expiry index");
+        }
     }
 
     pub(crate) fn ship(&mut self, id: &HoldId) -> Outcome {
@@ -295,14 +299,7 @@ impl State {
     /// Presale units follow the units: they count while the hold counts for the buyer.
     pub(crate) fn track(&mut self, buyer: &BuyerId, lines: &[HoldLine], units_sign: i32, open_sign: i32) {
         for line in lines {
-            let key = (line.sku, buyer.clone());
-            let usage = self.buyers.entry(key.clone()).or_default();
-            usage.units =
-                usage.units.checked_add_signed(units_sign * signed(line.quantity)).expect("buyer units underflow");
-            usage.open_holds = usage.open_holds.checked_add_signed(open_sign).expect("buyer open holds underflow");
-            if usage.units == 0 && usage.open_holds == 0 {
-                self.buyers.remove(&key);
-            }
+            self.add_usage(line.sku, buyer, units_sign * signed(line.quantity), open_sign);
             let sku = &mut self.skus[line.sku as usize];
             sku.presale_units_live = sku
                 .presale_units_live

@@ -4,6 +4,10 @@
 //! canonical encoding): the same id with the same payload returns the first outcome, the same id
 //! with another payload is `ALREADY_EXISTS`. Ids are forgotten oldest first, after
 //! [`IDEMPOTENCY_WINDOW_MS`] of log time or when more than [`IDEMPOTENCY_ENTRIES_MAX`] are held.
+//!
+//! Entries live in a queue in the order they were remembered (log order, hence time order), and
+//! a small map points from id to queue position: forgetting is a pop from the front, and the
+//! map's entries stay small, so growing it during a sale moves little memory.
 
 use crate::command::Op;
 use crate::ids::RequestId;
@@ -12,12 +16,20 @@ use crate::reply::Outcome;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::{Xxh3, xxh3_128};
+
+/// Encodings up to this size are hashed from a stack buffer (every reserve of a few lines);
+/// larger ones are streamed into the hasher.
+const FINGERPRINT_BUFFER_BYTES: usize = 512;
 
 /// A stable hash of an operation's canonical (postcard) encoding. Stable across processes,
 /// machines and compiler versions, unlike `std::hash`, because replicas compare it.
 pub fn fingerprint(op: &Op) -> u128 {
-    postcard::serialize_with_flavor(op, HashingFlavor(Xxh3::new())).expect("hashing an operation cannot fail")
+    let mut buffer = [0u8; FINGERPRINT_BUFFER_BYTES];
+    match postcard::to_slice(op, &mut buffer) {
+        Ok(encoded) => xxh3_128(encoded),
+        Err(_) => postcard::serialize_with_flavor(op, HashingFlavor(Xxh3::new())).expect("hashing cannot fail"),
+    }
 }
 
 struct HashingFlavor(Xxh3);
@@ -42,6 +54,7 @@ impl postcard::ser_flavors::Flavor for HashingFlavor {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Remembered {
+    pub request_id: RequestId,
     pub fingerprint: u128,
     pub at_ms: u64,
     pub outcome: Outcome,
@@ -58,25 +71,33 @@ pub enum Seen<'a> {
 
 #[derive(Clone, Debug, Default)]
 pub struct RequestTable {
-    by_id: FxHashMap<RequestId, Remembered>,
-    /// Ids in the order they were remembered (log order, so also time order).
-    order: VecDeque<RequestId>,
+    /// Remembered requests, oldest first.
+    queue: VecDeque<Remembered>,
+    /// The position each request was given; `queue[position - first_position]`.
+    position: FxHashMap<RequestId, u64>,
+    first_position: u64,
 }
 
 impl RequestTable {
+    fn get(&self, id: &RequestId) -> Option<&Remembered> {
+        let position = self.position.get(id)?;
+        self.queue.get((position - self.first_position) as usize)
+    }
+
     pub fn seen(&self, id: &RequestId, fingerprint: u128) -> Seen<'_> {
-        match self.by_id.get(id) {
+        match self.get(id) {
             None => Seen::New,
             Some(remembered) if remembered.fingerprint == fingerprint => Seen::Replay(&remembered.outcome),
             Some(_) => Seen::Conflict,
         }
     }
 
-    pub fn remember(&mut self, id: RequestId, remembered: Remembered) {
-        let previous = self.by_id.insert(id.clone(), remembered);
-        debug_assert!(previous.is_none(), "request {id} remembered twice");
-        self.order.push_back(id);
-        if self.order.len() > IDEMPOTENCY_ENTRIES_MAX {
+    pub fn remember(&mut self, remembered: Remembered) {
+        let position = self.first_position + self.queue.len() as u64;
+        let previous = self.position.insert(remembered.request_id.clone(), position);
+        debug_assert!(previous.is_none(), "request {} remembered twice", remembered.request_id);
+        self.queue.push_back(remembered);
+        if self.queue.len() > IDEMPOTENCY_ENTRIES_MAX {
             self.forget_oldest();
         }
     }
@@ -85,8 +106,8 @@ impl RequestTable {
     /// returns how many, and whether more are due.
     pub fn forget_expired(&mut self, now_ms: u64, most: usize) -> (u32, bool) {
         let mut forgotten = 0;
-        while let Some(oldest) = self.order.front() {
-            if self.by_id[oldest].at_ms.saturating_add(IDEMPOTENCY_WINDOW_MS) > now_ms {
+        while let Some(oldest) = self.queue.front() {
+            if oldest.at_ms.saturating_add(IDEMPOTENCY_WINDOW_MS) > now_ms {
                 return (forgotten, false);
             }
             if forgotten as usize == most {
@@ -99,36 +120,35 @@ impl RequestTable {
     }
 
     fn forget_oldest(&mut self) {
-        if let Some(oldest) = self.order.pop_front() {
-            self.by_id.remove(&oldest);
+        if let Some(oldest) = self.queue.pop_front() {
+            self.position.remove(&oldest.request_id);
+            self.first_position += 1;
         }
     }
 
     pub fn len(&self) -> usize {
-        self.order.len()
+        self.queue.len()
     }
 
-    /// Entries in the order they were remembered (the snapshot's canonical order).
-    pub fn iter(&self) -> impl Iterator<Item = (&RequestId, &Remembered)> {
-        self.order.iter().map(|id| (id, &self.by_id[id]))
+    /// Entries oldest first (the snapshot's canonical order).
+    pub fn iter(&self) -> impl Iterator<Item = &Remembered> {
+        self.queue.iter()
     }
 
-    pub(crate) fn from_ordered(entries: Vec<(RequestId, Remembered)>) -> Self {
+    /// Rebuilds the table from entries oldest first; `None` if an id appears twice.
+    pub(crate) fn from_ordered(entries: Vec<Remembered>) -> Option<Self> {
         let mut table = RequestTable::default();
-        table.by_id.reserve(entries.len());
-        for (id, remembered) in entries {
-            table.by_id.insert(id.clone(), remembered);
-            table.order.push_back(id);
+        table.position.reserve(entries.len());
+        for remembered in entries {
+            if table.position.contains_key(&remembered.request_id) {
+                return None;
+            }
+            table.remember(remembered);
         }
-        table
-    }
-
-    /// Distinct ids in the table (equal to `len` unless a snapshot was corrupt).
-    pub(crate) fn distinct(&self) -> usize {
-        self.by_id.len()
+        Some(table)
     }
 
     pub fn contains(&self, id: &RequestId) -> bool {
-        self.by_id.contains_key(id)
+        self.position.contains_key(id)
     }
 }

@@ -9,7 +9,7 @@ use crate::catalog::{ItemIndex, WarehouseIndex};
 use crate::hold::HoldState;
 use crate::state::{BuyerUsage, State};
 use rustc_hash::FxHashMap;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 impl State {
     /// Checks every structural invariant; the error says which broke and where.
@@ -87,7 +87,8 @@ impl State {
 
     /// Every hold is in exactly one state and indexed accordingly.
     fn check_holds(&self) -> Result<(), String> {
-        let mut due = BTreeSet::new();
+        let mut due = BTreeMap::new();
+        let mut serials = BTreeSet::new();
         for (id, hold) in &self.holds {
             if *id != hold.id {
                 return Err(format!("hold {} is filed under {id}", hold.id));
@@ -112,7 +113,10 @@ impl State {
                 return Err(format!("hold {id} is {:?} with closed_at {:?}", hold.state, hold.closed_at_ms));
             }
             if let (HoldState::Held, Some(at)) = (hold.state, hold.expires_at_ms) {
-                due.insert((at, id.clone()));
+                due.insert((at, hold.serial), id.clone());
+            }
+            if !serials.insert(hold.serial) || hold.serial >= self.next_hold_serial {
+                return Err(format!("hold {id} has a duplicate or future serial {}", hold.serial));
             }
         }
         if due != self.expiry {
@@ -134,6 +138,14 @@ impl State {
     /// Buyer usage and presale units are exactly what the retained holds say.
     fn check_buyers(&self) -> Result<(), String> {
         let mut usage: FxHashMap<_, BuyerUsage> = FxHashMap::default();
+        let mut tracked: FxHashMap<_, BuyerUsage> = FxHashMap::default();
+        for (buyer, skus) in &self.buyers {
+            for (sku, entry) in skus {
+                if *entry == BuyerUsage::default() || tracked.insert((*sku, buyer.clone()), *entry).is_some() {
+                    return Err(format!("buyer {buyer} has an empty or repeated entry for sku index {sku}"));
+                }
+            }
+        }
         let mut presale = vec![0u64; self.skus.len()];
         for hold in self.holds.values().filter(|hold| hold.state.counts_for_buyer()) {
             for line in &hold.lines {
@@ -143,12 +155,8 @@ impl State {
                 presale[line.sku as usize] += u64::from(line.presale_units);
             }
         }
-        if usage != self.buyers {
-            return Err(format!(
-                "buyer usage drifted: {} tracked, {} derived from holds",
-                self.buyers.len(),
-                usage.len()
-            ));
+        if usage != tracked {
+            return Err(format!("buyer usage drifted: {} tracked, {} derived from holds", tracked.len(), usage.len()));
         }
         for (sku, derived) in self.skus.iter().zip(presale) {
             if u64::from(sku.presale_units_live) != derived {

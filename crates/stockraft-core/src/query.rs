@@ -170,7 +170,8 @@ impl State {
     }
 
     pub(crate) fn usage(&self, sku: SkuIndex, buyer: &BuyerId) -> BuyerUsage {
-        self.buyers.get(&(sku, buyer.clone())).copied().unwrap_or_default()
+        let skus = self.buyers.get(buyer).map_or(&[][..], |skus| &skus[..]);
+        skus.iter().find(|(s, _)| *s == sku).map_or(BuyerUsage::default(), |(_, usage)| *usage)
     }
 
     /// Audit-ledger entries matching `query`, oldest first.

@@ -12,8 +12,9 @@
 use crate::catalog::{Item, Sku, Warehouse};
 use crate::hold::{Hold, HoldState};
 use crate::idempotency::{Remembered, RequestTable};
-use crate::ids::{HoldId, RequestId, ShipmentId};
+use crate::ids::{HoldId, ShipmentId};
 use crate::ledger::{Ledger, LedgerEntry};
+use crate::limits::LINE_QUANTITY_MAX;
 use crate::state::{Inbound, State};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -44,13 +45,14 @@ pub enum SnapshotError {
 struct BodyRef<'a> {
     clock_ms: u64,
     last_log_index: u64,
+    next_hold_serial: u64,
     warehouses: &'a [Warehouse],
     items: &'a [Item],
     skus: &'a [Sku],
     inbound: Vec<(&'a ShipmentId, &'a Inbound)>,
     holds: Vec<&'a Hold>,
     closed: &'a VecDeque<(u64, HoldId)>,
-    requests: Vec<(&'a RequestId, &'a Remembered)>,
+    requests: Vec<&'a Remembered>,
     ledger_entries: Vec<&'a LedgerEntry>,
     ledger_next_seq: u64,
 }
@@ -60,13 +62,14 @@ struct BodyRef<'a> {
 struct Body {
     clock_ms: u64,
     last_log_index: u64,
+    next_hold_serial: u64,
     warehouses: Vec<Warehouse>,
     items: Vec<Item>,
     skus: Vec<Sku>,
     inbound: Vec<(ShipmentId, Inbound)>,
     holds: Vec<Hold>,
     closed: VecDeque<(u64, HoldId)>,
-    requests: Vec<(RequestId, Remembered)>,
+    requests: Vec<Remembered>,
     ledger_entries: VecDeque<LedgerEntry>,
     ledger_next_seq: u64,
 }
@@ -79,6 +82,7 @@ impl State {
         let body = BodyRef {
             clock_ms: self.clock_ms,
             last_log_index: self.last_log_index,
+            next_hold_serial: self.next_hold_serial,
             warehouses: &self.warehouses,
             items: &self.items,
             skus: &self.skus,
@@ -124,6 +128,7 @@ impl State {
         let mut state = State {
             clock_ms: body.clock_ms,
             last_log_index: body.last_log_index,
+            next_hold_serial: body.next_hold_serial,
             warehouses: body.warehouses,
             items: body.items,
             skus: body.skus,
@@ -149,22 +154,21 @@ impl State {
         }
         state.check_catalog_references(&body.holds)?;
         state.rebuild_allocation_order();
-        let request_count = body.requests.len();
-        state.requests = RequestTable::from_ordered(body.requests);
-        if state.requests.distinct() != request_count {
+        let Some(requests) = RequestTable::from_ordered(body.requests) else {
             return inconsistent("a request id appears twice".into());
-        }
+        };
+        state.requests = requests;
         for hold in body.holds {
             if hold.state.counts_for_buyer() {
-                let open = u32::from(hold.state == HoldState::Held);
+                let open = i32::from(hold.state == HoldState::Held);
                 for line in &hold.lines {
-                    let usage = state.buyers.entry((line.sku, hold.buyer.clone())).or_default();
-                    usage.units = usage.units.saturating_add(line.quantity);
-                    usage.open_holds += open;
+                    let units =
+                        i32::try_from(line.quantity).map_err(|_| SnapshotError::Inconsistent("bad quantity".into()))?;
+                    state.add_usage(line.sku, &hold.buyer, units, open);
                 }
             }
             if let (HoldState::Held, Some(at)) = (hold.state, hold.expires_at_ms) {
-                state.expiry.insert((at, hold.id.clone()));
+                state.expiry.insert((at, hold.serial), hold.id.clone());
             }
             if state.holds.insert(hold.id.clone(), hold).is_some() {
                 return inconsistent("a hold appears twice".into());
@@ -177,8 +181,9 @@ impl State {
     fn check_catalog_references(&self, holds: &[Hold]) -> Result<(), SnapshotError> {
         let (items, warehouses, skus) = (self.items.len(), self.warehouses.len(), self.skus.len());
         let holds_ok = holds.iter().all(|hold| {
-            hold.lines.iter().all(|line| (line.sku as usize) < skus)
-                && hold.allocations.iter().all(|a| (a.item as usize) < items && (a.warehouse as usize) < warehouses)
+            hold.lines.iter().all(|line| {
+                (line.sku as usize) < skus && line.quantity <= LINE_QUANTITY_MAX && line.presale_units <= line.quantity
+            }) && hold.allocations.iter().all(|a| (a.item as usize) < items && (a.warehouse as usize) < warehouses)
         });
         let skus_ok = self.skus.iter().all(|sku| sku.components.iter().all(|c| (c.item as usize) < items));
         let levels_ok = self.items.iter().all(|item| item.levels.len() <= warehouses);

@@ -12,7 +12,8 @@ use crate::reply::{Applied, Outcome};
 use crate::validate::validate_op;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use smallvec::SmallVec;
+use std::collections::{BTreeMap, VecDeque};
 
 /// An inbound shipment: units on their way to a warehouse.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,12 +54,16 @@ pub struct State {
     pub(crate) inbound: BTreeMap<ShipmentId, Inbound>,
 
     pub(crate) holds: FxHashMap<HoldId, Hold>,
-    /// HELD holds with a TTL, by expiry time.
-    pub(crate) expiry: BTreeSet<(u64, HoldId)>,
+    /// HELD holds with a TTL, by (expiry time, hold serial).
+    pub(crate) expiry: BTreeMap<(u64, u64), HoldId>,
+    /// The serial the next hold gets: creation order, which breaks ties between equal expiry
+    /// times with one integer comparison.
+    pub(crate) next_hold_serial: u64,
     /// Closed holds in the order they closed (log order, so time order). An entry whose hold
     /// was re-held since is stale and skipped when pruning.
     pub(crate) closed: VecDeque<(u64, HoldId)>,
-    pub(crate) buyers: FxHashMap<(SkuIndex, BuyerId), BuyerUsage>,
+    /// Per buyer, usage per SKU (a buyer touches a handful of SKUs, so a short list).
+    pub(crate) buyers: FxHashMap<BuyerId, SmallVec<[(SkuIndex, BuyerUsage); 1]>>,
 
     pub(crate) requests: RequestTable,
     pub(crate) ledger: Ledger,
@@ -120,8 +125,13 @@ impl State {
         let outcome = self.execute(&request.op);
         let input_error = matches!(&outcome, Err(rejection) if rejection.is_input_error());
         if !input_error {
-            let remembered = Remembered { fingerprint, at_ms: self.clock_ms, outcome: outcome.clone() };
-            self.requests.remember(request.request_id.clone(), remembered);
+            let request_id = request.request_id.clone();
+            self.requests.remember(Remembered {
+                request_id,
+                fingerprint,
+                at_ms: self.clock_ms,
+                outcome: outcome.clone(),
+            });
         }
         outcome
     }
@@ -165,6 +175,30 @@ impl State {
     /// The ledger's clock: the highest leader timestamp applied.
     pub fn clock_ms(&self) -> u64 {
         self.clock_ms
+    }
+
+    /// Adds signed amounts to a buyer's usage of a SKU, dropping entries that reach zero.
+    pub(crate) fn add_usage(&mut self, sku: SkuIndex, buyer: &BuyerId, units: i32, open_holds: i32) {
+        let skus = match self.buyers.get_mut(buyer) {
+            Some(skus) => skus,
+            None => self.buyers.entry(buyer.clone()).or_default(),
+        };
+        let at = match skus.iter().position(|(s, _)| *s == sku) {
+            Some(at) => at,
+            None => {
+                skus.push((sku, BuyerUsage::default()));
+                skus.len() - 1
+            }
+        };
+        let usage = &mut skus[at].1;
+        usage.units = usage.units.checked_add_signed(units).expect("buyer units underflow");
+        usage.open_holds = usage.open_holds.checked_add_signed(open_holds).expect("buyer open holds underflow");
+        if *usage == BuyerUsage::default() {
+            skus.swap_remove(at);
+            if skus.is_empty() {
+                self.buyers.remove(buyer);
+            }
+        }
     }
 
     /// The log index of the last command applied.
