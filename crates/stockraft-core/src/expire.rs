@@ -12,7 +12,7 @@ impl State {
         let now = self.clock_ms;
         let mut report = ExpireReport::default();
 
-        while let Some((&(expires_at, _), id)) = self.expiry.first_key_value() {
+        while let Some((&(expires_at, _), &slot)) = self.expiry.first_key_value() {
             if expires_at > now {
                 break;
             }
@@ -20,7 +20,7 @@ impl State {
                 report.more_due = true;
                 break;
             }
-            let id = id.clone();
+            let id = self.holds.at(slot).id.clone();
             self.expire_hold(&id);
             report.holds_expired += 1;
         }

@@ -93,11 +93,12 @@ impl State {
         self.next_hold_serial += 1;
         self.move_units(&hold.id, &hold.allocations, if deducting { DEDUCT } else { RESERVE });
         self.track(&hold.buyer, &hold.lines, 1, if deducting { 0 } else { 1 });
-        if let Some(at) = hold.expires_at_ms {
-            self.expiry.insert((at, hold.serial), hold.id.clone());
-        }
         let receipt = self.receipt(&hold, false);
-        self.holds.insert(hold.id.clone(), hold);
+        let schedule = hold.expires_at_ms.map(|at| (at, hold.serial));
+        let slot = self.holds.insert(hold);
+        if let Some(key) = schedule {
+            self.expiry.insert(key, slot);
+        }
         Ok(Applied::Hold(receipt))
     }
 

@@ -12,8 +12,8 @@
 use crate::command::Op;
 use crate::ids::RequestId;
 use crate::limits::{IDEMPOTENCY_ENTRIES_MAX, IDEMPOTENCY_WINDOW_MS};
+use crate::maps::IdMap;
 use crate::reply::Outcome;
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use xxhash_rust::xxh3::{Xxh3, xxh3_128};
@@ -74,7 +74,7 @@ pub struct RequestTable {
     /// Remembered requests, oldest first.
     queue: VecDeque<Remembered>,
     /// The position each request was given; `queue[position - first_position]`.
-    position: FxHashMap<RequestId, u64>,
+    position: IdMap<RequestId, u64>,
     first_position: u64,
 }
 

@@ -7,8 +7,8 @@
 
 use crate::catalog::{ItemIndex, WarehouseIndex};
 use crate::hold::HoldState;
+use crate::maps::IdMap;
 use crate::state::{BuyerUsage, State};
-use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
 
 impl State {
@@ -49,7 +49,7 @@ impl State {
     /// never creates a shortfall, is asserted where allocations are applied and checked by the
     /// property tests across every command.)
     fn check_stock(&self) -> Result<(), String> {
-        let mut expected: FxHashMap<(ItemIndex, WarehouseIndex), (u64, u64, u64)> = FxHashMap::default();
+        let mut expected: IdMap<(ItemIndex, WarehouseIndex), (u64, u64, u64)> = IdMap::default();
         for hold in self.holds.values() {
             for taken in &hold.allocations {
                 let sums = expected.entry((taken.item, taken.warehouse)).or_default();
@@ -89,10 +89,11 @@ impl State {
     fn check_holds(&self) -> Result<(), String> {
         let mut due = BTreeMap::new();
         let mut serials = BTreeSet::new();
-        for (id, hold) in &self.holds {
-            if *id != hold.id {
-                return Err(format!("hold {} is filed under {id}", hold.id));
-            }
+        for hold in self.holds.values() {
+            let id = &hold.id;
+            let Some(slot) = self.holds.slot_of(id).filter(|&slot| self.holds.at(slot) == hold) else {
+                return Err(format!("hold {id} is not filed under its own id"));
+            };
             if hold.lines.is_empty() || hold.allocations.is_empty() {
                 return Err(format!("hold {id} has no lines or no allocations"));
             }
@@ -113,7 +114,7 @@ impl State {
                 return Err(format!("hold {id} is {:?} with closed_at {:?}", hold.state, hold.closed_at_ms));
             }
             if let (HoldState::Held, Some(at)) = (hold.state, hold.expires_at_ms) {
-                due.insert((at, hold.serial), id.clone());
+                due.insert((at, hold.serial), slot);
             }
             if !serials.insert(hold.serial) || hold.serial >= self.next_hold_serial {
                 return Err(format!("hold {id} has a duplicate or future serial {}", hold.serial));
@@ -137,8 +138,8 @@ impl State {
 
     /// Buyer usage and presale units are exactly what the retained holds say.
     fn check_buyers(&self) -> Result<(), String> {
-        let mut usage: FxHashMap<_, BuyerUsage> = FxHashMap::default();
-        let mut tracked: FxHashMap<_, BuyerUsage> = FxHashMap::default();
+        let mut usage: IdMap<_, BuyerUsage> = IdMap::default();
+        let mut tracked: IdMap<_, BuyerUsage> = IdMap::default();
         for (buyer, skus) in &self.buyers {
             for (sku, entry) in skus {
                 if *entry == BuyerUsage::default() || tracked.insert((*sku, buyer.clone()), *entry).is_some() {

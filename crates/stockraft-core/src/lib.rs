@@ -52,11 +52,13 @@ mod error;
 mod expire;
 mod hold;
 mod hold_ops;
+mod hold_table;
 mod idempotency;
 mod ids;
 mod invariants;
 mod ledger;
 pub mod limits;
+mod maps;
 mod query;
 mod reply;
 mod rules;
@@ -79,3 +81,4 @@ pub use rules::*;
 pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SnapshotError};
 pub use state::{BuyerUsage, State};
 pub use stock::StockLevel;
+#[cfg(test)]

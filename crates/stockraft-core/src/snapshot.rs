@@ -167,11 +167,16 @@ impl State {
                     state.add_usage(line.sku, &hold.buyer, units, open);
                 }
             }
-            if let (HoldState::Held, Some(at)) = (hold.state, hold.expires_at_ms) {
-                state.expiry.insert((at, hold.serial), hold.id.clone());
-            }
-            if state.holds.insert(hold.id.clone(), hold).is_some() {
+            if state.holds.contains_key(&hold.id) {
                 return inconsistent("a hold appears twice".into());
+            }
+            let schedule = match (hold.state, hold.expires_at_ms) {
+                (HoldState::Held, Some(at)) => Some((at, hold.serial)),
+                _ => None,
+            };
+            let slot = state.holds.insert(hold);
+            if let Some(key) = schedule {
+                state.expiry.insert(key, slot);
             }
         }
         Ok(state)

@@ -3,14 +3,14 @@
 use crate::catalog::*;
 use crate::command::{Command, CommandBody, Op, Request};
 use crate::error::{EntityKind, Rejection};
-use crate::hold::Hold;
+use crate::hold_table::{HoldSlot, HoldTable};
 use crate::idempotency::{Remembered, RequestTable, Seen, fingerprint};
 use crate::ids::*;
 use crate::ledger::Ledger;
 use crate::limits::RESERVE_BATCH_MAX;
+use crate::maps::IdMap;
 use crate::reply::{Applied, Outcome};
 use crate::validate::validate_op;
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, VecDeque};
@@ -44,18 +44,18 @@ pub struct State {
     pub(crate) last_log_index: u64,
 
     pub(crate) warehouses: Vec<Warehouse>,
-    pub(crate) warehouse_index: FxHashMap<WarehouseId, WarehouseIndex>,
+    pub(crate) warehouse_index: IdMap<WarehouseId, WarehouseIndex>,
     /// Active warehouses by (priority, id): the allocation order before region preference.
     pub(crate) allocation_order: Vec<WarehouseIndex>,
     pub(crate) items: Vec<Item>,
-    pub(crate) item_index: FxHashMap<ItemId, ItemIndex>,
+    pub(crate) item_index: IdMap<ItemId, ItemIndex>,
     pub(crate) skus: Vec<Sku>,
-    pub(crate) sku_index: FxHashMap<SkuId, SkuIndex>,
+    pub(crate) sku_index: IdMap<SkuId, SkuIndex>,
     pub(crate) inbound: BTreeMap<ShipmentId, Inbound>,
 
-    pub(crate) holds: FxHashMap<HoldId, Hold>,
+    pub(crate) holds: HoldTable,
     /// HELD holds with a TTL, by (expiry time, hold serial).
-    pub(crate) expiry: BTreeMap<(u64, u64), HoldId>,
+    pub(crate) expiry: BTreeMap<(u64, u64), HoldSlot>,
     /// The serial the next hold gets: creation order, which breaks ties between equal expiry
     /// times with one integer comparison.
     pub(crate) next_hold_serial: u64,
@@ -63,7 +63,7 @@ pub struct State {
     /// was re-held since is stale and skipped when pruning.
     pub(crate) closed: VecDeque<(u64, HoldId)>,
     /// Per buyer, usage per SKU (a buyer touches a handful of SKUs, so a short list).
-    pub(crate) buyers: FxHashMap<BuyerId, SmallVec<[(SkuIndex, BuyerUsage); 1]>>,
+    pub(crate) buyers: IdMap<BuyerId, SmallVec<[(SkuIndex, BuyerUsage); 1]>>,
 
     pub(crate) requests: RequestTable,
     pub(crate) ledger: Ledger,
@@ -179,10 +179,7 @@ impl State {
 
     /// Adds signed amounts to a buyer's usage of a SKU, dropping entries that reach zero.
     pub(crate) fn add_usage(&mut self, sku: SkuIndex, buyer: &BuyerId, units: i32, open_holds: i32) {
-        let skus = match self.buyers.get_mut(buyer) {
-            Some(skus) => skus,
-            None => self.buyers.entry(buyer.clone()).or_default(),
-        };
+        let skus = self.buyers.entry(buyer.clone()).or_default();
         let at = match skus.iter().position(|(s, _)| *s == sku) {
             Some(at) => at,
             None => {

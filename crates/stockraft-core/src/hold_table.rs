@@ -1,0 +1,83 @@
+//! The table of retained holds: a dense slab of holds plus a small id-to-slot map.
+//!
+//! Holds are the most numerous objects in a sale. Keeping them in a `Vec` (which grows by
+//! reallocating in place) and only a 32-byte entry per hold in the hash map keeps the memory a
+//! sale touches, and so the page faults it pays for, low. Slots are internal: nothing
+//! observable or serialised depends on them, so a restored state may number them differently.
+
+use crate::hold::Hold;
+use crate::ids::HoldId;
+use crate::maps::IdMap;
+use std::ops::Index;
+
+/// A hold's place in the slab.
+pub type HoldSlot = u32;
+
+#[derive(Clone, Debug, Default)]
+pub struct HoldTable {
+    slots: Vec<Option<Hold>>,
+    by_id: IdMap<HoldId, HoldSlot>,
+    /// Emptied slots, reused last-freed first.
+    free: Vec<HoldSlot>,
+}
+
+impl HoldTable {
+    pub fn slot_of(&self, id: &HoldId) -> Option<HoldSlot> {
+        self.by_id.get(id).copied()
+    }
+
+    pub fn get(&self, id: &HoldId) -> Option<&Hold> {
+        self.slot_of(id).map(|slot| self.at(slot))
+    }
+
+    pub fn get_mut(&mut self, id: &HoldId) -> Option<&mut Hold> {
+        let slot = self.slot_of(id)?;
+        self.slots[slot as usize].as_mut()
+    }
+
+    pub fn at(&self, slot: HoldSlot) -> &Hold {
+        self.slots[slot as usize].as_ref().expect("slot in use")
+    }
+
+    pub fn contains_key(&self, id: &HoldId) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    /// Adds a hold whose id is not in the table; returns its slot.
+    pub fn insert(&mut self, hold: Hold) -> HoldSlot {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(None);
+                HoldSlot::try_from(self.slots.len() - 1).expect("fewer than 2^32 holds")
+            }
+        };
+        let previous = self.by_id.insert(hold.id.clone(), slot);
+        assert!(previous.is_none(), "hold {} inserted twice", hold.id);
+        self.slots[slot as usize] = Some(hold);
+        slot
+    }
+
+    pub fn remove(&mut self, id: &HoldId) -> Option<Hold> {
+        let slot = self.by_id.remove(id)?;
+        self.free.push(slot);
+        self.slots[slot as usize].take()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Holds in slot order (not a canonical order: sort by id where order matters).
+    pub fn values(&self) -> impl Iterator<Item = &Hold> {
+        self.slots.iter().flatten()
+    }
+}
+
+impl Index<&HoldId> for HoldTable {
+    type Output = Hold;
+
+    fn index(&self, id: &HoldId) -> &Hold {
+        self.get(id).unwrap_or_else(|| panic!("hold {id} is not in the table"))
+    }
+}
