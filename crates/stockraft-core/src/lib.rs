@@ -81,4 +81,3 @@ pub use rules::*;
 pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SnapshotError};
 pub use state::{BuyerUsage, State};
 pub use stock::StockLevel;
-#[cfg(test)]
