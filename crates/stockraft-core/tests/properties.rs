@@ -379,10 +379,11 @@ fn run_counting(steps: &[Step]) -> (Shop, Vec<(u64, Command)>, Tally) {
             // (A late confirm expires its hold before the re-hold rule refuses it.)
             assert_eq!(before, shop.observable(), "rejected {step:?} ({outcome:?}) changed state");
         }
-        if let CommandBody::Request(request) = body {
-            if replay_of.is_none() && !matches!(&outcome, Err(r) if r.is_input_error()) {
-                sent.push((request.request_id, request.op, outcome));
-            }
+        if let CommandBody::Request(request) = body
+            && replay_of.is_none()
+            && !matches!(&outcome, Err(r) if r.is_input_error())
+        {
+            sent.push((request.request_id, request.op, outcome));
         }
     }
     (shop, log, counts)

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what building and testing stockraft needs on a fresh Debian machine, and touches
+# nothing that is already there. Run by `make run` and `make test` (through `make deps`).
+#
+#   - a C toolchain, for crates that build C code;
+#   - libclang, which the RocksDB bindings need at build time (bindgen).
+set -euo pipefail
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo is not installed: install a Rust toolchain (https://rustup.rs) and run this again" >&2
+  exit 1
+fi
+
+missing=()
+command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
+echo "installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "installed: ${missing[*]}"
