@@ -1,17 +1,20 @@
 //! Apply throughput of the ledger on one core: single-unit PRE_DEDUCT reserves.
 //!
-//! - `hot`: every reserve hits one SKU (the flash sale), with a per-buyer cap in force.
-//! - `spread`: reserves spread uniformly over 100,000 SKUs in 10 warehouses.
+//! - `hot_sku_reserve/10000`: the product's canonical sale: a SKU with 10,000 units sells out to
+//!   10,000 buyers, with a per-buyer cap in force.
+//! - `hot_sku_reserve/100000`: the same SKU with more stock, 100,000 buyers, so the hold, buyer
+//!   and request tables grow well past the CPU caches.
+//! - `spread_100k_skus_reserve/100000`: reserves spread uniformly over 100,000 SKUs in 10
+//!   warehouses.
 //!
-//! Each measured iteration applies `RESERVES` fresh commands (unique order, buyer and request
-//! ids) to a state that starts with the catalog only, so the hold, buyer and request tables grow
-//! as in a real sale. `cargo bench -p stockraft-core --bench apply`
+//! Each measured iteration applies fresh commands (unique order, buyer and request ids) to a
+//! state that holds only the catalog and stock, so every table grows as it does in a real sale.
+//! `cargo bench -p stockraft-core --bench apply`
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use stockraft_core::*;
 
-const RESERVES: usize = 100_000;
 const SPREAD_SKUS: usize = 100_000;
 const SPREAD_WAREHOUSES: usize = 10;
 
@@ -24,7 +27,7 @@ impl Setup {
     fn apply(&mut self, op: Op) {
         self.log_index += 1;
         let request_id = RequestId::new(&format!("setup-{}", self.log_index)).unwrap();
-        let command = Command { now_ms: 1, body: CommandBody::Request(Request { request_id, op }) };
+        let command = Command { now_ms: 1, body: CommandBody::Request(Request::new(request_id, op)) };
         self.state.apply(self.log_index, &command).expect("set-up command");
     }
 }
@@ -58,9 +61,9 @@ fn catalog(skus: usize, warehouses: usize, rules: SaleRules, units_per_sku: u32)
     setup
 }
 
-/// `RESERVES` single-unit reserves; `sku_of(n)` picks the SKU of the n-th.
-fn reserves(sku_of: impl Fn(usize) -> usize) -> Vec<Command> {
-    (0..RESERVES)
+/// `count` single-unit reserves; `sku_of(n)` picks the SKU of the n-th.
+fn reserves(count: usize, sku_of: impl Fn(usize) -> usize) -> Vec<Command> {
+    (0..count)
         .map(|n| {
             let reserve = Reserve {
                 hold: HoldId::new(&format!("order-{n:08}")).unwrap(),
@@ -72,7 +75,7 @@ fn reserves(sku_of: impl Fn(usize) -> usize) -> Vec<Command> {
             let request_id = RequestId::new(&format!("req-{n:08}")).unwrap();
             Command {
                 now_ms: 2 + n as u64 / 1_000,
-                body: CommandBody::Request(Request { request_id, op: Op::Reserve(reserve) }),
+                body: CommandBody::Request(Request::new(request_id, Op::Reserve(reserve))),
             }
         })
         .collect()
@@ -80,9 +83,9 @@ fn reserves(sku_of: impl Fn(usize) -> usize) -> Vec<Command> {
 
 fn bench(c: &mut Criterion, name: &str, setup: Setup, commands: Vec<Command>) {
     let mut group = c.benchmark_group("apply");
-    group.throughput(Throughput::Elements(RESERVES as u64));
+    group.throughput(Throughput::Elements(commands.len() as u64));
     group.sample_size(10);
-    group.bench_function(name, |b| {
+    group.bench_function(BenchmarkId::new(name, commands.len()), |b| {
         b.iter_batched_ref(
             || setup.state.clone(),
             |state| {
@@ -100,19 +103,21 @@ fn bench(c: &mut Criterion, name: &str, setup: Setup, commands: Vec<Command>) {
     // Not timed: the sale must have sold exactly what was asked.
     let mut state = setup.state.clone();
     let sold = commands.iter().zip(setup.log_index + 1..).filter(|(c, i)| state.apply(*i, c).is_ok()).count();
-    assert_eq!(sold, RESERVES, "{name}: every reserve should have found stock");
+    assert_eq!(sold, commands.len(), "{name}: every reserve should have found stock");
 }
 
 fn hot(c: &mut Criterion) {
-    let rules = SaleRules { units_per_buyer_max: Some(2), ..SaleRules::default() };
-    let setup = catalog(1, 1, rules, 1_000_000);
-    bench(c, "hot_sku_reserve", setup, reserves(|_| 0));
+    for units in [10_000, 100_000] {
+        let rules = SaleRules { units_per_buyer_max: Some(2), ..SaleRules::default() };
+        let setup = catalog(1, 1, rules, units);
+        bench(c, "hot_sku_reserve", setup, reserves(units as usize, |_| 0));
+    }
 }
 
 fn spread(c: &mut Criterion) {
     let setup = catalog(SPREAD_SKUS, SPREAD_WAREHOUSES, SaleRules::default(), 100);
     // A fixed multiplicative walk over the SKUs: uniform, deterministic, no RNG.
-    bench(c, "spread_100k_skus_reserve", setup, reserves(|n| (n * 7_919) % SPREAD_SKUS));
+    bench(c, "spread_100k_skus_reserve", setup, reserves(100_000, |n| (n * 7_919) % SPREAD_SKUS));
 }
 
 criterion_group!(benches, hot, spread);

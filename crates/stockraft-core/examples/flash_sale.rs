@@ -24,7 +24,7 @@ impl Leader {
     fn apply(&mut self, request: &str, op: Op) -> Outcome {
         self.log_index += 1;
         let request_id = RequestId::new(request).expect("valid request id");
-        let command = Command { now_ms: self.now_ms, body: CommandBody::Request(Request { request_id, op }) };
+        let command = Command { now_ms: self.now_ms, body: CommandBody::Request(Request::new(request_id, op)) };
         self.state.apply(self.log_index, &command)
     }
 

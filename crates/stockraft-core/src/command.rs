@@ -1,6 +1,7 @@
 //! Commands: the only way the ledger changes. Each is stamped by the Raft leader with its clock
 //! (`now_ms`) before it is proposed, so every replica applies it at the same time.
 
+use crate::idempotency::fingerprint;
 use crate::ids::*;
 use crate::rules::{BuyerSignals, SaleRules};
 use compact_str::CompactString;
@@ -32,6 +33,17 @@ pub enum CommandBody {
 pub struct Request {
     pub request_id: RequestId,
     pub op: Op,
+    /// [`fingerprint`] of `op`, computed once by whoever builds the request (the node that
+    /// receives it from the client), so the serial apply loop compares integers instead of
+    /// encoding payloads. It travels in the log, so every replica compares the same value.
+    pub fingerprint: u64,
+}
+
+impl Request {
+    pub fn new(request_id: RequestId, op: Op) -> Self {
+        let fingerprint = fingerprint(&op);
+        Request { request_id, op, fingerprint }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -327,16 +327,18 @@ impl State {
             hold: hold.id.clone(),
             state: hold.state,
             expires_at_ms: hold.expires_at_ms,
-            allocations: hold
-                .allocations
-                .iter()
-                .map(|taken| AllocationView {
-                    item: self.items[taken.item as usize].id.clone(),
-                    warehouse: self.warehouses[taken.warehouse as usize].id.clone(),
-                    quantity: taken.quantity,
-                })
-                .collect(),
+            allocations: hold.allocations.clone(),
             reheld,
+        }
+    }
+
+    /// An allocation with the ids a client understands. Catalog indexes never change, so this
+    /// is valid for any allocation the ledger ever returned.
+    pub fn allocation_view(&self, taken: &Allocation) -> AllocationView {
+        AllocationView {
+            item: self.items[taken.item as usize].id.clone(),
+            warehouse: self.warehouses[taken.warehouse as usize].id.clone(),
+            quantity: taken.quantity,
         }
     }
 }

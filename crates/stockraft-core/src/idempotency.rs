@@ -16,18 +16,21 @@ use crate::maps::IdMap;
 use crate::reply::Outcome;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
-use xxhash_rust::xxh3::{Xxh3, xxh3_128};
+use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 /// Encodings up to this size are hashed from a stack buffer (every reserve of a few lines);
 /// larger ones are streamed into the hasher.
 const FINGERPRINT_BUFFER_BYTES: usize = 512;
 
-/// A stable hash of an operation's canonical (postcard) encoding. Stable across processes,
-/// machines and compiler versions, unlike `std::hash`, because replicas compare it.
-pub fn fingerprint(op: &Op) -> u128 {
+/// A stable 64-bit hash of an operation's canonical (postcard) encoding: xxh3, which is
+/// specified and stable across processes, machines and compiler versions (unlike `std::hash`),
+/// because it is stored in snapshots and compared on every replica. Two different payloads under
+/// one request id collide with probability 2^-64: such a retry would be answered instead of
+/// refused, and never applied twice either way.
+pub fn fingerprint(op: &Op) -> u64 {
     let mut buffer = [0u8; FINGERPRINT_BUFFER_BYTES];
     match postcard::to_slice(op, &mut buffer) {
-        Ok(encoded) => xxh3_128(encoded),
+        Ok(encoded) => xxh3_64(encoded),
         Err(_) => postcard::serialize_with_flavor(op, HashingFlavor(Xxh3::new())).expect("hashing cannot fail"),
     }
 }
@@ -35,7 +38,7 @@ pub fn fingerprint(op: &Op) -> u128 {
 struct HashingFlavor(Xxh3);
 
 impl postcard::ser_flavors::Flavor for HashingFlavor {
-    type Output = u128;
+    type Output = u64;
 
     fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
         self.0.update(&[byte]);
@@ -47,15 +50,15 @@ impl postcard::ser_flavors::Flavor for HashingFlavor {
         Ok(())
     }
 
-    fn finalize(self) -> postcard::Result<u128> {
-        Ok(self.0.digest128())
+    fn finalize(self) -> postcard::Result<u64> {
+        Ok(self.0.digest())
     }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Remembered {
     pub request_id: RequestId,
-    pub fingerprint: u128,
+    pub fingerprint: u64,
     pub at_ms: u64,
     pub outcome: Outcome,
 }
@@ -84,7 +87,7 @@ impl RequestTable {
         self.queue.get((position - self.first_position) as usize)
     }
 
-    pub fn seen(&self, id: &RequestId, fingerprint: u128) -> Seen<'_> {
+    pub fn seen(&self, id: &RequestId, fingerprint: u64) -> Seen<'_> {
         match self.get(id) {
             None => Seen::New,
             Some(remembered) if remembered.fingerprint == fingerprint => Seen::Replay(&remembered.outcome),

@@ -20,7 +20,7 @@
 //! let mut apply = |state: &mut State, request: &str, op: Op| {
 //!     log += 1;
 //!     let request_id = RequestId::new(request).unwrap();
-//!     state.apply(log, &Command { now_ms: 1_000, body: CommandBody::Request(Request { request_id, op }) })
+//!     state.apply(log, &Command { now_ms: 1_000, body: CommandBody::Request(Request::new(request_id, op)) })
 //! };
 //! let wh = WarehouseId::new("sh-01").unwrap();
 //! let item = ItemId::new("moutai-500ml").unwrap();
@@ -71,7 +71,7 @@ mod validate;
 pub use catalog::{Component, ItemIndex, Sku, SkuIndex, Warehouse, WarehouseIndex};
 pub use command::*;
 pub use error::{EntityKind, ExpiredReason, LimitKind, Rejection, RiskReason};
-pub use hold::HoldState;
+pub use hold::{Allocation, HoldState};
 pub use idempotency::fingerprint;
 pub use ids::*;
 pub use ledger::{Deltas, LedgerOp};

@@ -105,7 +105,7 @@ impl State {
                     presale_units: line.presale_units,
                 })
                 .collect(),
-            allocations: self.receipt(hold, false).allocations.into_vec(),
+            allocations: hold.allocations.iter().map(|taken| self.allocation_view(taken)).collect(),
             created_at_ms: hold.created_at_ms,
             expires_at_ms: hold.expires_at_ms,
             closed_at_ms: hold.closed_at_ms,

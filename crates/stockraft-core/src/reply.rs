@@ -1,7 +1,7 @@
 //! What applying a command returns to the client that proposed it.
 
 use crate::error::Rejection;
-use crate::hold::HoldState;
+use crate::hold::{Allocation, HoldState};
 use crate::ids::{HoldId, ItemId, WarehouseId};
 use crate::stock::StockLevel;
 use serde::{Deserialize, Serialize};
@@ -38,7 +38,9 @@ pub struct HoldReceipt {
     pub hold: HoldId,
     pub state: HoldState,
     pub expires_at_ms: Option<u64>,
-    pub allocations: SmallVec<[AllocationView; 1]>,
+    /// What the hold took, by catalog index (cheap to return and to remember for retries);
+    /// [`crate::State::allocation_view`] names them.
+    pub allocations: SmallVec<[Allocation; 1]>,
     /// Set when a late confirm took a fresh hold under the re-hold rule.
     pub reheld: bool,
 }

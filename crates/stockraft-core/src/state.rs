@@ -4,7 +4,7 @@ use crate::catalog::*;
 use crate::command::{Command, CommandBody, Op, Request};
 use crate::error::{EntityKind, Rejection};
 use crate::hold_table::{HoldSlot, HoldTable};
-use crate::idempotency::{Remembered, RequestTable, Seen, fingerprint};
+use crate::idempotency::{Remembered, RequestTable, Seen};
 use crate::ids::*;
 use crate::ledger::Ledger;
 use crate::limits::RESERVE_BATCH_MAX;
@@ -110,7 +110,7 @@ impl State {
 
     fn apply_request(&mut self, request: &Request) -> Outcome {
         validate_op(&request.op)?;
-        let fingerprint = fingerprint(&request.op);
+        let fingerprint = request.fingerprint;
         match self.requests.seen(&request.request_id, fingerprint) {
             Seen::Replay(first) => return first.clone(),
             Seen::Conflict => {

@@ -29,14 +29,14 @@ fn from_region(region: &str, quantity: u32) -> Reserve {
 fn without_a_region_the_lowest_priority_number_wins() {
     let mut shop = network(5, SaleRules::default());
     let hold = shop.reserve("order", "alice", &[("moutai", 1)]).unwrap();
-    assert_eq!(picks(&hold), vec![("south".into(), 1)]);
+    assert_eq!(shop.picks(&hold), vec![("south".into(), 1)]);
 }
 
 #[test]
 fn the_buyers_region_comes_before_priority() {
     let mut shop = network(5, SaleRules::default());
     let hold = shop.reserve_order(from_region("north", 2)).unwrap();
-    assert_eq!(picks(&hold), vec![("north-a".into(), 2)]);
+    assert_eq!(shop.picks(&hold), vec![("north-a".into(), 2)]);
 }
 
 #[test]
@@ -44,7 +44,7 @@ fn a_whole_line_from_one_warehouse_beats_a_preferred_partial_one() {
     let mut shop = network(5, SaleRules { allow_split: true, ..SaleRules::default() });
     shop.count("bottle", "north-a", 1);
     let hold = shop.reserve_order(from_region("north", 3)).unwrap();
-    assert_eq!(picks(&hold), vec![("north-b".into(), 3)], "north-b has all 3; no split needed");
+    assert_eq!(shop.picks(&hold), vec![("north-b".into(), 3)], "north-b has all 3; no split needed");
 }
 
 #[test]
@@ -55,7 +55,7 @@ fn a_line_splits_only_when_the_sku_allows_it() {
 
     let mut shop = network(2, SaleRules { allow_split: true, ..SaleRules::default() });
     let hold = shop.reserve_order(from_region("north", 5)).unwrap();
-    assert_eq!(picks(&hold), vec![("north-a".into(), 2), ("north-b".into(), 2), ("south".into(), 1)]);
+    assert_eq!(shop.picks(&hold), vec![("north-a".into(), 2), ("north-b".into(), 2), ("south".into(), 1)]);
 }
 
 #[test]
@@ -63,7 +63,7 @@ fn inactive_warehouses_are_never_allocated_from() {
     let mut shop = network(5, SaleRules::default());
     shop.deactivate("south");
     let hold = shop.reserve("order", "alice", &[("moutai", 1)]).unwrap();
-    assert_eq!(picks(&hold), vec![("north-a".into(), 1)]);
+    assert_eq!(shop.picks(&hold), vec![("north-a".into(), 1)]);
     assert_eq!(shop.level("bottle", "south").on_hand, 5, "its stock is still counted");
 }
 
@@ -92,7 +92,7 @@ fn one_unit_of_a_bundle_ships_whole_from_one_warehouse() {
     assert_eq!(shop.available("gift-box"), 1);
 
     let hold = shop.reserve("box", "alice", &[("gift-box", 1)]).unwrap();
-    assert_eq!(picks(&hold), vec![("b".into(), 2), ("b".into(), 1)]);
+    assert_eq!(shop.picks(&hold), vec![("b".into(), 2), ("b".into(), 1)]);
     assert!(matches!(shop.reserve("box-2", "bob", &[("gift-box", 1)]), Err(Rejection::OutOfStock { .. })));
 }
 

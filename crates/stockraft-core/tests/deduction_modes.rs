@@ -15,7 +15,7 @@ fn pre_deduct_hold_takes_stock_and_confirm_commits_it() {
     let hold = shop.reserve("order-1", "alice", &[("moutai", 2)]).unwrap();
     assert_eq!(hold.state, HoldState::Held);
     assert_eq!(hold.expires_at_ms, Some(shop.now_ms + 20 * MINUTE_MS));
-    assert_eq!(picks(&hold), vec![("wh".into(), 2)]);
+    assert_eq!(shop.picks(&hold), vec![("wh".into(), 2)]);
     assert_eq!((shop.level("bottle", "wh").held, shop.available("moutai")), (2, 8));
 
     shop.advance(19 * MINUTE_MS);

@@ -329,21 +329,21 @@ fn run_counting(steps: &[Step]) -> (Shop, Vec<(u64, Command)>, Tally) {
             Step::Expire => (CommandBody::Expire, None),
             Step::Retry { nth } if !sent.is_empty() => {
                 let (id, op, _) = &sent[nth % sent.len()];
-                (CommandBody::Request(Request { request_id: id.clone(), op: op.clone() }), Some(nth % sent.len()))
+                (CommandBody::Request(Request::new(id.clone(), op.clone())), Some(nth % sent.len()))
             }
             Step::Conflict { nth } if !sent.is_empty() => {
                 let (id, _, _) = &sent[nth % sent.len()];
                 let other = Op::Release { hold: HoldId::new("conflicting-payload").unwrap() };
-                (CommandBody::Request(Request { request_id: id.clone(), op: other }), None)
+                (CommandBody::Request(Request::new(id.clone(), other)), None)
             }
             Step::Retry { .. } | Step::Conflict { .. } => continue,
             Step::Batch { holds } => {
                 let requests = holds
                     .iter()
                     .enumerate()
-                    .map(|(i, &(hold, buyer))| Request {
-                        request_id: RequestId::new(&format!("step-{n}-{i}")).unwrap(),
-                        op: Op::Reserve(reserve_of(hold, buyer, &[(0, 1)], None, None)),
+                    .map(|(i, &(hold, buyer))| {
+                        let op = Op::Reserve(reserve_of(hold, buyer, &[(0, 1)], None, None));
+                        Request::new(RequestId::new(&format!("step-{n}-{i}")).unwrap(), op)
                     })
                     .collect();
                 (CommandBody::Batch(requests), None)
@@ -351,7 +351,7 @@ fn run_counting(steps: &[Step]) -> (Shop, Vec<(u64, Command)>, Tally) {
             other => {
                 let op = op_of(other).expect("every other step is an op");
                 let id = RequestId::new(&format!("step-{n}")).unwrap();
-                (CommandBody::Request(Request { request_id: id, op }), None)
+                (CommandBody::Request(Request::new(id, op)), None)
             }
         };
         let command = Command { now_ms: shop.now_ms, body: body.clone() };

@@ -95,16 +95,15 @@ fn ids_are_validated_when_built_and_when_decoded() {
 #[test]
 fn batches_must_be_non_empty_reserves_within_the_limit() {
     let mut shop = shop();
-    let reserve = |n: usize| Request {
-        request_id: RequestId::new(&format!("batch-{n}")).unwrap(),
-        op: Op::Reserve(Shop::order(&format!("o{n}"), "a", &[("moutai", 1)])),
+    let reserve = |n: usize| {
+        let op = Op::Reserve(Shop::order(&format!("o{n}"), "a", &[("moutai", 1)]));
+        Request::new(RequestId::new(&format!("batch-{n}")).unwrap(), op)
     };
     let before = shop.observable();
     assert!(matches!(shop.command(CommandBody::Batch(vec![])), Err(Rejection::InvalidArgument(_))));
     let oversized = (0..=RESERVE_BATCH_MAX).map(reserve).collect();
     assert!(matches!(shop.command(CommandBody::Batch(oversized)), Err(Rejection::InvalidArgument(_))));
-    let mixed =
-        vec![reserve(0), Request { request_id: RequestId::new("x").unwrap(), op: Op::Confirm { hold: hold_id("o0") } }];
+    let mixed = vec![reserve(0), Request::new(RequestId::new("x").unwrap(), Op::Confirm { hold: hold_id("o0") })];
     assert!(matches!(shop.command(CommandBody::Batch(mixed)), Err(Rejection::InvalidArgument(_))));
     assert_eq!(before, shop.observable());
 

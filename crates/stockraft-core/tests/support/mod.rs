@@ -71,7 +71,7 @@ impl Shop {
 
     /// Applies `op` under a given request id (to test retries).
     pub fn apply_as(&mut self, request_id: &RequestId, op: Op) -> Outcome {
-        let body = CommandBody::Request(Request { request_id: request_id.clone(), op });
+        let body = CommandBody::Request(Request::new(request_id.clone(), op));
         self.command(body)
     }
 
@@ -219,7 +219,10 @@ pub fn receipt(outcome: Outcome) -> Result<HoldReceipt, Rejection> {
     }
 }
 
-/// The warehouses a receipt took units from, with quantities.
-pub fn picks(receipt: &HoldReceipt) -> Vec<(String, u32)> {
-    receipt.allocations.iter().map(|a| (a.warehouse.to_string(), a.quantity)).collect()
+impl Shop {
+    /// The warehouses a receipt took units from, with quantities.
+    pub fn picks(&self, receipt: &HoldReceipt) -> Vec<(String, u32)> {
+        let views = receipt.allocations.iter().map(|taken| self.state.allocation_view(taken));
+        views.map(|view| (view.warehouse.to_string(), view.quantity)).collect()
+    }
 }
