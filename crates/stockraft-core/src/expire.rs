@@ -2,7 +2,9 @@
 //! every replica applies it at the same log position with the same stamped time, so all of them
 //! expire the same holds, prune the same closed holds and forget the same request ids.
 
+use crate::expiry_index::Scheduled;
 use crate::hold::HoldState;
+use crate::hold_table::HoldTable;
 use crate::limits::{CLOSED_HOLD_RETENTION_MS, EXPIRE_BATCH_MAX};
 use crate::reply::ExpireReport;
 use crate::state::State;
@@ -12,15 +14,15 @@ impl State {
         let now = self.clock_ms;
         let mut report = ExpireReport::default();
 
-        while let Some((&(expires_at, _), &slot)) = self.expiry.first_key_value() {
-            if expires_at > now {
-                break;
-            }
+        loop {
+            let holds = &self.holds;
+            let live = |entry: &Scheduled| is_scheduled_hold(holds, entry);
             if report.holds_expired as usize == EXPIRE_BATCH_MAX {
-                report.more_due = true;
+                report.more_due = self.expiry.has_due(now, live);
                 break;
             }
-            let id = self.holds.at(slot).id.clone();
+            let Some(due) = self.expiry.pop_due(now, live) else { break };
+            let id = self.holds.at(due.slot).id.clone();
             self.expire_hold(&id);
             report.holds_expired += 1;
         }
@@ -52,4 +54,12 @@ impl State {
         report.more_due |= more;
         report
     }
+}
+
+/// Whether an expiry entry still describes a HELD hold (rather than one that was confirmed,
+/// released or pruned since, whose slot may hold another hold by now).
+pub(crate) fn is_scheduled_hold(holds: &HoldTable, entry: &Scheduled) -> bool {
+    holds.get_at(entry.slot).is_some_and(|hold| {
+        hold.serial == entry.serial && hold.state == HoldState::Held && hold.expires_at_ms == Some(entry.expires_at_ms)
+    })
 }

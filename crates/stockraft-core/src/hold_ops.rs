@@ -5,6 +5,7 @@
 use crate::catalog::SkuIndex;
 use crate::command::Reserve;
 use crate::error::{EntityKind, ExpiredReason, LimitKind, Rejection, RiskReason};
+use crate::expiry_index::Scheduled;
 use crate::hold::{Allocation, Hold, HoldLine, HoldState};
 use crate::ids::{BuyerId, HoldId};
 use crate::ledger::{Deltas, LedgerOp};
@@ -94,10 +95,10 @@ impl State {
         self.move_units(&hold.id, &hold.allocations, if deducting { DEDUCT } else { RESERVE });
         self.track(&hold.buyer, &hold.lines, 1, if deducting { 0 } else { 1 });
         let receipt = self.receipt(&hold, false);
-        let schedule = hold.expires_at_ms.map(|at| (at, hold.serial));
+        let (expires_at, serial) = (hold.expires_at_ms, hold.serial);
         let slot = self.holds.insert(hold);
-        if let Some(key) = schedule {
-            self.expiry.insert(key, slot);
+        if let Some(expires_at_ms) = expires_at {
+            self.expiry.schedule(Scheduled { expires_at_ms, serial, slot });
         }
         Ok(Applied::Hold(receipt))
     }
@@ -165,7 +166,6 @@ impl State {
                 let (allocations, lines, buyer) = (hold.allocations.clone(), hold.lines.clone(), hold.buyer.clone());
                 self.move_units(id, &allocations, CONFIRM);
                 self.track(&buyer, &lines, 0, -1);
-                self.unschedule(id);
                 Ok(Applied::Hold(self.set_state(id, HoldState::Confirmed, false)))
             }
             HoldState::Expired => self.rehold(id),
@@ -235,17 +235,7 @@ impl State {
         let (allocations, lines, buyer) = (hold.allocations.clone(), hold.lines.clone(), hold.buyer.clone());
         self.move_units(id, &allocations, movement);
         self.track(&buyer, &lines, -1, -1);
-        self.unschedule(id);
         self.set_state(id, state, false)
-    }
-
-    /// Takes a HELD hold that is leaving HELD out of the expiry index.
-    fn unschedule(&mut self, id: &HoldId) {
-        let hold = &self.holds[id];
-        if let Some(at) = hold.expires_at_ms {
-            let removed = self.expiry.remove(&(at, hold.serial));
-            debug_assert!(removed.is_some(), "held hold {id} missing from the expiry index");
-        }
     }
 
     pub(crate) fn ship(&mut self, id: &HoldId) -> Outcome {

@@ -39,6 +39,11 @@ impl HoldTable {
         self.slots[slot as usize].as_ref().expect("slot in use")
     }
 
+    /// The hold in `slot`, if the slot is in use.
+    pub fn get_at(&self, slot: HoldSlot) -> Option<&Hold> {
+        self.slots.get(slot as usize).and_then(Option::as_ref)
+    }
+
     pub fn contains_key(&self, id: &HoldId) -> bool {
         self.by_id.contains_key(id)
     }

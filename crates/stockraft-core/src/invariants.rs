@@ -6,10 +6,12 @@
 //! lower later without revoking holds), so the property tests check those with fixed rules.
 
 use crate::catalog::{ItemIndex, WarehouseIndex};
+use crate::expire::is_scheduled_hold;
+use crate::expiry_index::Scheduled;
 use crate::hold::HoldState;
 use crate::maps::IdMap;
 use crate::state::{BuyerUsage, State};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 impl State {
     /// Checks every structural invariant; the error says which broke and where.
@@ -87,7 +89,7 @@ impl State {
 
     /// Every hold is in exactly one state and indexed accordingly.
     fn check_holds(&self) -> Result<(), String> {
-        let mut due = BTreeMap::new();
+        let mut due = BTreeSet::new();
         let mut serials = BTreeSet::new();
         for hold in self.holds.values() {
             let id = &hold.id;
@@ -114,18 +116,21 @@ impl State {
                 return Err(format!("hold {id} is {:?} with closed_at {:?}", hold.state, hold.closed_at_ms));
             }
             if let (HoldState::Held, Some(at)) = (hold.state, hold.expires_at_ms) {
-                due.insert((at, hold.serial), slot);
+                due.insert(Scheduled { expires_at_ms: at, serial: hold.serial, slot });
             }
             if !serials.insert(hold.serial) || hold.serial >= self.next_hold_serial {
                 return Err(format!("hold {id} has a duplicate or future serial {}", hold.serial));
             }
         }
-        if due != self.expiry {
-            return Err(format!(
-                "expiry index has {} entries, held holds with a TTL are {}",
-                self.expiry.len(),
-                due.len()
-            ));
+        // Every HELD hold with a TTL is scheduled exactly once; other entries are stale.
+        let mut scheduled = BTreeSet::new();
+        for entry in self.expiry.entries().filter(|entry| is_scheduled_hold(&self.holds, entry)) {
+            if !scheduled.insert(*entry) {
+                return Err(format!("hold in slot {} is scheduled to expire twice", entry.slot));
+            }
+        }
+        if due != scheduled {
+            return Err(format!("{} held holds have a TTL but {} are scheduled to expire", due.len(), scheduled.len()));
         }
         for hold in self.holds.values().filter(|hold| hold.state.is_closed()) {
             let queued = self.closed.iter().any(|(at, id)| *id == hold.id && Some(*at) == hold.closed_at_ms);

@@ -50,6 +50,7 @@ mod catalog_ops;
 mod command;
 mod error;
 mod expire;
+mod expiry_index;
 mod hold;
 mod hold_ops;
 mod hold_table;

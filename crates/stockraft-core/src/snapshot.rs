@@ -10,6 +10,7 @@
 //! replicas. A restored state must pass [`State::check_invariants`] or it is refused.
 
 use crate::catalog::{Item, Sku, Warehouse};
+use crate::expiry_index::Scheduled;
 use crate::hold::{Hold, HoldState};
 use crate::idempotency::{Remembered, RequestTable};
 use crate::ids::{HoldId, ShipmentId};
@@ -171,12 +172,12 @@ impl State {
                 return inconsistent("a hold appears twice".into());
             }
             let schedule = match (hold.state, hold.expires_at_ms) {
-                (HoldState::Held, Some(at)) => Some((at, hold.serial)),
+                (HoldState::Held, Some(expires_at_ms)) => Some((expires_at_ms, hold.serial)),
                 _ => None,
             };
             let slot = state.holds.insert(hold);
-            if let Some(key) = schedule {
-                state.expiry.insert(key, slot);
+            if let Some((expires_at_ms, serial)) = schedule {
+                state.expiry.schedule(Scheduled { expires_at_ms, serial, slot });
             }
         }
         Ok(state)

@@ -3,7 +3,8 @@
 use crate::catalog::*;
 use crate::command::{Command, CommandBody, Op, Request};
 use crate::error::{EntityKind, Rejection};
-use crate::hold_table::{HoldSlot, HoldTable};
+use crate::expiry_index::ExpiryIndex;
+use crate::hold_table::HoldTable;
 use crate::idempotency::{Remembered, RequestTable, Seen};
 use crate::ids::*;
 use crate::ledger::Ledger;
@@ -54,8 +55,8 @@ pub struct State {
     pub(crate) inbound: BTreeMap<ShipmentId, Inbound>,
 
     pub(crate) holds: HoldTable,
-    /// HELD holds with a TTL, by (expiry time, hold serial).
-    pub(crate) expiry: BTreeMap<(u64, u64), HoldSlot>,
+    /// When HELD holds with a TTL expire.
+    pub(crate) expiry: ExpiryIndex,
     /// The serial the next hold gets: creation order, which breaks ties between equal expiry
     /// times with one integer comparison.
     pub(crate) next_hold_serial: u64,

@@ -1,0 +1,166 @@
+//! When HELD holds expire: a wheel of one-second buckets, walked in (expiry time, hold serial)
+//! order.
+//!
+//! A sale schedules holds far faster than a sorted map likes to insert, and almost all of them
+//! into the same second (the clock moves forward and TTLs are few), so the newest bucket is kept
+//! aside and a schedule is usually a push onto it. A bucket is sorted once, when its second
+//! comes due; nothing is scheduled into a due bucket again, because a TTL is at least a second.
+//!
+//! Holds that leave HELD early (confirmed, released) are not looked for: their entries go stale
+//! and are skipped when their bucket comes due (the caller says which entries are still live).
+//! The index is derived state: it is rebuilt from the holds on restore, never serialised.
+
+use crate::hold_table::HoldSlot;
+use crate::limits::HOLD_TTL_MS_MIN;
+use std::collections::BTreeMap;
+
+const BUCKET_MS: u64 = 1_000;
+const _: () = assert!(HOLD_TTL_MS_MIN >= BUCKET_MS, "a due bucket must never be scheduled into");
+
+/// One scheduled expiry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Scheduled {
+    pub expires_at_ms: u64,
+    pub serial: u64,
+    pub slot: HoldSlot,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Bucket {
+    entries: Vec<Scheduled>,
+    /// Whether `entries` is sorted descending (the earliest last, ready to pop).
+    sorted: bool,
+}
+
+impl Bucket {
+    fn push(&mut self, entry: Scheduled) {
+        self.entries.push(entry);
+        self.sorted = false;
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ExpiryIndex {
+    /// Buckets by second, except the newest.
+    buckets: BTreeMap<u64, Bucket>,
+    /// The newest bucket's second and entries.
+    tail_second: u64,
+    tail: Bucket,
+}
+
+impl ExpiryIndex {
+    pub fn schedule(&mut self, entry: Scheduled) {
+        let second = entry.expires_at_ms / BUCKET_MS;
+        if second == self.tail_second {
+            self.tail.push(entry);
+        } else if second > self.tail_second {
+            self.retire_tail();
+            self.tail_second = second;
+            self.tail.push(entry);
+        } else {
+            self.buckets.entry(second).or_default().push(entry);
+        }
+    }
+
+    /// Moves the newest bucket into the map.
+    fn retire_tail(&mut self) {
+        if !self.tail.entries.is_empty() {
+            let tail = std::mem::take(&mut self.tail);
+            let bucket = self.buckets.entry(self.tail_second).or_default();
+            bucket.entries.extend(tail.entries);
+            bucket.sorted = false;
+        }
+    }
+
+    /// The earliest entry due at `now_ms` for which `live` holds, removed from the index; stale
+    /// entries met on the way are dropped.
+    pub fn pop_due(&mut self, now_ms: u64, live: impl Fn(&Scheduled) -> bool) -> Option<Scheduled> {
+        let due = self.next_due(now_ms, live)?;
+        let mut first = self.buckets.first_entry().expect("next_due found it here");
+        first.get_mut().entries.pop();
+        if first.get().entries.is_empty() {
+            first.remove();
+        }
+        Some(due)
+    }
+
+    /// Whether a live entry is due at `now_ms` (dropping stale entries met on the way).
+    pub fn has_due(&mut self, now_ms: u64, live: impl Fn(&Scheduled) -> bool) -> bool {
+        self.next_due(now_ms, live).is_some()
+    }
+
+    /// The earliest live entry due at `now_ms`, left in place as the last entry of the first
+    /// bucket.
+    fn next_due(&mut self, now_ms: u64, live: impl Fn(&Scheduled) -> bool) -> Option<Scheduled> {
+        if self.tail_second * BUCKET_MS <= now_ms {
+            self.retire_tail();
+        }
+        loop {
+            let mut first = self.buckets.first_entry()?;
+            if *first.key() * BUCKET_MS > now_ms {
+                return None;
+            }
+            let bucket = first.get_mut();
+            if !bucket.sorted {
+                bucket.entries.sort_unstable_by(|a, b| b.cmp(a));
+                bucket.sorted = true;
+            }
+            while let Some(&earliest) = bucket.entries.last() {
+                if earliest.expires_at_ms > now_ms {
+                    return None;
+                }
+                if live(&earliest) {
+                    return Some(earliest);
+                }
+                bucket.entries.pop();
+            }
+            first.remove();
+        }
+    }
+
+    /// Every entry, live or stale, in no particular order (for invariant checks).
+    pub fn entries(&self) -> impl Iterator<Item = &Scheduled> {
+        self.buckets.values().flat_map(|bucket| &bucket.entries).chain(self.tail.entries.iter())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(expires_at_ms: u64, serial: u64) -> Scheduled {
+        Scheduled { expires_at_ms, serial, slot: serial as HoldSlot }
+    }
+
+    #[test]
+    fn pops_in_expiry_then_serial_order_whatever_the_schedule_order() {
+        let mut index = ExpiryIndex::default();
+        for entry in [at(5_500, 3), at(2_100, 9), at(5_500, 1), at(5_499, 7), at(9_000, 2), at(2_100, 4)] {
+            index.schedule(entry);
+        }
+        let mut popped = Vec::new();
+        while let Some(entry) = index.pop_due(6_000, |_| true) {
+            popped.push((entry.expires_at_ms, entry.serial));
+        }
+        assert_eq!(popped, vec![(2_100, 4), (2_100, 9), (5_499, 7), (5_500, 1), (5_500, 3)]);
+        assert_eq!(index.pop_due(8_999, |_| true), None);
+        assert_eq!(index.pop_due(9_000, |_| true), Some(at(9_000, 2)));
+    }
+
+    #[test]
+    fn stale_entries_are_skipped_and_dropped() {
+        let mut index = ExpiryIndex::default();
+        index.schedule(at(1_000, 1));
+        index.schedule(at(1_001, 2));
+        assert_eq!(index.pop_due(2_000, |entry| entry.serial == 2), Some(at(1_001, 2)));
+        assert_eq!(index.entries().count(), 0);
+    }
+
+    #[test]
+    fn nothing_due_before_its_time() {
+        let mut index = ExpiryIndex::default();
+        index.schedule(at(1_500, 1));
+        assert_eq!(index.pop_due(1_499, |_| true), None);
+        assert_eq!(index.entries().count(), 1);
+    }
+}
