@@ -15,6 +15,7 @@
 use crate::catalog::{ItemIndex, Sku, SkuIndex, WarehouseIndex};
 use crate::error::Rejection;
 use crate::hold::{Allocation, HoldLine};
+use crate::limits::LINE_QUANTITY_MAX;
 use crate::state::State;
 use smallvec::SmallVec;
 
@@ -47,11 +48,19 @@ impl Plan {
     }
 }
 
-/// How many units of a SKU one warehouse can supply.
+/// How many units of a SKU one warehouse can supply, counted up to [`LINE_QUANTITY_MAX`] (no
+/// line needs more), so that sums over every warehouse cannot overflow.
 #[derive(Clone, Copy)]
 struct Capacity {
     on_hand: u32,
     with_transit: u32,
+}
+
+impl Capacity {
+    /// Units available to a line allowed `presale_left` units from transit.
+    fn with_presale(self, presale_left: u32) -> u32 {
+        self.with_transit.min(self.on_hand.saturating_add(presale_left))
+    }
 }
 
 impl State {
@@ -75,69 +84,69 @@ impl State {
         quantity: u32,
     ) -> Result<u32, Rejection> {
         let sku = &self.skus[sku_at as usize];
-        let capacity = |plan: &Plan, warehouse| self.capacity(plan, sku, warehouse);
-
-        // Whole line from one warehouse, on hand.
-        if let Some(warehouse) = self.candidates(region).find(|&w| capacity(plan, w).on_hand >= quantity) {
-            plan.take(sku, warehouse, quantity);
-            return Ok(0);
+        if let Some(presold) = self.fill(plan, region, sku, quantity, 0) {
+            return Ok(presold);
         }
-        let on_hand_total: u32 = self.candidates(region).map(|w| capacity(plan, w).on_hand).sum();
-        if sku.rules.allow_split && on_hand_total >= quantity {
-            let mut missing = quantity;
-            for warehouse in self.candidates(region) {
-                let units = capacity(plan, warehouse).on_hand.min(missing);
-                if units > 0 {
-                    plan.take(sku, warehouse, units);
-                    missing -= units;
-                }
-            }
-            debug_assert_eq!(missing, 0);
-            return Ok(0);
-        }
-
-        // Presale: on-hand units first, then in-transit units up to the SKU's allowance.
         let presale_left =
             sku.rules.presale_units_max.saturating_sub(sku.presale_units_live + plan_presale(plan, sku_at));
-        let with_presale = |capacity: Capacity| capacity.with_transit.min(capacity.on_hand + presale_left);
-        if presale_left > 0 {
-            if let Some(warehouse) = self.candidates(region).find(|&w| with_presale(capacity(plan, w)) >= quantity) {
-                let presold = quantity - capacity(plan, warehouse).on_hand;
-                plan.take(sku, warehouse, quantity);
-                return Ok(presold);
-            }
-            let total: u32 = self.candidates(region).map(|w| capacity(plan, w).with_transit).sum();
-            if sku.rules.allow_split && total.min(on_hand_total + presale_left) >= quantity {
-                // On-hand units everywhere first, then presale units, so presale is the last resort.
-                let mut missing = quantity;
-                for warehouse in self.candidates(region) {
-                    let units = capacity(plan, warehouse).on_hand.min(missing);
-                    if units > 0 {
-                        plan.take(sku, warehouse, units);
-                        missing -= units;
-                    }
-                }
-                let presold = missing;
-                for warehouse in self.candidates(region) {
-                    let units = capacity(plan, warehouse).with_transit.min(missing);
-                    if units > 0 {
-                        plan.take(sku, warehouse, units);
-                        missing -= units;
-                    }
-                }
-                debug_assert_eq!(missing, 0);
-                return Ok(presold);
+        if presale_left > 0
+            && let Some(presold) = self.fill(plan, region, sku, quantity, presale_left)
+        {
+            return Ok(presold);
+        }
+        let available = self.best_effort(plan, region, sku, presale_left);
+        debug_assert!(available < quantity, "fill would have taken it");
+        Err(Rejection::OutOfStock { sku: sku.id.clone(), requested: quantity, available })
+    }
+
+    /// Takes `quantity` units of `sku` into `plan`, at most `presale_left` of them from transit:
+    /// the whole line from one warehouse if one can supply it, else (if the SKU allows) on-hand
+    /// units across warehouses, then transit units. Returns the presold units, or `None` (and
+    /// leaves `plan` untouched) if the line cannot be filled.
+    fn fill(&self, plan: &mut Plan, region: Option<&str>, sku: &Sku, quantity: u32, presale_left: u32) -> Option<u32> {
+        let capacity = |plan: &Plan, warehouse| self.capacity(plan, sku, warehouse);
+        let whole = self.candidates(region).find(|&w| capacity(plan, w).with_presale(presale_left) >= quantity);
+        if let Some(warehouse) = whole {
+            let presold = quantity.saturating_sub(capacity(plan, warehouse).on_hand);
+            plan.take(sku, warehouse, quantity);
+            return Some(presold);
+        }
+        if !sku.rules.allow_split || self.best_effort(plan, region, sku, presale_left) < quantity {
+            return None;
+        }
+        // On-hand units everywhere first, so presale is the last resort.
+        let mut missing = quantity;
+        for warehouse in self.candidates(region) {
+            let units = capacity(plan, warehouse).on_hand.min(missing);
+            if units > 0 {
+                plan.take(sku, warehouse, units);
+                missing -= units;
             }
         }
+        let presold = missing;
+        for warehouse in self.candidates(region) {
+            let units = capacity(plan, warehouse).with_transit.min(missing);
+            if units > 0 {
+                plan.take(sku, warehouse, units);
+                missing -= units;
+            }
+        }
+        debug_assert_eq!(missing, 0, "best_effort promised the whole line");
+        debug_assert!(presold <= presale_left);
+        Some(presold)
+    }
 
-        let best_single = self.candidates(region).map(|w| with_presale(capacity(plan, w))).max().unwrap_or(0);
-        let available = if sku.rules.allow_split {
-            (on_hand_total + presale_left).min(self.candidates(region).map(|w| capacity(plan, w).with_transit).sum())
+    /// The most units of `sku` one line could get now: across warehouses if the SKU allows
+    /// splitting, else from the best single warehouse; at most `presale_left` from transit.
+    fn best_effort(&self, plan: &Plan, region: Option<&str>, sku: &Sku, presale_left: u32) -> u32 {
+        let capacities = self.candidates(region).map(|w| self.capacity(plan, sku, w));
+        if sku.rules.allow_split {
+            let (on_hand, with_transit) =
+                capacities.fold((0u32, 0u32), |(a, b), c| (a + c.on_hand, b + c.with_transit));
+            with_transit.min(on_hand.saturating_add(presale_left))
         } else {
-            best_single
-        };
-        debug_assert!(available < quantity);
-        Err(Rejection::OutOfStock { sku: sku.id.clone(), requested: quantity, available })
+            capacities.map(|c| c.with_presale(presale_left)).max().unwrap_or(0)
+        }
     }
 
     /// Active warehouses, the buyer's region first, each group by (priority, id).
@@ -149,7 +158,7 @@ impl State {
 
     /// Units of `sku` that `warehouse` can still supply after what `plan` already takes.
     fn capacity(&self, plan: &Plan, sku: &Sku, warehouse: WarehouseIndex) -> Capacity {
-        let mut capacity = Capacity { on_hand: u32::MAX, with_transit: u32::MAX };
+        let mut capacity = Capacity { on_hand: LINE_QUANTITY_MAX, with_transit: LINE_QUANTITY_MAX };
         for component in &sku.components {
             let level = self.items[component.item as usize].level(warehouse);
             let taken = plan.taken(component.item, warehouse);

@@ -67,7 +67,7 @@ pub enum Rejection {
     HoldExpired { hold: HoldId, reason: ExpiredReason },
 
     #[error("limit exceeded on sku {sku}: {limit:?} allows {allowed}, the request would reach {requested}")]
-    LimitExceeded { sku: SkuId, limit: LimitKind, allowed: u32, requested: u32 },
+    LimitExceeded { sku: SkuId, limit: LimitKind, allowed: u32, requested: u64 },
 
     #[error("buyer rejected by the risk rules of sku {sku} ({reason:?})")]
     RiskRejected { sku: SkuId, reason: RiskReason },

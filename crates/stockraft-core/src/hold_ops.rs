@@ -134,14 +134,14 @@ impl State {
         }
         let usage = self.usage(sku_at, buyer);
         if let Some((allowed, limit)) = cap {
-            let requested = usage.units + quantity;
-            if requested > allowed {
+            let requested = usage.units + u64::from(quantity);
+            if requested > u64::from(allowed) {
                 return Err(Rejection::LimitExceeded { sku: sku.id.clone(), limit, allowed, requested });
             }
         }
         if let (true, Some(allowed)) = (opens_hold, sku.rules.open_holds_per_buyer_max) {
-            let requested = usage.open_holds + 1;
-            if requested > allowed {
+            let requested = u64::from(usage.open_holds) + 1;
+            if requested > u64::from(allowed) {
                 return Err(Rejection::LimitExceeded {
                     sku: sku.id.clone(),
                     limit: LimitKind::OpenHoldsPerBuyer,
@@ -194,8 +194,8 @@ impl State {
                 return Err(Rejection::RiskRejected { sku: sku.id.clone(), reason: RiskReason::Blocklisted });
             }
             if let Some(allowed) = sku.rules.units_per_buyer_max {
-                let requested = self.usage(line.sku, &hold.buyer).units + line.quantity;
-                if requested > allowed {
+                let requested = self.usage(line.sku, &hold.buyer).units + u64::from(line.quantity);
+                if requested > u64::from(allowed) {
                     let limit = LimitKind::UnitsPerBuyer;
                     return Err(Rejection::LimitExceeded { sku: sku.id.clone(), limit, allowed, requested });
                 }

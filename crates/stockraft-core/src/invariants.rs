@@ -9,6 +9,7 @@ use crate::catalog::{ItemIndex, WarehouseIndex};
 use crate::expire::is_scheduled_hold;
 use crate::expiry_index::Scheduled;
 use crate::hold::HoldState;
+use crate::ids::HoldId;
 use crate::maps::IdMap;
 use crate::state::{BuyerUsage, State};
 use std::collections::BTreeSet;
@@ -132,9 +133,9 @@ impl State {
         if due != scheduled {
             return Err(format!("{} held holds have a TTL but {} are scheduled to expire", due.len(), scheduled.len()));
         }
+        let queued: BTreeSet<(u64, &HoldId)> = self.closed.iter().map(|(at, id)| (*at, id)).collect();
         for hold in self.holds.values().filter(|hold| hold.state.is_closed()) {
-            let queued = self.closed.iter().any(|(at, id)| *id == hold.id && Some(*at) == hold.closed_at_ms);
-            if !queued {
+            if !hold.closed_at_ms.is_some_and(|at| queued.contains(&(at, &hold.id))) {
                 return Err(format!("closed hold {} is not queued for pruning", hold.id));
             }
         }
@@ -156,7 +157,7 @@ impl State {
         for hold in self.holds.values().filter(|hold| hold.state.counts_for_buyer()) {
             for line in &hold.lines {
                 let entry = usage.entry((line.sku, hold.buyer.clone())).or_default();
-                entry.units += line.quantity;
+                entry.units += u64::from(line.quantity);
                 entry.open_holds += u32::from(hold.state == HoldState::Held);
                 presale[line.sku as usize] += u64::from(line.presale_units);
             }

@@ -143,8 +143,9 @@ impl State {
                 }
             })
             .collect();
-        let on_hand_units: u32 = warehouses.iter().map(|w| w.on_hand_units).sum();
-        let transit_units: u32 = warehouses.iter().map(|w| w.with_transit_units - w.on_hand_units).sum();
+        let on_hand_units = warehouses.iter().fold(0u32, |sum, w| sum.saturating_add(w.on_hand_units));
+        let transit_units =
+            warehouses.iter().fold(0u32, |sum, w| sum.saturating_add(w.with_transit_units - w.on_hand_units));
         let presale_left = sku.rules.presale_units_max.saturating_sub(sku.presale_units_live);
         SkuAvailability {
             sku: sku.id.clone(),

@@ -28,8 +28,9 @@ pub struct Inbound {
 /// One buyer's footprint on one SKU, derived from the retained holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BuyerUsage {
-    /// Units in held, confirmed and (retained) shipped holds.
-    pub units: u32,
+    /// Units in held, confirmed and (retained) shipped holds. (A `u64`: without a cap, one
+    /// buyer's units are bounded only by all the stock there is.)
+    pub units: u64,
     /// Holds currently HELD.
     pub open_holds: u32,
 }
@@ -189,7 +190,7 @@ impl State {
             }
         };
         let usage = &mut skus[at].1;
-        usage.units = usage.units.checked_add_signed(units).expect("buyer units underflow");
+        usage.units = usage.units.checked_add_signed(i64::from(units)).expect("buyer units underflow");
         usage.open_holds = usage.open_holds.checked_add_signed(open_holds).expect("buyer open holds underflow");
         if *usage == BuyerUsage::default() {
             skus.swap_remove(at);

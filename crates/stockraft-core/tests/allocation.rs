@@ -187,3 +187,20 @@ mod presale {
         assert_eq!(shop.available("moutai"), 0, "available never goes negative");
     }
 }
+
+#[test]
+fn stock_at_the_limits_in_many_warehouses_never_overflows() {
+    use stockraft_core::limits::{LINE_QUANTITY_MAX, STOCK_QUANTITY_MAX};
+    let mut shop = Shop::new();
+    shop.item("bottle");
+    shop.sku("moutai", &[("bottle", 1)], SaleRules { allow_split: true, ..SaleRules::default() });
+    for n in 0..6 {
+        let warehouse = format!("wh-{n}");
+        shop.warehouse(&warehouse, "east", n);
+        shop.receive("bottle", &warehouse, STOCK_QUANTITY_MAX);
+    }
+    // 6 x 10^9 units: more than a u32 holds. Availability saturates instead of wrapping.
+    assert_eq!(shop.available("moutai"), u32::MAX);
+    let hold = shop.reserve("big", "alice", &[("moutai", LINE_QUANTITY_MAX)]).unwrap();
+    assert_eq!(shop.picks(&hold), vec![("wh-0".into(), LINE_QUANTITY_MAX)]);
+}

@@ -272,7 +272,7 @@ fn check_caps(state: &State) {
         for buyer in 0..BUYERS {
             let usage = state.buyer_usage(&id, &buyer_name(buyer)).unwrap();
             if let Some(cap) = rules.units_per_buyer_max {
-                assert!(usage.units <= cap, "{sku}: buyer {buyer} has {} units, cap {cap}", usage.units);
+                assert!(usage.units <= u64::from(cap), "{sku}: buyer {buyer} has {} units, cap {cap}", usage.units);
             }
             if let Some(cap) = rules.open_holds_per_buyer_max {
                 assert!(usage.open_holds <= cap, "{sku}: buyer {buyer} has {} open holds", usage.open_holds);
