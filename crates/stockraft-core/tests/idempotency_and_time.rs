@@ -148,3 +148,21 @@ fn applying_the_log_out_of_order_stops_loudly() {
     state.apply(5, &Command { now_ms: 0, body: CommandBody::Expire }).unwrap();
     let _ = state.apply(4, &Command { now_ms: 0, body: CommandBody::Expire });
 }
+
+#[test]
+fn the_request_table_and_the_ledger_forget_their_oldest_entries_past_their_limits() {
+    let mut shop = Shop::with_one_sku(0, SaleRules::default());
+    shop.check_every_command = false;
+    let receipts = IDEMPOTENCY_ENTRIES_MAX.max(LEDGER_RETENTION_ENTRIES) + 1;
+    for n in 0..receipts {
+        shop.apply_as(&request(&format!("receipt-{n}")), Op::ReceiveStock(Shop::figure("bottle", "wh", 1))).unwrap();
+    }
+    assert_eq!(shop.state.request_ids_remembered(), IDEMPOTENCY_ENTRIES_MAX);
+    assert!(!shop.state.remembers_request(&request("receipt-0")), "the oldest is forgotten first");
+    assert!(shop.state.remembers_request(&request(&format!("receipt-{}", receipts - 1))));
+    assert_eq!(shop.state.ledger_len(), LEDGER_RETENTION_ENTRIES);
+    let oldest = shop.state.ledger(&LedgerQuery { limit: 1, ..Default::default() }).unwrap();
+    assert_eq!(oldest[0].seq, (receipts + 1 - LEDGER_RETENTION_ENTRIES) as u64, "seq stays gapless");
+    assert_eq!(shop.level("bottle", "wh").on_hand, receipts as u32);
+    shop.state.check_invariants().unwrap();
+}
