@@ -57,6 +57,10 @@ pub struct LedgerQuery {
     pub warehouse: Option<WarehouseId>,
     pub hold: Option<HoldId>,
     pub op: Option<LedgerOp>,
+    /// Only entries applied at or after this log time.
+    pub from_ms: Option<u64>,
+    /// Only entries applied before this log time.
+    pub until_ms: Option<u64>,
     /// Only entries with `seq >= from_seq`.
     pub from_seq: u64,
     /// At most this many entries (and never more than [`LEDGER_QUERY_MAX`]); 0 means the maximum.
@@ -188,6 +192,8 @@ impl State {
                     && warehouse.is_none_or(|warehouse| entry.warehouse == warehouse)
                     && query.hold.as_ref().is_none_or(|hold| entry.hold.as_ref() == Some(hold))
                     && query.op.is_none_or(|op| entry.op == op)
+                    && query.from_ms.is_none_or(|from| entry.at_ms >= from)
+                    && query.until_ms.is_none_or(|until| entry.at_ms < until)
             })
             .take(limit)
             .map(|entry| LedgerEntryView {

@@ -95,6 +95,12 @@ fn the_ledger_records_every_movement_with_position_time_and_hold() {
     let on_hand: i64 = all.iter().map(|e| i64::from(e.deltas.on_hand)).sum();
     assert_eq!(on_hand, i64::from(shop.level("bottle", "wh").on_hand));
 
+    let after_reserve = LedgerQuery { from_ms: Some(for_hold[1].at_ms), ..Default::default() };
+    assert_eq!(shop.state.ledger(&after_reserve).unwrap().len(), 2, "confirm and ship");
+    let before_confirm =
+        LedgerQuery { until_ms: Some(for_hold[1].at_ms), hold: Some(hold_id("o1")), ..Default::default() };
+    assert_eq!(shop.state.ledger(&before_confirm).unwrap()[0].op, LedgerOp::Reserve);
+
     let limited = shop.state.ledger(&LedgerQuery { limit: 1, from_seq: 2, ..Default::default() }).unwrap();
     assert_eq!(limited.len(), 1);
     assert_eq!(limited[0].seq, 2);
