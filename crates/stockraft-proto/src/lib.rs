@@ -1,0 +1,21 @@
+//! # stockraft-proto: the gRPC API
+//!
+//! The `stockraft.v1` package from `proto/`: messages (prost), and clients and servers (tonic)
+//! for the three services:
+//!
+//! - `Inventory`: order platforms (reserve, batch reserve, deduct, confirm, release, cancel,
+//!   holds, availability and its watch stream);
+//! - `Catalog`: back office, warehouses and ERP (catalog and sale rules, stock movements,
+//!   inbound shipments, shipping, the audit ledger);
+//! - `Cluster`: SREs (status, membership, leadership, snapshots).
+//!
+//! Errors are gRPC statuses whose details hold one [`v1::ErrorDetail`] with a machine-readable
+//! [`v1::Reason`].
+
+pub mod v1 {
+    #![allow(clippy::all, clippy::pedantic, missing_docs)]
+    tonic::include_proto!("stockraft.v1");
+}
+
+/// The encoded `FileDescriptorSet` of every stockraft proto, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/stockraft_descriptor.bin"));
