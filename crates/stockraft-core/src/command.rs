@@ -6,6 +6,7 @@ use crate::ids::*;
 use crate::rules::{BuyerSignals, SaleRules};
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// One entry's worth of work for the state machine.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,6 +151,18 @@ pub struct Reserve {
 pub struct Line {
     pub sku: SkuId,
     pub quantity: u32,
+}
+
+/// A one-line summary for logs: what, under which request id, at what time.
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.body {
+            CommandBody::Request(request) => write!(f, "{} {}", request.op.name(), request.request_id)?,
+            CommandBody::Batch(requests) => write!(f, "batch of {}", requests.len())?,
+            CommandBody::Expire => f.write_str("expire")?,
+        }
+        write!(f, " @{}", self.now_ms)
+    }
 }
 
 impl Op {
