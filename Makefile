@@ -1,5 +1,6 @@
 # One target per thing a person wants to do. `make help` lists them.
 
+SHELL := /bin/bash
 CARGO ?= cargo
 # Property-test cases for `make soak` (the default test run uses each test's own count).
 SOAK_CASES ?= 20000
@@ -24,8 +25,10 @@ run: deps ## Run the main job: the flash-sale demo of the stock ledger
 	$(CARGO) run --release -p stockraft-core --example flash_sale
 
 test: deps lint ## Run the tests (all but test-storage): lint, unit, property, flash sale, snapshots, API, doc tests, benchmark smoke run
-	$(CARGO) test $(NOT_STORAGE)
-	$(CARGO) test $(NOT_STORAGE) --benches
+	@log=$$(mktemp); set -o pipefail; \
+	{ $(CARGO) test $(NOT_STORAGE) --benches && $(CARGO) test $(NOT_STORAGE); } 2>&1 | tee $$log; status=$$?; \
+	awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' $$log; \
+	rm -f $$log; exit $$status
 
 test-storage: deps ## Storage tests: openraft's conformance suite and restarts, on RocksDB (slow cold build)
 	$(CARGO) test -p stockraft-storage
