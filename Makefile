@@ -5,12 +5,12 @@ CARGO ?= cargo
 # Property-test cases for `make soak` (the default test run uses each test's own count).
 SOAK_CASES ?= 20000
 
-.PHONY: help deps build run test test-storage bench soak lint fmt clean
+.PHONY: help deps build run demo cluster cluster-stop test test-storage bench soak lint fmt clean
 
-# The storage crate links RocksDB, whose C++ takes 15 to 25 minutes to build cold on 2 cores
-# (and again for clippy's check build). Until the server (issue 3) needs it in every run, its
-# tests have their own target and `make test` leaves it out.
-NOT_STORAGE = --workspace --exclude stockraft-storage
+# Every build selects the whole workspace, so that features unify the same way each time and
+# RocksDB's C++ (about 17 minutes cold on 2 cores) is compiled once, not once per selection.
+WORKSPACE = --workspace
+BIN_DIR = target/debug
 
 help: ## List the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  %-13s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -21,17 +21,28 @@ deps: ## Install missing system packages (C toolchain, libclang)
 build: deps ## Build everything in release mode
 	$(CARGO) build --release --workspace --all-targets
 
-run: deps ## Run the main job: the flash-sale demo of the stock ledger
+run: deps ## Start one stockd node on ./data (bootstraps itself, loads a demo catalog)
+	$(CARGO) build $(WORKSPACE) --bins
+	$(BIN_DIR)/stockd --node-id 1 --listen 127.0.0.1:7001 --data-dir ./data --bootstrap --demo-catalog
+
+demo: ## The flash-sale demo of the ledger alone, in memory (no server)
 	$(CARGO) run --release -p stockraft-core --example flash_sale
 
-test: deps lint ## Run the tests (all but test-storage): lint, unit, property, flash sale, snapshots, API, doc tests, benchmark smoke run
+cluster: deps ## Start a local 3-node cluster (cluster/), wait for a leader, print its status
+	$(CARGO) build $(WORKSPACE) --bins
+	cluster/start.sh
+
+cluster-stop: ## Stop the local cluster (cluster/stop.sh --wipe also deletes its data)
+	cluster/stop.sh
+
+test: deps lint ## Run every test: lint, unit, property, storage conformance, cluster tests on real processes, doc tests, benchmark smoke run
 	@log=$$(mktemp); set -o pipefail; \
-	{ $(CARGO) test $(NOT_STORAGE) --benches && $(CARGO) test $(NOT_STORAGE); } 2>&1 | tee $$log; status=$$?; \
+	{ $(CARGO) test $(WORKSPACE) --benches && $(CARGO) test $(WORKSPACE); } 2>&1 | tee $$log; status=$$?; \
 	awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' $$log; \
 	rm -f $$log; exit $$status
 
-test-storage: deps ## Storage tests: openraft's conformance suite and restarts, on RocksDB (slow cold build)
-	$(CARGO) test -p stockraft-storage
+test-storage: deps ## Storage tests only: openraft's conformance suite and restarts, on RocksDB
+	$(CARGO) test $(WORKSPACE) --test conformance --test restart
 
 bench: deps ## Measure apply throughput of the ledger (criterion)
 	$(CARGO) bench -p stockraft-core --bench apply
@@ -41,7 +52,7 @@ soak: deps ## Property tests with many more random command sequences (release bu
 
 lint: ## Check formatting and run clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy $(NOT_STORAGE) --all-targets -- -D warnings
+	$(CARGO) clippy $(WORKSPACE) --all-targets -- -D warnings
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

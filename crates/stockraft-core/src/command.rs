@@ -21,8 +21,9 @@ pub struct Command {
 pub enum CommandBody {
     /// One client mutation.
     Request(Request),
-    /// Several independent client mutations in one entry (the batch reserve RPC); each succeeds
-    /// or fails on its own. At most [`crate::limits::RESERVE_BATCH_MAX`].
+    /// Several independent client mutations in one entry (the leader packs concurrent calls, and
+    /// the batch reserve RPC, into one); each is applied in order and succeeds or fails on its
+    /// own. At most [`crate::limits::RESERVE_BATCH_MAX`].
     Batch(Vec<Request>),
     /// Expire due holds and forget old request ids and closed holds, at `now_ms`. Proposed by
     /// the leader on a timer.

@@ -80,11 +80,11 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+    pub fn invalid(message: impl Into<String>) -> Self {
         Rejection::InvalidArgument(message.into())
     }
 
-    pub(crate) fn not_found(kind: EntityKind, id: impl ToString) -> Self {
+    pub fn not_found(kind: EntityKind, id: impl ToString) -> Self {
         Rejection::NotFound { kind, id: id.to_string() }
     }
 

@@ -249,6 +249,16 @@ impl State {
         self.items.iter().map(|item| &item.id)
     }
 
+    /// Items as (id, name), in catalog order.
+    pub fn items(&self) -> impl Iterator<Item = (&ItemId, &str)> {
+        self.items.iter().map(|item| (&item.id, item.name.as_str()))
+    }
+
+    /// A SKU's components with the ids clients use: (item, units of it per SKU unit).
+    pub fn components_of(&self, sku: &Sku) -> Vec<(ItemId, u32)> {
+        sku.components.iter().map(|c| (self.items[c.item as usize].id.clone(), c.quantity)).collect()
+    }
+
     /// Open inbound shipments: (shipment, item, warehouse, units, expected arrival).
     pub fn inbound(&self) -> Vec<(ShipmentId, ItemId, WarehouseId, u32, u64)> {
         self.inbound

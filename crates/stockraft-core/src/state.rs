@@ -95,16 +95,13 @@ impl State {
 
     fn apply_batch(&mut self, requests: &[Request]) -> Outcome {
         if requests.is_empty() {
-            return Err(Rejection::invalid("a batch needs at least one reserve"));
+            return Err(Rejection::invalid("a batch needs at least one request"));
         }
         if requests.len() > RESERVE_BATCH_MAX {
             return Err(Rejection::invalid(format!(
-                "a batch of {} reserves is over the limit of {RESERVE_BATCH_MAX}",
+                "a batch of {} requests is over the limit of {RESERVE_BATCH_MAX}",
                 requests.len()
             )));
-        }
-        if let Some(other) = requests.iter().find(|request| !matches!(request.op, Op::Reserve(_))) {
-            return Err(Rejection::invalid(format!("a batch holds reserves only, not {}", other.op.name())));
         }
         let outcomes = requests.iter().map(|request| self.apply_request(request)).collect();
         Ok(Applied::Batch(outcomes))

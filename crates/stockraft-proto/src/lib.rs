@@ -12,9 +12,17 @@
 //! Errors are gRPC statuses whose details hold one [`v1::ErrorDetail`] with a machine-readable
 //! [`v1::Reason`].
 
+pub mod errors;
+
 pub mod v1 {
     #![allow(clippy::all, clippy::pedantic, missing_docs)]
     tonic::include_proto!("stockraft.v1");
+}
+
+/// The node-to-node Raft transport (internal: postcard-encoded openraft messages).
+pub mod raft {
+    #![allow(clippy::all, clippy::pedantic, missing_docs)]
+    tonic::include_proto!("stockraft.raft.v1");
 }
 
 /// The encoded `FileDescriptorSet` of every stockraft proto, for gRPC server reflection.

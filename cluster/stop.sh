@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Stops local stockd nodes started by cluster/start.sh (default: all of them) with SIGTERM and
+# waits for each to exit. `cluster/stop.sh --wipe` also deletes their data.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=cluster/data
+wipe=false
+nodes=()
+for arg in "$@"; do
+    if [[ $arg == --wipe ]]; then wipe=true; else nodes+=("$arg"); fi
+done
+if ((${#nodes[@]} == 0)); then
+    for pidfile in "$DATA"/node*.pid; do
+        [[ -e $pidfile ]] || continue
+        n=${pidfile##*/node}; nodes+=("${n%.pid}")
+    done
+fi
+for n in "${nodes[@]}"; do
+    pidfile=$DATA/node$n.pid
+    [[ -f $pidfile ]] || continue
+    pid=$(cat "$pidfile")
+    if kill -TERM "$pid" 2>/dev/null; then
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
+        echo "node $n: stopped"
+    fi
+    rm -f "$pidfile"
+done
+if $wipe; then rm -rf "$DATA"; echo "data wiped"; fi

@@ -1,0 +1,638 @@
+//! stockctl's commands: one per API call, grouped as the services are.
+
+use crate::output::{self, Format};
+use clap::{Args, Subcommand};
+use futures_util::StreamExt;
+use stockraft_client::{Client, Error, new_request_id, v1};
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Take a hold for an order (all lines or none).
+    Reserve(ReserveArgs),
+    /// Allocate and commit at payment in one step (ON_PAYMENT SKUs).
+    Deduct(ReserveArgs),
+    /// Payment captured: commit the hold.
+    Confirm(HoldArgs),
+    /// Order cancelled before payment: release the hold.
+    Release(HoldArgs),
+    /// Refund a confirmed order before it ships.
+    Cancel(HoldArgs),
+    /// Show a hold.
+    Hold { hold: String },
+    /// Units of a SKU sellable now.
+    Availability {
+        sku: String,
+        /// Answer from the node asked, without confirming leadership (may be stale).
+        #[arg(long)]
+        stale: bool,
+    },
+    /// Follow SKUs' availability as it changes (from the first endpoint; Ctrl-C stops).
+    Watch {
+        #[arg(required = true)]
+        skus: Vec<String>,
+        /// Stop after this many updates.
+        #[arg(long)]
+        count: Option<usize>,
+    },
+    /// A confirmed order leaves the warehouse.
+    Ship(HoldArgs),
+    #[command(subcommand)]
+    Warehouse(WarehouseCommand),
+    #[command(subcommand)]
+    Item(ItemCommand),
+    #[command(subcommand)]
+    Sku(SkuCommand),
+    #[command(subcommand)]
+    Stock(StockCommand),
+    #[command(subcommand)]
+    Inbound(InboundCommand),
+    /// Query the audit ledger.
+    Ledger(LedgerArgs),
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct Mutation {
+    /// The idempotency key; a fresh one by default. Reuse it to retry a call whose outcome you
+    /// did not see.
+    #[arg(long)]
+    request_id: Option<String>,
+}
+
+impl Mutation {
+    fn id(&self) -> String {
+        self.request_id.clone().unwrap_or_else(new_request_id)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ReserveArgs {
+    /// The order id (names the hold).
+    #[arg(long)]
+    hold: String,
+    #[arg(long)]
+    buyer: String,
+    /// A line as SKU or SKU:QUANTITY (repeat for several lines).
+    #[arg(long = "sku", required = true, value_name = "SKU[:QTY]")]
+    lines: Vec<String>,
+    /// Prefer warehouses in this region.
+    #[arg(long, default_value = "")]
+    region: String,
+    /// Buyer signals for risk rules: ACCOUNT_AGE_DAYS,MEMBERSHIP_AGE_DAYS,ORDERS_LAST_YEAR,DAYS_SINCE_ACTIVE.
+    #[arg(long, value_delimiter = ',', num_args = 4)]
+    signals: Option<Vec<u32>>,
+    #[command(flatten)]
+    mutation: Mutation,
+}
+
+#[derive(Debug, Args)]
+pub struct HoldArgs {
+    hold: String,
+    #[command(flatten)]
+    mutation: Mutation,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WarehouseCommand {
+    Upsert {
+        id: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        #[arg(long, default_value = "")]
+        region: String,
+        /// Lower is preferred.
+        #[arg(long, default_value_t = 1)]
+        priority: u32,
+        /// Keep the warehouse's stock but never allocate from it.
+        #[arg(long)]
+        inactive: bool,
+        #[command(flatten)]
+        mutation: Mutation,
+    },
+    List(PageArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ItemCommand {
+    Upsert {
+        id: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        #[command(flatten)]
+        mutation: Mutation,
+    },
+    List(PageArgs),
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Mode {
+    PreDeduct,
+    OnOrder,
+    OnPayment,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SkuCommand {
+    Upsert {
+        id: String,
+        /// A component as ITEM or ITEM:QUANTITY (repeat for bundles).
+        #[arg(long = "item", required = true, value_name = "ITEM[:QTY]")]
+        components: Vec<String>,
+        #[arg(long, value_enum, default_value = "pre-deduct")]
+        mode: Mode,
+        /// PRE_DEDUCT hold lifetime in milliseconds (0: 20 minutes).
+        #[arg(long, default_value_t = 0)]
+        ttl_ms: u64,
+        #[arg(long)]
+        units_per_buyer: Option<u32>,
+        #[arg(long)]
+        open_holds_per_buyer: Option<u32>,
+        #[arg(long)]
+        allow_split: bool,
+        #[arg(long, default_value_t = 0)]
+        presale_units: u32,
+        #[command(flatten)]
+        mutation: Mutation,
+    },
+    Get {
+        id: String,
+    },
+    List(PageArgs),
+    Block {
+        sku: String,
+        buyer: String,
+        #[command(flatten)]
+        mutation: Mutation,
+    },
+    Unblock {
+        sku: String,
+        buyer: String,
+        #[command(flatten)]
+        mutation: Mutation,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct FigureArgs {
+    item: String,
+    warehouse: String,
+    units: i64,
+    #[arg(long, default_value = "")]
+    note: String,
+    #[command(flatten)]
+    mutation: Mutation,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StockCommand {
+    /// Units arrived outside any inbound shipment.
+    Receive(FigureArgs),
+    /// A physical count: on_hand becomes UNITS.
+    Count(FigureArgs),
+    /// Units never offered for sale.
+    Safety(FigureArgs),
+    Get {
+        item: String,
+        warehouse: String,
+    },
+    Shortfalls(PageArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InboundCommand {
+    Add {
+        shipment: String,
+        item: String,
+        warehouse: String,
+        units: u32,
+        /// Expected arrival, milliseconds since the epoch.
+        #[arg(long, default_value_t = 0)]
+        eta_ms: u64,
+        #[command(flatten)]
+        mutation: Mutation,
+    },
+    Receive {
+        shipment: String,
+        units: i64,
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        mutation: Mutation,
+    },
+    Cancel {
+        shipment: String,
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        mutation: Mutation,
+    },
+    List(PageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PageArgs {
+    /// Entries after this id.
+    #[arg(long, default_value = "")]
+    after: String,
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
+}
+
+impl PageArgs {
+    fn request(&self) -> v1::ListRequest {
+        v1::ListRequest { after: self.after.clone(), limit: self.limit }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerArgs {
+    #[arg(long, default_value = "")]
+    item: String,
+    #[arg(long, default_value = "")]
+    warehouse: String,
+    #[arg(long, default_value = "")]
+    hold: String,
+    /// An operation name, e.g. RESERVE, EXPIRE, COUNT_STOCK.
+    #[arg(long)]
+    op: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    from_seq: u64,
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// The cluster as each endpoint sees it.
+    Status,
+    /// Add a node that receives the log but does not vote yet.
+    AddLearner {
+        node_id: u64,
+        address: String,
+        /// Return at once instead of waiting for the learner to catch up.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Make exactly these nodes the voters.
+    ChangeMembership {
+        #[arg(required = true, value_delimiter = ',')]
+        voters: Vec<u64>,
+        /// Keep nodes leaving the voter set as learners.
+        #[arg(long)]
+        retain: bool,
+    },
+    TransferLeader {
+        node_id: u64,
+    },
+    /// Build a snapshot on the node asked (the first endpoint).
+    Snapshot,
+}
+
+/// Sends one call with the client's retries; the request is built once, so retries resend the
+/// same request id.
+macro_rules! call {
+    ($client:expr, $service:ident, $method:ident, $request:expr) => {{
+        let request = $request;
+        $client.$service(|mut c| {
+            let r = request.clone();
+            async move { c.$method(r).await }
+        })
+        .await?
+    }};
+}
+
+fn lines(specs: &[String]) -> Result<Vec<v1::Line>, Error> {
+    specs
+        .iter()
+        .map(|spec| {
+            let (sku, quantity) = match spec.split_once(':') {
+                Some((sku, q)) => (sku, q.parse().map_err(|_| Error::Usage(format!("{spec:?}: quantity {q:?} is not a number")))?),
+                None => (spec.as_str(), 1),
+            };
+            Ok(v1::Line { sku_id: sku.to_string(), quantity })
+        })
+        .collect()
+}
+
+fn components(specs: &[String]) -> Result<Vec<v1::Component>, Error> {
+    Ok(lines(specs)?.into_iter().map(|l| v1::Component { item_id: l.sku_id, quantity: l.quantity }).collect())
+}
+
+fn reserve_request(a: &ReserveArgs) -> Result<v1::ReserveRequest, Error> {
+    Ok(v1::ReserveRequest {
+        request_id: a.mutation.id(),
+        hold_id: a.hold.clone(),
+        buyer_id: a.buyer.clone(),
+        region: a.region.clone(),
+        signals: a.signals.as_ref().map(|s| v1::BuyerSignals {
+            account_age_days: s[0],
+            membership_age_days: s[1],
+            orders_last_year: s[2],
+            days_since_last_activity: s[3],
+        }),
+        lines: lines(&a.lines)?,
+    })
+}
+
+fn hold_request(a: &HoldArgs) -> v1::HoldRequest {
+    v1::HoldRequest { request_id: a.mutation.id(), hold_id: a.hold.clone() }
+}
+
+fn figure(a: &FigureArgs) -> v1::StockFigureRequest {
+    v1::StockFigureRequest {
+        request_id: a.mutation.id(),
+        item_id: a.item.clone(),
+        warehouse_id: a.warehouse.clone(),
+        units: a.units,
+        note: a.note.clone(),
+    }
+}
+
+pub async fn run(client: &Client, out: Format, command: Command) -> Result<(), Error> {
+    use Command as C;
+    match command {
+        C::Reserve(a) => output::print(out, "HoldReply", &call!(client, inventory, reserve, reserve_request(&a)?)),
+        C::Deduct(a) => output::print(out, "HoldReply", &call!(client, inventory, deduct, reserve_request(&a)?)),
+        C::Confirm(a) => output::print(out, "HoldReply", &call!(client, inventory, confirm, hold_request(&a))),
+        C::Release(a) => output::print(out, "HoldReply", &call!(client, inventory, release, hold_request(&a))),
+        C::Cancel(a) => output::print(out, "HoldReply", &call!(client, inventory, cancel, hold_request(&a))),
+        C::Hold { hold } => {
+            output::print(out, "Hold", &call!(client, inventory, get_hold, v1::GetHoldRequest { hold_id: hold }))
+        }
+        C::Availability { sku, stale } => {
+            let request = v1::GetAvailabilityRequest { sku_id: sku, allow_stale: stale };
+            output::print(out, "Availability", &call!(client, inventory, get_availability, request))
+        }
+        C::Watch { skus, count } => watch(client, out, skus, count).await?,
+        C::Ship(a) => {
+            let request = v1::ShipRequest { request_id: a.mutation.id(), hold_id: a.hold.clone() };
+            output::print(out, "Hold", &call!(client, catalog, ship, request))
+        }
+        C::Warehouse(w) => warehouse(client, out, w).await?,
+        C::Item(i) => item(client, out, i).await?,
+        C::Sku(s) => sku(client, out, s).await?,
+        C::Stock(s) => stock(client, out, s).await?,
+        C::Inbound(i) => inbound(client, out, i).await?,
+        C::Ledger(a) => {
+            let op = match &a.op {
+                None => 0,
+                Some(name) => v1::LedgerOp::from_str_name(&name.to_ascii_uppercase())
+                    .ok_or_else(|| Error::Usage(format!("unknown ledger op {name:?} (e.g. RESERVE, EXPIRE)")))?
+                    as i32,
+            };
+            let query = v1::LedgerQuery {
+                item_id: a.item,
+                warehouse_id: a.warehouse,
+                hold_id: a.hold,
+                op,
+                from_ms: None,
+                until_ms: None,
+                from_seq: a.from_seq,
+                limit: a.limit,
+            };
+            let page = call!(client, catalog, query_ledger, query);
+            match out {
+                Format::Json => output::print(out, "LedgerPage", &page),
+                Format::Table => {
+                    output::print(out, "LedgerPage", &v1::LedgerPage { entries: page.entries, next_seq: 0 });
+                    println!("next: --from-seq {}", page.next_seq);
+                }
+            }
+        }
+        C::Cluster(c) => cluster(client, out, c).await?,
+    }
+    Ok(())
+}
+
+async fn watch(client: &Client, out: Format, skus: Vec<String>, count: Option<usize>) -> Result<(), Error> {
+    let address = client.options().endpoints[0].clone();
+    let mut inventory = stockraft_proto::v1::inventory_client::InventoryClient::new(client.channel_to(&address)?);
+    let mut stream = match inventory.watch_availability(v1::WatchAvailabilityRequest { sku_ids: skus }).await {
+        Ok(stream) => stream.into_inner(),
+        Err(status) if status.code() == tonic::Code::Unavailable => {
+            return Err(Error::Unavailable { attempts: 1, last: format!("{address}: {}", status.message()) });
+        }
+        Err(status) => return Err(Error::Rejected(status)),
+    };
+    let mut seen = 0;
+    while let Some(update) = stream.next().await {
+        let update = update.map_err(|status| Error::Unavailable { attempts: 1, last: status.message().to_string() })?;
+        println!("{}", output::line(out, "Availability", &update));
+        seen += 1;
+        if count.is_some_and(|n| seen >= n) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+async fn warehouse(client: &Client, out: Format, command: WarehouseCommand) -> Result<(), Error> {
+    match command {
+        WarehouseCommand::Upsert { id, name, region, priority, inactive, mutation } => {
+            let request = v1::UpsertWarehouseRequest {
+                request_id: mutation.id(),
+                warehouse: Some(v1::Warehouse { id, name, region, priority, active: !inactive }),
+            };
+            output::print(out, "Warehouse", &call!(client, catalog, upsert_warehouse, request));
+        }
+        WarehouseCommand::List(page) => {
+            output::print(out, "WarehouseList", &call!(client, catalog, list_warehouses, page.request()))
+        }
+    }
+    Ok(())
+}
+
+async fn item(client: &Client, out: Format, command: ItemCommand) -> Result<(), Error> {
+    match command {
+        ItemCommand::Upsert { id, name, mutation } => {
+            let request = v1::UpsertItemRequest { request_id: mutation.id(), item: Some(v1::Item { id, name }) };
+            output::print(out, "Item", &call!(client, catalog, upsert_item, request));
+        }
+        ItemCommand::List(page) => output::print(out, "ItemList", &call!(client, catalog, list_items, page.request())),
+    }
+    Ok(())
+}
+
+async fn sku(client: &Client, out: Format, command: SkuCommand) -> Result<(), Error> {
+    match command {
+        SkuCommand::Upsert {
+            id,
+            components: specs,
+            mode,
+            ttl_ms,
+            units_per_buyer,
+            open_holds_per_buyer,
+            allow_split,
+            presale_units,
+            mutation,
+        } => {
+            let mode = match mode {
+                Mode::PreDeduct => v1::DeductionMode::PreDeduct,
+                Mode::OnOrder => v1::DeductionMode::OnOrder,
+                Mode::OnPayment => v1::DeductionMode::OnPayment,
+            };
+            let request = v1::UpsertSkuRequest {
+                request_id: mutation.id(),
+                sku_id: id,
+                components: components(&specs)?,
+                rules: Some(v1::SaleRules {
+                    mode: mode as i32,
+                    hold_ttl_ms: ttl_ms,
+                    units_per_buyer_max: units_per_buyer,
+                    open_holds_per_buyer_max: open_holds_per_buyer,
+                    allow_split,
+                    presale_units_max: presale_units,
+                    ..v1::SaleRules::default()
+                }),
+            };
+            output::print(out, "Sku", &call!(client, catalog, upsert_sku, request));
+        }
+        SkuCommand::Get { id } => output::print(out, "Sku", &call!(client, catalog, get_sku, v1::GetSkuRequest { sku_id: id })),
+        SkuCommand::List(page) => output::print(out, "SkuList", &call!(client, catalog, list_skus, page.request())),
+        SkuCommand::Block { sku, buyer, mutation } => {
+            let request = v1::BuyerListRequest { request_id: mutation.id(), sku_id: sku, buyer_id: buyer };
+            output::print(out, "Sku", &call!(client, catalog, block_buyer, request));
+        }
+        SkuCommand::Unblock { sku, buyer, mutation } => {
+            let request = v1::BuyerListRequest { request_id: mutation.id(), sku_id: sku, buyer_id: buyer };
+            output::print(out, "Sku", &call!(client, catalog, unblock_buyer, request));
+        }
+    }
+    Ok(())
+}
+
+async fn stock(client: &Client, out: Format, command: StockCommand) -> Result<(), Error> {
+    let level = match command {
+        StockCommand::Receive(a) => call!(client, catalog, receive_stock, figure(&a)),
+        StockCommand::Count(a) => call!(client, catalog, count_stock, figure(&a)),
+        StockCommand::Safety(a) => call!(client, catalog, set_safety_stock, figure(&a)),
+        StockCommand::Get { item, warehouse } => {
+            call!(client, catalog, get_stock, v1::GetStockRequest { item_id: item, warehouse_id: warehouse })
+        }
+        StockCommand::Shortfalls(page) => {
+            output::print(out, "StockLevelList", &call!(client, catalog, list_shortfalls, page.request()));
+            return Ok(());
+        }
+    };
+    output::print(out, "StockLevel", &level);
+    Ok(())
+}
+
+async fn inbound(client: &Client, out: Format, command: InboundCommand) -> Result<(), Error> {
+    let level = match command {
+        InboundCommand::Add { shipment, item, warehouse, units, eta_ms, mutation } => {
+            let request = v1::AddInboundRequest {
+                request_id: mutation.id(),
+                shipment: Some(v1::InboundShipment {
+                    shipment_id: shipment,
+                    item_id: item,
+                    warehouse_id: warehouse,
+                    units,
+                    expected_arrival_ms: eta_ms,
+                }),
+            };
+            call!(client, catalog, add_inbound, request)
+        }
+        InboundCommand::Receive { shipment, units, note, mutation } => {
+            let request =
+                v1::ReceiveInboundRequest { request_id: mutation.id(), shipment_id: shipment, received_units: units, note };
+            call!(client, catalog, receive_inbound, request)
+        }
+        InboundCommand::Cancel { shipment, note, mutation } => {
+            let request = v1::CancelInboundRequest { request_id: mutation.id(), shipment_id: shipment, note };
+            call!(client, catalog, cancel_inbound, request)
+        }
+        InboundCommand::List(page) => {
+            output::print(out, "InboundList", &call!(client, catalog, list_inbound, page.request()));
+            return Ok(());
+        }
+    };
+    output::print(out, "StockLevel", &level);
+    Ok(())
+}
+
+async fn cluster(client: &Client, out: Format, command: ClusterCommand) -> Result<(), Error> {
+    let status = match command {
+        ClusterCommand::Status => return cluster_status(client, out).await,
+        ClusterCommand::AddLearner { node_id, address, no_wait } => {
+            let request = v1::AddLearnerRequest { node_id, address, wait_for_catch_up: !no_wait };
+            call!(client, cluster, add_learner, request)
+        }
+        ClusterCommand::ChangeMembership { voters, retain } => {
+            let request = v1::ChangeMembershipRequest { voter_ids: voters, retain_as_learners: retain };
+            call!(client, cluster, change_membership, request)
+        }
+        ClusterCommand::TransferLeader { node_id } => {
+            call!(client, cluster, transfer_leader, v1::TransferLeaderRequest { to_node_id: node_id })
+        }
+        ClusterCommand::Snapshot => {
+            let address = client.options().endpoints[0].clone();
+            let mut cluster = stockraft_proto::v1::cluster_client::ClusterClient::new(client.channel_to(&address)?);
+            let info = cluster.trigger_snapshot(v1::TriggerSnapshotRequest {}).await.map_err(Error::Rejected)?;
+            output::print(out, "SnapshotInfo", info.get_ref());
+            return Ok(());
+        }
+    };
+    output::print(out, "ClusterStatus", &status);
+    Ok(())
+}
+
+/// Every endpoint's own view, so a split or a lagging node shows at a glance. Fails (exit 4)
+/// only when no endpoint answers.
+async fn cluster_status(client: &Client, out: Format) -> Result<(), Error> {
+    let mut answered = 0;
+    let mut last_error = String::new();
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+    table.set_header(["endpoint", "node", "role", "leader", "term", "last log", "committed", "applied", "snapshot", "members"]);
+    for endpoint in &client.options().endpoints {
+        match client.node_status(endpoint).await {
+            Ok(status) => {
+                answered += 1;
+                if out == Format::Json {
+                    println!("{}", output::json(&output::dynamic("ClusterStatus", &status), false));
+                    continue;
+                }
+                let role = if status.leader_id == status.node_id {
+                    "leader"
+                } else if status.members.iter().any(|m| m.node_id == status.node_id && !m.voter) {
+                    "learner"
+                } else {
+                    "follower"
+                };
+                let members = status
+                    .members
+                    .iter()
+                    .map(|m| format!("{}{}", m.node_id, if m.voter { "" } else { "(learner)" }))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                table.add_row([
+                    endpoint.clone(),
+                    status.node_id.to_string(),
+                    role.to_string(),
+                    if status.leader_id == 0 { "none".into() } else { status.leader_id.to_string() },
+                    status.term.to_string(),
+                    status.last_log_index.to_string(),
+                    status.committed_log_index.to_string(),
+                    status.applied_log_index.to_string(),
+                    status.snapshot_log_index.map_or("-".into(), |i| i.to_string()),
+                    members,
+                ]);
+            }
+            Err(e) => {
+                last_error = e.to_string();
+                if out == Format::Table {
+                    table.add_row([endpoint.clone(), "-".into(), "unreachable".into()]);
+                }
+            }
+        }
+    }
+    if out == Format::Table {
+        println!("{table}");
+    }
+    if answered == 0 {
+        return Err(Error::Unavailable { attempts: client.options().endpoints.len() as u32, last: last_error });
+    }
+    Ok(())
+}

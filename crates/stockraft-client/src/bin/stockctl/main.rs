@@ -1,0 +1,67 @@
+//! `stockctl`: the operator and scripting CLI for a stockraft cluster. Every Inventory, Catalog
+//! and Cluster call; tables for people, `--output json` for scripts.
+//!
+//! Exit codes: 0 done; 2 usage error; 3 the cluster refused the request (out of stock, not
+//! found, invalid argument, ...); 4 the cluster could not be reached or had no leader in time;
+//! 1 anything else.
+
+mod commands;
+mod output;
+
+use clap::Parser;
+use commands::Command;
+use output::Format;
+use std::process::ExitCode;
+use std::time::Duration;
+use stockraft_client::{Client, Error, Options};
+
+#[derive(Debug, Parser)]
+#[command(name = "stockctl", version, about = "Operate and script a stockraft cluster.")]
+struct Cli {
+    /// Nodes to try, in order (any node serves every call; followers forward to the leader).
+    #[arg(long, short, global = true, value_delimiter = ',', env = "STOCKCTL_ENDPOINTS", default_value = "127.0.0.1:7001")]
+    endpoints: Vec<String>,
+    /// table for people, json for scripts (protobuf's JSON mapping).
+    #[arg(long, short, global = true, value_enum, default_value = "table")]
+    output: Format,
+    /// Give up after this many seconds, retries included.
+    #[arg(long, global = true, default_value_t = 15.0)]
+    timeout: f64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXIT_REJECTED: u8 = 3;
+const EXIT_UNREACHABLE: u8 = 4;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if !(cli.timeout > 0.0 && cli.timeout <= 3600.0) {
+        eprintln!("stockctl: --timeout must be between 0 and 3600 seconds");
+        return ExitCode::from(2);
+    }
+    let mut options = Options::new(cli.endpoints.iter().map(|e| e.trim()).filter(|e| !e.is_empty()));
+    options.deadline = Duration::from_secs_f64(cli.timeout);
+    options.attempt_timeout = options.attempt_timeout.min(options.deadline);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    let result = runtime.block_on(async {
+        let client = Client::new(options)?;
+        commands::run(&client, cli.output, cli.command).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Error::Rejected(status)) => {
+            let reason = stockraft_client::reason(&status);
+            eprintln!("stockctl: refused ({}): {}", reason.as_str_name(), status.message());
+            ExitCode::from(EXIT_REJECTED)
+        }
+        Err(e @ Error::Unavailable { .. }) => {
+            eprintln!("stockctl: {e}");
+            ExitCode::from(EXIT_UNREACHABLE)
+        }
+        Err(Error::Usage(message)) => {
+            eprintln!("stockctl: {message}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! # stockraft-client: talking to a stockraft cluster from Rust
+//!
+//! [`Client`] holds one channel per known node and sends each call to the node most likely to
+//! be the leader (any node works: followers forward, but the leader saves a hop). When a call
+//! fails in a way that says "try elsewhere" (no leader yet, not the leader, node unreachable,
+//! attempt timed out) it retries on the leader the error names, or the next node, with bounded
+//! exponential backoff, until the call's deadline.
+//!
+//! Retries resend the *same* message. Every mutation carries a request id, and the ledger
+//! answers a repeated id with the first outcome, so a retry after an unknown outcome (timeout,
+//! leader died mid-write) can never apply a reserve twice. Build each mutation once with
+//! [`new_request_id`] and pass it to a call; never mint a new id for a retry.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), stockraft_client::Error> {
+//! use stockraft_client::{Client, Options, new_request_id, v1};
+//! let client = Client::new(Options::new(["127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"]))?;
+//! let request = v1::ReserveRequest {
+//!     request_id: new_request_id(),
+//!     hold_id: "order-1".into(),
+//!     buyer_id: "alice".into(),
+//!     lines: vec![v1::Line { sku_id: "moutai-flash".into(), quantity: 1 }],
+//!     ..Default::default()
+//! };
+//! let hold = client.inventory(|mut c| { let r = request.clone(); async move { c.reserve(r).await } }).await?;
+//! println!("held {} at log index {}", hold.hold_id, hold.log_index);
+//! # Ok(()) }
+//! ```
+
+use rand::Rng;
+use std::future::Future;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use stockraft_proto::errors::error_detail;
+pub use stockraft_proto::errors::reason;
+use stockraft_proto::v1::catalog_client::CatalogClient;
+use stockraft_proto::v1::cluster_client::ClusterClient;
+use stockraft_proto::v1::inventory_client::InventoryClient;
+pub use stockraft_proto::{FILE_DESCRIPTOR_SET, v1};
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Response, Status};
+
+/// The largest reply the client accepts (matches the server's limit).
+pub const MESSAGE_BYTES_MAX: usize = 16 << 20;
+
+/// How calls are sent and retried.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// `host:port` of each node to try (at least one).
+    pub endpoints: Vec<String>,
+    /// How long one attempt may take before it counts as failed (and is retried elsewhere).
+    pub attempt_timeout: Duration,
+    /// How long a call may take in all, retries included.
+    pub deadline: Duration,
+    /// Backoff between attempts: doubles from `backoff_min` up to `backoff_max`, with jitter.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl Options {
+    pub fn new<S: Into<String>>(endpoints: impl IntoIterator<Item = S>) -> Options {
+        Options {
+            endpoints: endpoints.into_iter().map(Into::into).collect(),
+            // A write waits for an fsync and a replication round trip: milliseconds. Five seconds
+            // covers a leader election (under a second) with room for a slow disk.
+            attempt_timeout: Duration::from_secs(5),
+            deadline: Duration::from_secs(15),
+            backoff_min: Duration::from_millis(20),
+            backoff_max: Duration::from_secs(1),
+            connect_timeout: Duration::from_millis(500),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The cluster answered, and the answer is final: a domain rejection (out of stock, limit
+    /// exceeded, ...) or bad input. Retrying the same request gives the same answer.
+    #[error("{}: {}", .0.code(), .0.message())]
+    Rejected(Status),
+    /// No node could serve the call before the deadline. A write's outcome is unknown: retry it
+    /// with the same request id to learn it.
+    #[error("cluster unreachable after {attempts} attempts: {last}")]
+    Unavailable { attempts: u32, last: String },
+    /// The options are unusable (no endpoints, a malformed address).
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    /// The rejection's status, when the cluster gave a final answer.
+    pub fn status(&self) -> Option<&Status> {
+        match self {
+            Error::Rejected(status) => Some(status),
+            _ => None,
+        }
+    }
+
+    /// The rejection's machine-readable reason (`Unspecified` for other errors).
+    pub fn reason(&self) -> v1::Reason {
+        self.status().map_or(v1::Reason::Unspecified, reason)
+    }
+}
+
+/// A fresh request id: 128 random bits in hex. Mint one per logical operation, not per attempt.
+pub fn new_request_id() -> String {
+    format!("{:032x}", rand::rng().random::<u128>())
+}
+
+/// Whether a failed attempt may be retried, on another node or later. Everything else is a
+/// final answer from the cluster.
+fn retryable(status: &Status) -> bool {
+    matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Aborted)
+        || (status.code() == Code::Unknown && status.message().contains("transport"))
+}
+
+pub struct Client {
+    options: Options,
+    /// Known nodes, the configured endpoints first; leaders named by NOT_LEADER errors are added.
+    nodes: Mutex<Vec<(String, Channel)>>,
+    /// The node to try first: the last one that answered.
+    preferred: AtomicUsize,
+}
+
+impl Client {
+    /// A client for the cluster at `options.endpoints`. Connections open lazily, on first use.
+    pub fn new(options: Options) -> Result<Client, Error> {
+        if options.endpoints.is_empty() {
+            return Err(Error::Usage("no endpoints given".into()));
+        }
+        let mut nodes = Vec::new();
+        for address in &options.endpoints {
+            nodes.push((address.clone(), channel(address, &options)?));
+        }
+        Ok(Client { options, nodes: Mutex::new(nodes), preferred: AtomicUsize::new(0) })
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    fn node(&self, n: usize) -> (usize, String, Channel) {
+        let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        let n = n % nodes.len();
+        (n, nodes[n].0.clone(), nodes[n].1.clone())
+    }
+
+    /// The index of the node at `address`, added if new.
+    fn node_at(&self, address: &str) -> Option<usize> {
+        let mut nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = nodes.iter().position(|(a, _)| a == address) {
+            return Some(n);
+        }
+        let channel = channel(address, &self.options).ok()?;
+        nodes.push((address.to_string(), channel));
+        Some(nodes.len() - 1)
+    }
+
+    /// Sends `call` to the cluster, retrying as described in the crate docs. `call` gets a
+    /// channel to one node and must send the same message every time it is invoked.
+    pub async fn call<T, F, Fut>(&self, mut call: F) -> Result<T, Error>
+    where
+        F: FnMut(Channel) -> Fut,
+        Fut: Future<Output = Result<Response<T>, Status>>,
+    {
+        let started = Instant::now();
+        let mut backoff = self.options.backoff_min;
+        let mut next = self.preferred.load(Ordering::Relaxed);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (n, address, channel) = self.node(next);
+            let remaining = self.options.deadline.saturating_sub(started.elapsed());
+            let budget = self.options.attempt_timeout.min(remaining);
+            let status = match tokio::time::timeout(budget, call(channel)).await {
+                Ok(Ok(reply)) => {
+                    self.preferred.store(n, Ordering::Relaxed);
+                    return Ok(reply.into_inner());
+                }
+                Ok(Err(status)) if !retryable(&status) => return Err(Error::Rejected(status)),
+                Ok(Err(status)) => status,
+                Err(_) => Status::deadline_exceeded(format!("no answer from {address} within {budget:?}")),
+            };
+            tracing::debug!(node = %address, code = ?status.code(), message = status.message(), "attempt failed");
+            // A node that knows the leader names it: go there next, at once.
+            let hint = error_detail(&status).filter(|d| !d.leader_address.is_empty()).and_then(|d| self.node_at(&d.leader_address));
+            let remaining = self.options.deadline.saturating_sub(started.elapsed());
+            if remaining.is_zero() {
+                return Err(Error::Unavailable {
+                    attempts,
+                    last: format!("{address}: {}: {}", status.code(), status.message()),
+                });
+            }
+            match hint {
+                Some(leader) if leader != n => next = leader,
+                _ => {
+                    next = n + 1;
+                    let jitter = rand::rng().random_range(0..=backoff.as_millis() as u64 / 2);
+                    tokio::time::sleep((backoff + Duration::from_millis(jitter)).min(remaining)).await;
+                    backoff = (backoff * 2).min(self.options.backoff_max);
+                }
+            }
+        }
+    }
+
+    /// A call on the Inventory service (see [`Client::call`]).
+    pub async fn inventory<T, F, Fut>(&self, mut call: F) -> Result<T, Error>
+    where
+        F: FnMut(InventoryClient<Channel>) -> Fut,
+        Fut: Future<Output = Result<Response<T>, Status>>,
+    {
+        self.call(|channel| call(InventoryClient::new(channel).max_decoding_message_size(MESSAGE_BYTES_MAX))).await
+    }
+
+    /// A call on the Catalog service (see [`Client::call`]).
+    pub async fn catalog<T, F, Fut>(&self, mut call: F) -> Result<T, Error>
+    where
+        F: FnMut(CatalogClient<Channel>) -> Fut,
+        Fut: Future<Output = Result<Response<T>, Status>>,
+    {
+        self.call(|channel| call(CatalogClient::new(channel).max_decoding_message_size(MESSAGE_BYTES_MAX))).await
+    }
+
+    /// A call on the Cluster service (see [`Client::call`]).
+    pub async fn cluster<T, F, Fut>(&self, mut call: F) -> Result<T, Error>
+    where
+        F: FnMut(ClusterClient<Channel>) -> Fut,
+        Fut: Future<Output = Result<Response<T>, Status>>,
+    {
+        self.call(|channel| call(ClusterClient::new(channel))).await
+    }
+
+    /// The status of one node, as that node sees it (no retries elsewhere).
+    pub async fn node_status(&self, address: &str) -> Result<v1::ClusterStatus, Error> {
+        let channel = channel(address, &self.options)?;
+        let mut cluster = ClusterClient::new(channel);
+        match tokio::time::timeout(self.options.attempt_timeout, cluster.status(v1::StatusRequest {})).await {
+            Ok(Ok(reply)) => Ok(reply.into_inner()),
+            Ok(Err(status)) => Err(Error::Unavailable { attempts: 1, last: format!("{address}: {}", status.message()) }),
+            Err(_) => Err(Error::Unavailable { attempts: 1, last: format!("{address}: no answer") }),
+        }
+    }
+
+    /// A channel to one node, for calls that must go to that node (watches, per-node status).
+    pub fn channel_to(&self, address: &str) -> Result<Channel, Error> {
+        channel(address, &self.options)
+    }
+}
+
+fn channel(address: &str, options: &Options) -> Result<Channel, Error> {
+    let url = if address.contains("://") { address.to_string() } else { format!("http://{address}") };
+    Ok(Endpoint::from_shared(url)
+        .map_err(|e| Error::Usage(format!("endpoint {address:?}: {e}")))?
+        .connect_timeout(options.connect_timeout)
+        .tcp_nodelay(true)
+        .connect_lazy())
+}

@@ -1,0 +1,50 @@
+//! `stockd`: one stockraft node. `stockd --help` lists the flags; cluster/*.toml are examples.
+
+use clap::Parser;
+use std::process::ExitCode;
+use stockraft_server::config::{Config, Flags};
+use stockraft_server::server;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Exit codes: 0 stopped cleanly, 2 bad configuration, 1 any other failure.
+fn main() -> ExitCode {
+    let config = match Config::load(Flags::parse()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("stockd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(&config.log)).with_target(false).init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stockd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> Result<(), server::StartError> {
+    let node_id = config.node_id;
+    let advertised = config.advertised().to_string();
+    let started = server::start(config).await?;
+    eprintln!("stockd: node {node_id} serving gRPC on {advertised}");
+    eprintln!("  status:  stockctl --endpoints {advertised} cluster status");
+    eprintln!("  reserve: stockctl --endpoints {advertised} reserve --sku moutai-flash --buyer alice --hold order-1");
+    started.serve(shutdown_signal()).await
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,256 @@
+//! API requests into ledger requests. Everything a client sends is checked here or by the ledger
+//! before it can reach the Raft log: ids, signed quantities, enum values. A refusal here is an
+//! `INVALID_ARGUMENT` that changed nothing.
+
+use compact_str::CompactString;
+use stockraft_core::{
+    self as core, BuyerId, DeductionMode, HoldId, ItemId, Op, Rejection, Request, RequestId, RiskAction,
+    RiskCondition, RiskRule, SaleRules, ShipmentId, SkuId, WarehouseId,
+};
+use stockraft_proto::v1;
+
+type Checked<T> = Result<T, Rejection>;
+
+fn invalid(message: String) -> Rejection {
+    Rejection::InvalidArgument(message)
+}
+
+/// A signed API quantity as the ledger's `u32`; the ledger then checks its own bounds.
+pub fn units(field: &str, value: i64) -> Checked<u32> {
+    u32::try_from(value).map_err(|_| invalid(format!("{field} must be between 0 and {}, got {value}", u32::MAX)))
+}
+
+fn request(request_id: &str, op: Op) -> Checked<Request> {
+    Ok(Request::new(RequestId::new(request_id)?, op))
+}
+
+pub fn reserve_op(r: &v1::ReserveRequest) -> Checked<core::Reserve> {
+    let lines = r
+        .lines
+        .iter()
+        .map(|line| Ok(core::Line { sku: SkuId::new(&line.sku_id)?, quantity: units("line quantity", line.quantity)? }))
+        .collect::<Checked<Vec<_>>>()?;
+    Ok(core::Reserve {
+        hold: HoldId::new(&r.hold_id)?,
+        buyer: BuyerId::new(&r.buyer_id)?,
+        region: (!r.region.is_empty()).then(|| CompactString::from(r.region.as_str())),
+        signals: r.signals.map(|s| core::BuyerSignals {
+            account_age_days: s.account_age_days,
+            membership_age_days: s.membership_age_days,
+            orders_last_year: s.orders_last_year,
+            days_since_last_activity: s.days_since_last_activity,
+        }),
+        lines,
+    })
+}
+
+pub fn reserve(r: &v1::ReserveRequest) -> Checked<Request> {
+    request(&r.request_id, Op::Reserve(reserve_op(r)?))
+}
+
+pub fn deduct(r: &v1::ReserveRequest) -> Checked<Request> {
+    request(&r.request_id, Op::Deduct(reserve_op(r)?))
+}
+
+/// Which hold transition a `HoldRequest` asks for.
+#[derive(Clone, Copy, Debug)]
+pub enum HoldAction {
+    Confirm,
+    Release,
+    Cancel,
+}
+
+pub fn hold_action(r: &v1::HoldRequest, action: HoldAction) -> Checked<Request> {
+    let hold = HoldId::new(&r.hold_id)?;
+    let op = match action {
+        HoldAction::Confirm => Op::Confirm { hold },
+        HoldAction::Release => Op::Release { hold },
+        HoldAction::Cancel => Op::Cancel { hold },
+    };
+    request(&r.request_id, op)
+}
+
+pub fn ship(r: &v1::ShipRequest) -> Checked<Request> {
+    request(&r.request_id, Op::Ship { hold: HoldId::new(&r.hold_id)? })
+}
+
+pub fn upsert_warehouse(r: &v1::UpsertWarehouseRequest) -> Checked<Request> {
+    let w = r.warehouse.as_ref().ok_or_else(|| invalid("warehouse is missing".into()))?;
+    let op = Op::UpsertWarehouse(core::UpsertWarehouse {
+        id: WarehouseId::new(&w.id)?,
+        name: CompactString::from(w.name.as_str()),
+        region: CompactString::from(w.region.as_str()),
+        priority: w.priority,
+        active: w.active,
+    });
+    request(&r.request_id, op)
+}
+
+pub fn upsert_item(r: &v1::UpsertItemRequest) -> Checked<Request> {
+    let item = r.item.as_ref().ok_or_else(|| invalid("item is missing".into()))?;
+    request(&r.request_id, Op::UpsertItem(core::UpsertItem { id: ItemId::new(&item.id)?, name: CompactString::from(item.name.as_str()) }))
+}
+
+pub fn upsert_sku(r: &v1::UpsertSkuRequest) -> Checked<Request> {
+    let components = r
+        .components
+        .iter()
+        .map(|c| Ok((ItemId::new(&c.item_id)?, units("component quantity", c.quantity)?)))
+        .collect::<Checked<Vec<_>>>()?;
+    let rules = sale_rules(r.rules.as_ref().cloned().unwrap_or_default())?;
+    request(&r.request_id, Op::UpsertSku(core::UpsertSku { id: SkuId::new(&r.sku_id)?, components, rules }))
+}
+
+fn sale_rules(r: v1::SaleRules) -> Checked<SaleRules> {
+    let defaults = SaleRules::default();
+    let mode = match v1::DeductionMode::try_from(r.mode) {
+        Ok(v1::DeductionMode::Unspecified | v1::DeductionMode::PreDeduct) => DeductionMode::PreDeduct,
+        Ok(v1::DeductionMode::OnOrder) => DeductionMode::OnOrder,
+        Ok(v1::DeductionMode::OnPayment) => DeductionMode::OnPayment,
+        Err(_) => return Err(invalid(format!("unknown deduction mode {}", r.mode))),
+    };
+    let risk_rules = r.risk_rules.iter().enumerate().map(|(n, rule)| risk_rule(n, rule)).collect::<Checked<_>>()?;
+    Ok(SaleRules {
+        mode,
+        hold_ttl_ms: if r.hold_ttl_ms == 0 { defaults.hold_ttl_ms } else { r.hold_ttl_ms },
+        units_per_buyer_max: r.units_per_buyer_max,
+        open_holds_per_buyer_max: r.open_holds_per_buyer_max,
+        rehold_limit: r.rehold_limit.unwrap_or(defaults.rehold_limit),
+        rehold_grace_ms: r.rehold_grace_ms.unwrap_or(defaults.rehold_grace_ms),
+        risk_rules,
+        allow_split: r.allow_split,
+        presale_units_max: r.presale_units_max,
+    })
+}
+
+fn risk_rule(n: usize, r: &v1::RiskRule) -> Checked<RiskRule> {
+    use v1::risk_rule::Action;
+    let action = match r.action {
+        Some(Action::Allow(true)) => RiskAction::Allow,
+        Some(Action::Reject(true)) => RiskAction::Reject,
+        Some(Action::CapUnits(cap)) => RiskAction::Cap(cap),
+        Some(Action::Allow(false) | Action::Reject(false)) | None => {
+            return Err(invalid(format!("risk rule {n} has no action (allow, cap_units or reject)")));
+        }
+    };
+    Ok(RiskRule {
+        when: RiskCondition {
+            account_age_days_below: r.account_age_days_below,
+            membership_age_days_below: r.membership_age_days_below,
+            orders_last_year_below: r.orders_last_year_below,
+            days_since_last_activity_at_least: r.days_since_last_activity_at_least,
+        },
+        action,
+    })
+}
+
+/// Which buyer-list change a `BuyerListRequest` asks for.
+pub fn buyer_list(r: &v1::BuyerListRequest, block: bool) -> Checked<Request> {
+    let (sku, buyer) = (SkuId::new(&r.sku_id)?, BuyerId::new(&r.buyer_id)?);
+    request(&r.request_id, if block { Op::BlockBuyer { sku, buyer } } else { Op::UnblockBuyer { sku, buyer } })
+}
+
+/// Which stock figure a `StockFigureRequest` sets.
+#[derive(Clone, Copy, Debug)]
+pub enum Figure {
+    Receive,
+    Count,
+    SafetyStock,
+}
+
+pub fn stock_figure(r: &v1::StockFigureRequest, figure: Figure) -> Checked<Request> {
+    let f = core::StockFigure {
+        item: ItemId::new(&r.item_id)?,
+        warehouse: WarehouseId::new(&r.warehouse_id)?,
+        units: units("units", r.units)?,
+        note: CompactString::from(r.note.as_str()),
+    };
+    let op = match figure {
+        Figure::Receive => Op::ReceiveStock(f),
+        Figure::Count => Op::CountStock(f),
+        Figure::SafetyStock => Op::SetSafetyStock(f),
+    };
+    request(&r.request_id, op)
+}
+
+pub fn add_inbound(r: &v1::AddInboundRequest) -> Checked<Request> {
+    let s = r.shipment.as_ref().ok_or_else(|| invalid("shipment is missing".into()))?;
+    let op = Op::AddInbound(core::AddInbound {
+        shipment: ShipmentId::new(&s.shipment_id)?,
+        item: ItemId::new(&s.item_id)?,
+        warehouse: WarehouseId::new(&s.warehouse_id)?,
+        units: s.units,
+        expected_arrival_ms: s.expected_arrival_ms,
+    });
+    request(&r.request_id, op)
+}
+
+pub fn receive_inbound(r: &v1::ReceiveInboundRequest) -> Checked<Request> {
+    let op = Op::ReceiveInbound {
+        shipment: ShipmentId::new(&r.shipment_id)?,
+        received_units: units("received_units", r.received_units)?,
+        note: CompactString::from(r.note.as_str()),
+    };
+    request(&r.request_id, op)
+}
+
+pub fn cancel_inbound(r: &v1::CancelInboundRequest) -> Checked<Request> {
+    request(&r.request_id, Op::CancelInbound { shipment: ShipmentId::new(&r.shipment_id)?, note: CompactString::from(r.note.as_str()) })
+}
+
+pub fn ledger_query(q: &v1::LedgerQuery) -> Checked<core::LedgerQuery> {
+    let op = match v1::LedgerOp::try_from(q.op) {
+        Ok(v1::LedgerOp::Unspecified) => None,
+        Ok(op) => Some(ledger_op(op)),
+        Err(_) => return Err(invalid(format!("unknown ledger op {}", q.op))),
+    };
+    fn optional(s: &str) -> Option<&str> {
+        (!s.is_empty()).then_some(s)
+    }
+    Ok(core::LedgerQuery {
+        item: optional(&q.item_id).map(ItemId::new).transpose()?,
+        warehouse: optional(&q.warehouse_id).map(WarehouseId::new).transpose()?,
+        hold: optional(&q.hold_id).map(HoldId::new).transpose()?,
+        op,
+        from_ms: q.from_ms,
+        until_ms: q.until_ms,
+        from_seq: q.from_seq,
+        limit: if q.limit == 0 { 1000 } else { q.limit as usize },
+    })
+}
+
+fn ledger_op(op: v1::LedgerOp) -> core::LedgerOp {
+    use core::LedgerOp as L;
+    use v1::LedgerOp as P;
+    match op {
+        P::Unspecified | P::ReceiveStock => L::ReceiveStock,
+        P::CountStock => L::CountStock,
+        P::SetSafetyStock => L::SetSafetyStock,
+        P::InboundAdded => L::InboundAdded,
+        P::InboundReceived => L::InboundReceived,
+        P::InboundCancelled => L::InboundCancelled,
+        P::Reserve => L::Reserve,
+        P::Deduct => L::Deduct,
+        P::Confirm => L::Confirm,
+        P::Rehold => L::Rehold,
+        P::Release => L::Release,
+        P::Expire => L::Expire,
+        P::Ship => L::Ship,
+        P::Cancel => L::Cancel,
+    }
+}
+
+/// A page request: entries after `after`, at most `limit` (1 to 1000; 0 means 100).
+pub struct Page<'a> {
+    pub after: &'a str,
+    pub limit: usize,
+}
+
+pub fn page(r: &v1::ListRequest) -> Checked<Page<'_>> {
+    let limit = match r.limit {
+        0 => 100,
+        n @ 1..=1000 => n as usize,
+        n => return Err(invalid(format!("limit must be 1 to 1000 (0 for 100), got {n}"))),
+    };
+    Ok(Page { after: &r.after, limit })
+}

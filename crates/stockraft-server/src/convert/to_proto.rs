@@ -1,0 +1,237 @@
+//! Ledger answers into API messages, and ledger rejections into gRPC statuses.
+
+use stockraft_core::{
+    self as core, DeductionMode, ExpiredReason, HoldReceipt, HoldState, LimitKind, Rejection, RiskAction, State,
+};
+use stockraft_proto::errors::status_with_detail;
+use stockraft_proto::v1;
+use tonic::{Code, Status};
+
+/// The gRPC status for a ledger rejection, with its reason and figures in the details.
+pub fn rejection(r: &Rejection) -> Status {
+    let reason = v1::Reason::from_str_name(r.reason()).unwrap_or(v1::Reason::Unspecified);
+    let mut detail = v1::ErrorDetail { reason: reason as i32, message: r.to_string(), ..v1::ErrorDetail::default() };
+    let code = match r {
+        Rejection::InvalidArgument(_) => Code::InvalidArgument,
+        Rejection::NotFound { .. } => Code::NotFound,
+        Rejection::AlreadyExists { .. } => Code::AlreadyExists,
+        Rejection::OutOfStock { sku, requested, available } => {
+            detail.sku_id = sku.to_string();
+            detail.requested = i64::from(*requested);
+            detail.available = i64::from(*available);
+            Code::FailedPrecondition
+        }
+        Rejection::LimitExceeded { sku, limit, allowed, requested } => {
+            detail.sku_id = sku.to_string();
+            detail.limit = limit_name(*limit).to_string();
+            detail.allowed = i64::from(*allowed);
+            detail.requested = i64::try_from(*requested).unwrap_or(i64::MAX);
+            Code::ResourceExhausted
+        }
+        Rejection::RiskRejected { sku, .. } => {
+            detail.sku_id = sku.to_string();
+            Code::PermissionDenied
+        }
+        Rejection::HoldExpired { .. } | Rejection::InvalidTransition { .. } | Rejection::NotYetArrived { .. } => {
+            Code::FailedPrecondition
+        }
+    };
+    status_with_detail(code, detail)
+}
+
+fn limit_name(limit: LimitKind) -> &'static str {
+    match limit {
+        LimitKind::UnitsPerBuyer => "units_per_buyer_max",
+        LimitKind::OpenHoldsPerBuyer => "open_holds_per_buyer_max",
+        LimitKind::RiskCap => "risk_rule_cap_units",
+    }
+}
+
+/// Why a confirm past the TTL did not re-hold, for messages.
+pub fn expired_reason(reason: ExpiredReason) -> &'static str {
+    match reason {
+        ExpiredReason::ReholdLimitReached => "rehold limit reached",
+        ExpiredReason::GraceWindowPassed => "grace window passed",
+        ExpiredReason::NoStockForRehold => "no stock for a re-hold",
+    }
+}
+
+pub fn hold_state(state: HoldState) -> v1::HoldState {
+    match state {
+        HoldState::Held => v1::HoldState::Held,
+        HoldState::Confirmed => v1::HoldState::Confirmed,
+        HoldState::Shipped => v1::HoldState::Shipped,
+        HoldState::Released => v1::HoldState::Released,
+        HoldState::Expired => v1::HoldState::Expired,
+        HoldState::Cancelled => v1::HoldState::Cancelled,
+    }
+}
+
+pub fn hold_reply(state: &State, receipt: &HoldReceipt, log_index: u64) -> v1::HoldReply {
+    v1::HoldReply {
+        hold_id: receipt.hold.to_string(),
+        state: hold_state(receipt.state) as i32,
+        expires_at_ms: receipt.expires_at_ms,
+        allocations: receipt
+            .allocations
+            .iter()
+            .map(|a| {
+                let view = state.allocation_view(a);
+                v1::Allocation {
+                    item_id: view.item.to_string(),
+                    warehouse_id: view.warehouse.to_string(),
+                    quantity: view.quantity,
+                }
+            })
+            .collect(),
+        reheld: receipt.reheld,
+        log_index,
+    }
+}
+
+pub fn hold(view: &core::HoldView) -> v1::Hold {
+    v1::Hold {
+        hold_id: view.hold.to_string(),
+        buyer_id: view.buyer.to_string(),
+        state: hold_state(view.state) as i32,
+        lines: view.lines.iter().map(|l| v1::Line { sku_id: l.sku.to_string(), quantity: i64::from(l.quantity) }).collect(),
+        allocations: view
+            .allocations
+            .iter()
+            .map(|a| v1::Allocation {
+                item_id: a.item.to_string(),
+                warehouse_id: a.warehouse.to_string(),
+                quantity: a.quantity,
+            })
+            .collect(),
+        created_at_ms: view.created_at_ms,
+        expires_at_ms: view.expires_at_ms,
+        closed_at_ms: view.closed_at_ms,
+        rehold_count: view.rehold_count,
+    }
+}
+
+pub fn stock_level(item: &str, warehouse: &str, level: &core::StockLevel) -> v1::StockLevel {
+    v1::StockLevel {
+        item_id: item.to_string(),
+        warehouse_id: warehouse.to_string(),
+        on_hand: level.on_hand,
+        safety_stock: level.safety_stock,
+        held: level.held,
+        committed: level.committed,
+        in_transit: level.in_transit,
+        available: level.available(),
+        shortfall: level.shortfall(),
+    }
+}
+
+pub fn availability(a: &core::SkuAvailability, as_of_log_index: u64) -> v1::Availability {
+    v1::Availability {
+        sku_id: a.sku.to_string(),
+        on_hand_units: a.on_hand_units,
+        presale_units: a.presale_units,
+        warehouses: a
+            .warehouses
+            .iter()
+            .map(|w| v1::WarehouseAvailability {
+                warehouse_id: w.warehouse.to_string(),
+                on_hand_units: w.on_hand_units,
+                with_transit_units: w.with_transit_units,
+            })
+            .collect(),
+        as_of_log_index,
+    }
+}
+
+pub fn warehouse(w: &core::Warehouse) -> v1::Warehouse {
+    v1::Warehouse {
+        id: w.id.to_string(),
+        name: w.name.to_string(),
+        region: w.region.to_string(),
+        priority: w.priority,
+        active: w.active,
+    }
+}
+
+pub fn sku(state: &State, sku: &core::Sku) -> v1::Sku {
+    let r = &sku.rules;
+    v1::Sku {
+        id: sku.id.to_string(),
+        components: state
+            .components_of(sku)
+            .into_iter()
+            .map(|(item, quantity)| v1::Component { item_id: item.to_string(), quantity: i64::from(quantity) })
+            .collect(),
+        rules: Some(v1::SaleRules {
+            mode: match r.mode {
+                DeductionMode::OnOrder => v1::DeductionMode::OnOrder,
+                DeductionMode::OnPayment => v1::DeductionMode::OnPayment,
+                DeductionMode::PreDeduct => v1::DeductionMode::PreDeduct,
+            } as i32,
+            hold_ttl_ms: r.hold_ttl_ms,
+            units_per_buyer_max: r.units_per_buyer_max,
+            open_holds_per_buyer_max: r.open_holds_per_buyer_max,
+            rehold_limit: Some(r.rehold_limit),
+            rehold_grace_ms: Some(r.rehold_grace_ms),
+            risk_rules: r
+                .risk_rules
+                .iter()
+                .map(|rule| v1::RiskRule {
+                    account_age_days_below: rule.when.account_age_days_below,
+                    membership_age_days_below: rule.when.membership_age_days_below,
+                    orders_last_year_below: rule.when.orders_last_year_below,
+                    days_since_last_activity_at_least: rule.when.days_since_last_activity_at_least,
+                    action: Some(match rule.action {
+                        RiskAction::Allow => v1::risk_rule::Action::Allow(true),
+                        RiskAction::Cap(cap) => v1::risk_rule::Action::CapUnits(cap),
+                        RiskAction::Reject => v1::risk_rule::Action::Reject(true),
+                    }),
+                })
+                .collect(),
+            allow_split: r.allow_split,
+            presale_units_max: r.presale_units_max,
+        }),
+        presale_units_live: sku.presale_units_live,
+        blocked_buyers: u32::try_from(sku.blocklist.len()).unwrap_or(u32::MAX),
+    }
+}
+
+pub fn ledger_op(op: core::LedgerOp) -> v1::LedgerOp {
+    use core::LedgerOp as L;
+    use v1::LedgerOp as P;
+    match op {
+        L::ReceiveStock => P::ReceiveStock,
+        L::CountStock => P::CountStock,
+        L::SetSafetyStock => P::SetSafetyStock,
+        L::InboundAdded => P::InboundAdded,
+        L::InboundReceived => P::InboundReceived,
+        L::InboundCancelled => P::InboundCancelled,
+        L::Reserve => P::Reserve,
+        L::Deduct => P::Deduct,
+        L::Confirm => P::Confirm,
+        L::Rehold => P::Rehold,
+        L::Release => P::Release,
+        L::Expire => P::Expire,
+        L::Ship => P::Ship,
+        L::Cancel => P::Cancel,
+    }
+}
+
+pub fn ledger_entry(e: &core::LedgerEntryView) -> v1::LedgerEntry {
+    v1::LedgerEntry {
+        seq: e.seq,
+        log_index: e.log_index,
+        at_ms: e.at_ms,
+        op: ledger_op(e.op) as i32,
+        item_id: e.item.to_string(),
+        warehouse_id: e.warehouse.to_string(),
+        on_hand_delta: i64::from(e.deltas.on_hand),
+        safety_stock_delta: i64::from(e.deltas.safety_stock),
+        held_delta: i64::from(e.deltas.held),
+        committed_delta: i64::from(e.deltas.committed),
+        in_transit_delta: i64::from(e.deltas.in_transit),
+        shortfall_after: e.shortfall_after,
+        hold_id: e.hold.as_ref().map(ToString::to_string).unwrap_or_default(),
+        note: e.note.to_string(),
+    }
+}

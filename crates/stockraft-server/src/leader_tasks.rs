@@ -1,0 +1,105 @@
+//! Background work: the leader's `Expire` timer, the health status, and the demo catalog.
+
+use openraft::async_runtime::WatchReceiver;
+use crate::demo;
+use crate::node::Node;
+use crate::proposer::now_ms;
+use std::sync::Arc;
+use std::time::Duration;
+use stockraft_core::{Applied, Command, CommandBody};
+use stockraft_proto::v1::catalog_server::CatalogServer;
+use stockraft_proto::v1::cluster_server::ClusterServer;
+use stockraft_proto::v1::inventory_server::InventoryServer;
+use stockraft_storage::Response;
+use tonic_health::server::HealthReporter;
+
+use crate::service::{catalog::CatalogService, cluster::ClusterService, inventory::InventoryService};
+
+/// Holds expire only through replicated `Expire` commands, so every replica expires the same
+/// holds at the same log position. The leader proposes one every `interval`, and at once again
+/// while the ledger reports more work due than one command may do.
+pub async fn expire_timer(node: Arc<Node>, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        while node.raft.is_leader() {
+            let command = Command { now_ms: now_ms(), body: CommandBody::Expire };
+            match node.raft.client_write(command).await {
+                Ok(response) => match response.data {
+                    Response::Ledger(Ok(Applied::Expired(report))) => {
+                        if report.holds_expired > 0 {
+                            tracing::info!(
+                                holds = report.holds_expired,
+                                log_index = response.log_id.index,
+                                "holds expired"
+                            );
+                        }
+                        if !report.more_due {
+                            break;
+                        }
+                    }
+                    other => {
+                        tracing::error!(?other, "unexpected answer to Expire");
+                        break;
+                    }
+                },
+                Err(e) => {
+                    tracing::debug!(error = %e, "expire not proposed");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// gRPC health: SERVING while this node knows a leader (it can serve or forward every call),
+/// NOT_SERVING during elections and while cut off from the cluster.
+pub async fn health(node: Arc<Node>, reporter: HealthReporter) {
+    let mut metrics = node.raft.metrics();
+    let mut serving = None;
+    loop {
+        let now = metrics.borrow_watched().current_leader.is_some();
+        if serving != Some(now) {
+            serving = Some(now);
+            if now {
+                reporter.set_serving::<InventoryServer<InventoryService>>().await;
+                reporter.set_serving::<CatalogServer<CatalogService>>().await;
+                reporter.set_serving::<ClusterServer<ClusterService>>().await;
+                reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+            } else {
+                reporter.set_not_serving::<InventoryServer<InventoryService>>().await;
+                reporter.set_not_serving::<CatalogServer<CatalogService>>().await;
+                // The Cluster service answers status even without a leader.
+                reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+            }
+        }
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Loads the demo catalog once this node leads and the ledger has no warehouses. The requests
+/// carry fixed ids, so a second node or a restart cannot load it twice.
+pub async fn demo_catalog(node: Arc<Node>) {
+    let mut metrics = node.raft.metrics();
+    loop {
+        if node.raft.is_leader() {
+            if node.read(|state| !state.warehouses().is_empty()) {
+                return;
+            }
+            match node.propose(demo::requests()).await {
+                Ok((index, outcomes)) => {
+                    let refused = outcomes.iter().filter(|o| o.is_err()).count();
+                    tracing::info!(log_index = index, requests = outcomes.len(), refused, "demo catalog loaded");
+                    return;
+                }
+                Err(status) => tracing::warn!(%status, "demo catalog not loaded yet"),
+            }
+        }
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! # stockraft-server: a stockraft node (`stockd`)
+//!
+//! The stock ledger (`stockraft-core`) replicated with openraft over gRPC, stored in RocksDB
+//! (`stockraft-storage`), behind the `Inventory`, `Catalog` and `Cluster` services of
+//! `stockraft-proto`. See `DESIGN.md` for how a write and a read travel through a node.
+
+pub mod config;
+pub mod convert;
+pub mod demo;
+mod leader_tasks;
+pub mod node;
+pub mod peers;
+pub mod proposer;
+pub mod raft_network;
+pub mod server;
+pub mod service;

@@ -1,0 +1,190 @@
+//! The Raft transport, sending side: openraft's RPCs to peers over the `RaftTransport` gRPC
+//! service, one shared channel per peer (see [`crate::peers`]).
+//!
+//! Messages are openraft's own types, postcard-encoded into `RaftPayload.data`. Every RPC has a
+//! deadline: openraft's hard TTL for appends and votes, and a size-scaled one for snapshots.
+//! A peer that refuses connections is `Unreachable` (openraft backs off); any other failure is
+//! a `Network` error (openraft retries at once).
+
+use crate::peers::Peers;
+use futures_util::stream;
+use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Timeout, Unreachable};
+use openraft::network::{RPCOption, RPCTypes, RaftNetworkFactory, v2::RaftNetworkV2};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest, TransferLeaderResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::{BasicNode, OptionalSend};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::time::Duration;
+use stockraft_proto::raft::raft_transport_client::RaftTransportClient;
+use stockraft_proto::raft::{RaftPayload, SnapshotChunk};
+use stockraft_storage::{SnapshotData, TypeConfig, Vote};
+use tonic::Code;
+use tonic::transport::Channel;
+
+type Snapshot = openraft::alias::SnapshotOf<TypeConfig, SnapshotData>;
+
+/// Snapshot chunks: large enough to amortise per-message cost, small enough for gRPC's default
+/// 4 MiB message limit.
+pub const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
+/// A snapshot transfer may take this long plus one second per [`SNAPSHOT_BYTES_PER_SECOND`].
+const SNAPSHOT_TIMEOUT_BASE: Duration = Duration::from_secs(10);
+/// A deliberately low throughput assumption for sizing the snapshot deadline (loopback and
+/// datacentre links are far faster; a slow disk on the receiver is not).
+const SNAPSHOT_BYTES_PER_SECOND: u64 = 8 << 20;
+
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_allocvec(value).expect("openraft messages always encode")
+}
+
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, postcard::Error> {
+    postcard::from_bytes(bytes)
+}
+
+/// Creates a [`PeerClient`] per replication stream; all share [`Peers`]' channels.
+#[derive(Clone)]
+pub struct NetworkFactory {
+    pub id: u64,
+    pub peers: Peers,
+}
+
+impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: u64, node: &BasicNode) -> PeerClient {
+        PeerClient { id: self.id, target, channel: self.peers.channel(&node.addr).map_err(|e| e.to_string()) }
+    }
+}
+
+pub struct PeerClient {
+    id: u64,
+    target: u64,
+    /// An invalid peer address is reported on every RPC (as unreachable) rather than panicking.
+    channel: Result<Channel, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct TransportError(String);
+
+impl PeerClient {
+    fn client(&self) -> Result<RaftTransportClient<Channel>, RPCError<TypeConfig>> {
+        match &self.channel {
+            Ok(channel) => Ok(RaftTransportClient::new(channel.clone())),
+            Err(e) => Err(RPCError::Unreachable(Unreachable::new(&TransportError(e.clone())))),
+        }
+    }
+
+    fn error(&self, action: RPCTypes, timeout: Duration, status: tonic::Status) -> RPCError<TypeConfig> {
+        match status.code() {
+            Code::DeadlineExceeded | Code::Cancelled => {
+                RPCError::Timeout(Timeout { action, id: self.id, target: self.target, timeout })
+            }
+            Code::Unavailable => RPCError::Unreachable(Unreachable::new(&TransportError(status.message().into()))),
+            _ => RPCError::Network(NetworkError::new(&TransportError(format!("{}: {}", status.code(), status.message())))),
+        }
+    }
+
+    /// One unary RPC: encode, send with a deadline, decode.
+    async fn unary<Req, Resp, F, Fut>(
+        &self,
+        action: RPCTypes,
+        request: &Req,
+        timeout: Duration,
+        call: F,
+    ) -> Result<Resp, RPCError<TypeConfig>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        F: FnOnce(RaftTransportClient<Channel>, tonic::Request<RaftPayload>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<RaftPayload>, tonic::Status>>,
+    {
+        let mut message = tonic::Request::new(RaftPayload { data: encode(request) });
+        message.set_timeout(timeout);
+        let reply = call(self.client()?, message).await.map_err(|s| self.error(action, timeout, s))?;
+        decode(&reply.get_ref().data)
+            .map_err(|e| RPCError::Network(NetworkError::new(&TransportError(format!("undecodable reply: {e}")))))
+    }
+}
+
+impl RaftNetworkV2<TypeConfig> for PeerClient {
+    type SnapshotData = SnapshotData;
+
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.unary(RPCTypes::AppendEntries, &rpc, option.hard_ttl(), |mut c, m| async move { c.append_entries(m).await })
+            .await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.unary(RPCTypes::Vote, &rpc, option.hard_ttl(), |mut c, m| async move { c.vote(m).await }).await
+    }
+
+    async fn pre_vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.unary(RPCTypes::Vote, &rpc, option.hard_ttl(), |mut c, m| async move { c.pre_vote(m).await }).await
+    }
+
+    async fn transfer_leader(
+        &mut self,
+        req: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.unary(RPCTypes::TransferLeader, &req, option.hard_ttl(), |mut c, m| async move {
+            c.transfer_leader(m).await
+        })
+        .await
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: Snapshot,
+        cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        _option: RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let mut client = self.client().map_err(|e| match e {
+            RPCError::Unreachable(u) => StreamingError::Unreachable(u),
+            other => StreamingError::Network(NetworkError::new(&other)),
+        })?;
+        let bytes = snapshot.snapshot.len();
+        let timeout = SNAPSHOT_TIMEOUT_BASE + Duration::from_secs(bytes as u64 / SNAPSHOT_BYTES_PER_SECOND);
+        let header = encode(&(vote, snapshot.meta));
+        let data = snapshot.snapshot;
+        // Chunk 0 carries the header (and may be the only chunk, for an empty image).
+        let chunks = data.len().div_ceil(SNAPSHOT_CHUNK_BYTES).max(1);
+        let messages = (0..chunks).map(move |n| {
+            let body = &data[(n * SNAPSHOT_CHUNK_BYTES).min(data.len())..((n + 1) * SNAPSHOT_CHUNK_BYTES).min(data.len())];
+            SnapshotChunk { header: if n == 0 { header.clone() } else { Vec::new() }, data: body.to_vec() }
+        });
+        let mut request = tonic::Request::new(stream::iter(messages));
+        request.set_timeout(timeout);
+        let sent = client.install_snapshot(request);
+        let reply = tokio::select! {
+            reply = sent => reply,
+            closed = cancel => return Err(StreamingError::Closed(closed)),
+        };
+        let reply = reply.map_err(|status| match self.error(RPCTypes::InstallSnapshot, timeout, status) {
+            RPCError::Timeout(t) => StreamingError::Timeout(t),
+            RPCError::Unreachable(u) => StreamingError::Unreachable(u),
+            RPCError::Network(n) => StreamingError::Network(n),
+            RPCError::RemoteError(r) => StreamingError::Network(NetworkError::new(&r)),
+        })?;
+        tracing::info!(target = self.target, bytes, "snapshot sent");
+        decode(&reply.get_ref().data)
+            .map_err(|e| StreamingError::Network(NetworkError::new(&TransportError(format!("undecodable reply: {e}")))))
+    }
+}

@@ -1,0 +1,144 @@
+//! Starting a node: storage, Raft, the gRPC server (the three services, the Raft transport,
+//! health and reflection) and the background tasks; stopping it cleanly on a signal.
+
+use crate::config::Config;
+use crate::leader_tasks;
+use crate::node::Node;
+use crate::peers::Peers;
+use crate::proposer::Proposer;
+use crate::raft_network::NetworkFactory;
+use crate::service::{
+    catalog::CatalogService, cluster::ClusterService, inventory::InventoryService, raft::RaftService,
+};
+use openraft::{BasicNode, Raft, SnapshotPolicy};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use stockraft_proto::FILE_DESCRIPTOR_SET;
+use stockraft_proto::raft::raft_transport_server::RaftTransportServer;
+use stockraft_proto::v1::catalog_server::CatalogServer;
+use stockraft_proto::v1::cluster_server::ClusterServer;
+use stockraft_proto::v1::inventory_server::InventoryServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+/// The largest gRPC message a node accepts or sends: a full reserve batch or ledger page fits
+/// with room to spare; anything larger is refused with RESOURCE_EXHAUSTED before decoding.
+pub const MESSAGE_BYTES_MAX: usize = 16 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open storage in {dir}: {source}")]
+    Storage { dir: String, source: std::io::Error },
+    #[error("cannot listen on {address}: {source}")]
+    Listen { address: String, source: std::io::Error },
+    #[error("raft: {0}")]
+    Raft(String),
+    #[error("gRPC server: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+fn raft_config(config: &Config) -> Result<openraft::Config, StartError> {
+    let r = &config.raft;
+    openraft::Config {
+        cluster_name: "stockraft".into(),
+        heartbeat_interval: r.heartbeat_ms,
+        election_timeout_min: r.election_timeout_min_ms,
+        election_timeout_max: r.election_timeout_max_ms,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(r.snapshot_after_entries),
+        max_in_snapshot_log_to_keep: r.logs_kept_after_snapshot,
+        ..openraft::Config::default()
+    }
+    .validate()
+    .map_err(|e| StartError::Raft(e.to_string()))
+}
+
+/// A node that has opened its storage and bound its port, ready to serve.
+pub struct Started {
+    pub node: Arc<Node>,
+    listener: TcpListener,
+    config: Config,
+}
+
+/// Opens storage, binds the port and starts Raft; initialises a new cluster when configured to.
+pub async fn start(config: Config) -> Result<Started, StartError> {
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .map_err(|source| StartError::Listen { address: config.listen.clone(), source })?;
+    let (log_store, state_machine) = stockraft_storage::open(&config.data_dir)
+        .map_err(|source| StartError::Storage { dir: config.data_dir.display().to_string(), source })?;
+    let peers = Peers::default();
+    let network = NetworkFactory { id: config.node_id, peers: peers.clone() };
+    let raft = Raft::new(config.node_id, Arc::new(raft_config(&config)?), network, log_store, state_machine.clone())
+        .await
+        .map_err(|e| StartError::Raft(e.to_string()))?;
+    if config.bootstrap && !raft.is_initialized().await.map_err(|e| StartError::Raft(e.to_string()))? {
+        let members: BTreeMap<u64, BasicNode> =
+            config.initial_members().into_iter().map(|m| (m.id, BasicNode { addr: m.address })).collect();
+        tracing::info!(?members, "initialising a new cluster");
+        raft.initialize(members).await.map_err(|e| StartError::Raft(e.to_string()))?;
+    }
+    let proposer = Proposer::start(raft.clone(), config.batch_max);
+    let node = Arc::new(Node { id: config.node_id, raft, state_machine, peers, proposer });
+    Ok(Started { node, listener, config })
+}
+
+impl Started {
+    /// The bound address (useful with port 0).
+    pub fn local_address(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then stops Raft.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
+        let Started { node, listener, config } = self;
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| StartError::Raft(format!("reflection: {e}")))?;
+
+        let tasks = [
+            tokio::spawn(leader_tasks::expire_timer(node.clone(), Duration::from_millis(config.expire_interval_ms))),
+            tokio::spawn(leader_tasks::health(node.clone(), health_reporter)),
+            tokio::spawn(if config.demo_catalog {
+                Box::pin(leader_tasks::demo_catalog(node.clone())) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+            } else {
+                Box::pin(async {})
+            }),
+        ];
+
+        let inventory = InventoryServer::new(InventoryService { node: node.clone() })
+            .max_decoding_message_size(MESSAGE_BYTES_MAX)
+            .max_encoding_message_size(MESSAGE_BYTES_MAX);
+        let catalog = CatalogServer::new(CatalogService { node: node.clone() })
+            .max_decoding_message_size(MESSAGE_BYTES_MAX)
+            .max_encoding_message_size(MESSAGE_BYTES_MAX);
+        let cluster = ClusterServer::new(ClusterService { node: node.clone() });
+        let transport = RaftTransportServer::new(RaftService { raft: node.raft.clone() })
+            .max_decoding_message_size(MESSAGE_BYTES_MAX)
+            .max_encoding_message_size(MESSAGE_BYTES_MAX);
+
+        tracing::info!(node = node.id, listen = %config.listen, data_dir = %config.data_dir.display(), "serving");
+        let served = tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(inventory)
+            .add_service(catalog)
+            .add_service(cluster)
+            .add_service(transport)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .await;
+        for task in tasks {
+            task.abort();
+        }
+        if let Err(e) = node.raft.shutdown().await {
+            tracing::warn!(error = %e, "raft did not shut down cleanly");
+        }
+        tracing::info!(node = node.id, "stopped");
+        served.map_err(StartError::from)
+    }
+}

@@ -1,0 +1,259 @@
+//! `stockraft.v1.Catalog`: warehouses, items, SKUs and rules, stock movements, inbound
+//! shipments, shipping and the audit ledger. Writes go through Raft; reads are linearizable.
+
+use super::{applied, ok, refused, route, unexpected};
+use crate::convert::to_core::{self, Figure};
+use crate::convert::to_proto;
+use crate::node::Node;
+use std::sync::Arc;
+use stockraft_core::{Applied, EntityKind, HoldId, ItemId, Rejection, Request, SkuId, State, WarehouseId};
+use stockraft_proto::v1::catalog_client::CatalogClient;
+use stockraft_proto::v1::catalog_server::Catalog;
+use stockraft_proto::v1;
+use tonic::{Request as Call, Response, Status};
+
+pub struct CatalogService {
+    pub node: Arc<Node>,
+}
+
+impl CatalogService {
+    /// Proposes a request expected to answer `Updated`, then reads the result with `answer`.
+    async fn update<T>(&self, request: Request, answer: impl FnOnce(&State) -> Result<T, Rejection>) -> Result<Response<T>, Status> {
+        let (_, outcome) = self.node.propose_one(request).await?;
+        match applied(outcome)? {
+            Applied::Updated => self.node.read(answer).map(Response::new).map_err(refused),
+            other => Err(unexpected("a catalog change", &other)),
+        }
+    }
+
+    async fn stock_write(&self, request: Request) -> Result<Response<v1::StockLevel>, Status> {
+        let (_, outcome) = self.node.propose_one(request).await?;
+        match applied(outcome)? {
+            Applied::Stock(change) => ok(to_proto::stock_level(change.item.as_str(), change.warehouse.as_str(), &change.level)),
+            other => Err(unexpected("a stock change", &other)),
+        }
+    }
+
+    /// Answers from this node's applied state (`allow_stale`).
+    fn local_read<T>(&self, answer: impl FnOnce(&State) -> Result<T, Rejection>) -> Result<Response<T>, Status> {
+        self.node.read(answer).map(Response::new).map_err(refused)
+    }
+
+    /// Waits until a read may be answered linearizably (the call was routed to the leader).
+    async fn read<T>(&self, answer: impl FnOnce(&State) -> Result<T, Rejection>) -> Result<Response<T>, Status> {
+        self.node.linearize().await?;
+        self.node.read(answer).map(Response::new).map_err(refused)
+    }
+}
+
+fn sku_reply(state: &State, id: &SkuId) -> Result<v1::Sku, Rejection> {
+    Ok(to_proto::sku(state, state.sku(id)?))
+}
+
+fn item_reply(state: &State, id: &ItemId) -> Result<v1::Item, Rejection> {
+    state
+        .items()
+        .find(|(item, _)| *item == id)
+        .map(|(item, name)| v1::Item { id: item.to_string(), name: name.to_string() })
+        .ok_or_else(|| Rejection::not_found(EntityKind::Item, id))
+}
+
+/// One page of `(id, value)` pairs in id order: ids after `after`, at most `limit`.
+fn page<T>(mut entries: Vec<(String, T)>, page: &to_core::Page<'_>) -> Vec<T> {
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    entries.into_iter().filter(|(id, _)| id.as_str() > page.after).take(page.limit).map(|(_, v)| v).collect()
+}
+
+#[tonic::async_trait]
+impl Catalog for CatalogService {
+    async fn upsert_warehouse(&self, call: Call<v1::UpsertWarehouseRequest>) -> Result<Response<v1::Warehouse>, Status> {
+        let request = to_core::upsert_warehouse(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, CatalogClient, upsert_warehouse);
+        let id = WarehouseId::new(&call.get_ref().warehouse.as_ref().map(|w| w.id.clone()).unwrap_or_default()).map_err(refused)?;
+        self.update(request, |state| state.warehouse(&id).map(to_proto::warehouse)).await
+    }
+
+    async fn list_warehouses(&self, call: Call<v1::ListRequest>) -> Result<Response<v1::WarehouseList>, Status> {
+        to_core::page(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, CatalogClient, list_warehouses);
+        let request = call.get_ref();
+        let p = to_core::page(request).map_err(refused)?;
+        self.read(|state| {
+            let all = state.warehouses().iter().map(|w| (w.id.to_string(), to_proto::warehouse(w))).collect();
+            Ok(v1::WarehouseList { warehouses: page(all, &p) })
+        })
+        .await
+    }
+
+    async fn upsert_item(&self, call: Call<v1::UpsertItemRequest>) -> Result<Response<v1::Item>, Status> {
+        let request = to_core::upsert_item(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, CatalogClient, upsert_item);
+        let id = ItemId::new(&call.get_ref().item.as_ref().map(|i| i.id.clone()).unwrap_or_default()).map_err(refused)?;
+        self.update(request, |state| item_reply(state, &id)).await
+    }
+
+    async fn list_items(&self, call: Call<v1::ListRequest>) -> Result<Response<v1::ItemList>, Status> {
+        to_core::page(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, CatalogClient, list_items);
+        let p = to_core::page(call.get_ref()).map_err(refused)?;
+        self.read(|state| {
+            let all =
+                state.items().map(|(id, name)| (id.to_string(), v1::Item { id: id.to_string(), name: name.to_string() })).collect();
+            Ok(v1::ItemList { items: page(all, &p) })
+        })
+        .await
+    }
+
+    async fn upsert_sku(&self, call: Call<v1::UpsertSkuRequest>) -> Result<Response<v1::Sku>, Status> {
+        let request = to_core::upsert_sku(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, CatalogClient, upsert_sku);
+        let id = SkuId::new(&call.get_ref().sku_id).map_err(refused)?;
+        self.update(request, |state| sku_reply(state, &id)).await
+    }
+
+    async fn get_sku(&self, call: Call<v1::GetSkuRequest>) -> Result<Response<v1::Sku>, Status> {
+        let id = SkuId::new(&call.get_ref().sku_id).map_err(refused)?;
+        route!(self.node, call, CatalogClient, get_sku);
+        self.read(|state| sku_reply(state, &id)).await
+    }
+
+    async fn list_skus(&self, call: Call<v1::ListRequest>) -> Result<Response<v1::SkuList>, Status> {
+        to_core::page(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, CatalogClient, list_skus);
+        let p = to_core::page(call.get_ref()).map_err(refused)?;
+        self.read(|state| {
+            let mut ids: Vec<&SkuId> = state.sku_ids().filter(|id| id.as_str() > p.after).collect();
+            ids.sort_unstable();
+            let skus = ids.into_iter().take(p.limit).map(|id| sku_reply(state, id)).collect::<Result<_, _>>()?;
+            Ok(v1::SkuList { skus })
+        })
+        .await
+    }
+
+    async fn block_buyer(&self, call: Call<v1::BuyerListRequest>) -> Result<Response<v1::Sku>, Status> {
+        let request = to_core::buyer_list(call.get_ref(), true).map_err(refused)?;
+        route!(self.node, call, CatalogClient, block_buyer);
+        let id = SkuId::new(&call.get_ref().sku_id).map_err(refused)?;
+        self.update(request, |state| sku_reply(state, &id)).await
+    }
+
+    async fn unblock_buyer(&self, call: Call<v1::BuyerListRequest>) -> Result<Response<v1::Sku>, Status> {
+        let request = to_core::buyer_list(call.get_ref(), false).map_err(refused)?;
+        route!(self.node, call, CatalogClient, unblock_buyer);
+        let id = SkuId::new(&call.get_ref().sku_id).map_err(refused)?;
+        self.update(request, |state| sku_reply(state, &id)).await
+    }
+
+    async fn receive_stock(&self, call: Call<v1::StockFigureRequest>) -> Result<Response<v1::StockLevel>, Status> {
+        let request = to_core::stock_figure(call.get_ref(), Figure::Receive).map_err(refused)?;
+        route!(self.node, call, CatalogClient, receive_stock);
+        self.stock_write(request).await
+    }
+
+    async fn count_stock(&self, call: Call<v1::StockFigureRequest>) -> Result<Response<v1::StockLevel>, Status> {
+        let request = to_core::stock_figure(call.get_ref(), Figure::Count).map_err(refused)?;
+        route!(self.node, call, CatalogClient, count_stock);
+        self.stock_write(request).await
+    }
+
+    async fn set_safety_stock(&self, call: Call<v1::StockFigureRequest>) -> Result<Response<v1::StockLevel>, Status> {
+        let request = to_core::stock_figure(call.get_ref(), Figure::SafetyStock).map_err(refused)?;
+        route!(self.node, call, CatalogClient, set_safety_stock);
+        self.stock_write(request).await
+    }
+
+    async fn get_stock(&self, call: Call<v1::GetStockRequest>) -> Result<Response<v1::StockLevel>, Status> {
+        let item = ItemId::new(&call.get_ref().item_id).map_err(refused)?;
+        let warehouse = WarehouseId::new(&call.get_ref().warehouse_id).map_err(refused)?;
+        route!(self.node, call, CatalogClient, get_stock);
+        self.read(|state| Ok(to_proto::stock_level(item.as_str(), warehouse.as_str(), &state.stock(&item, &warehouse)?)))
+            .await
+    }
+
+    async fn list_shortfalls(&self, call: Call<v1::ListRequest>) -> Result<Response<v1::StockLevelList>, Status> {
+        to_core::page(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, CatalogClient, list_shortfalls);
+        let p = to_core::page(call.get_ref()).map_err(refused)?;
+        self.read(|state| {
+            let all = state
+                .shortfalls()
+                .iter()
+                .map(|s| (format!("{}/{}", s.item, s.warehouse), to_proto::stock_level(s.item.as_str(), s.warehouse.as_str(), &s.level)))
+                .collect();
+            Ok(v1::StockLevelList { levels: page(all, &p) })
+        })
+        .await
+    }
+
+    async fn add_inbound(&self, call: Call<v1::AddInboundRequest>) -> Result<Response<v1::StockLevel>, Status> {
+        let request = to_core::add_inbound(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, CatalogClient, add_inbound);
+        self.stock_write(request).await
+    }
+
+    async fn receive_inbound(&self, call: Call<v1::ReceiveInboundRequest>) -> Result<Response<v1::StockLevel>, Status> {
+        let request = to_core::receive_inbound(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, CatalogClient, receive_inbound);
+        self.stock_write(request).await
+    }
+
+    async fn cancel_inbound(&self, call: Call<v1::CancelInboundRequest>) -> Result<Response<v1::StockLevel>, Status> {
+        let request = to_core::cancel_inbound(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, CatalogClient, cancel_inbound);
+        self.stock_write(request).await
+    }
+
+    async fn list_inbound(&self, call: Call<v1::ListRequest>) -> Result<Response<v1::InboundList>, Status> {
+        to_core::page(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, CatalogClient, list_inbound);
+        let p = to_core::page(call.get_ref()).map_err(refused)?;
+        self.read(|state| {
+            let all = state
+                .inbound()
+                .into_iter()
+                .map(|(shipment, item, warehouse, units, expected_arrival_ms)| {
+                    let message = v1::InboundShipment {
+                        shipment_id: shipment.to_string(),
+                        item_id: item.to_string(),
+                        warehouse_id: warehouse.to_string(),
+                        units,
+                        expected_arrival_ms,
+                    };
+                    (shipment.to_string(), message)
+                })
+                .collect();
+            Ok(v1::InboundList { shipments: page(all, &p) })
+        })
+        .await
+    }
+
+    async fn ship(&self, call: Call<v1::ShipRequest>) -> Result<Response<v1::Hold>, Status> {
+        let request = to_core::ship(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, CatalogClient, ship);
+        let id = HoldId::new(&call.get_ref().hold_id).map_err(refused)?;
+        let (_, outcome) = self.node.propose_one(request).await?;
+        match applied(outcome)? {
+            Applied::Hold(_) => self
+                .node
+                .read(|state| state.hold(&id).map(|view| to_proto::hold(&view)))
+                .map(Response::new)
+                .ok_or_else(|| refused(Rejection::not_found(EntityKind::Hold, &id))),
+            other => Err(unexpected("a shipment", &other)),
+        }
+    }
+
+    async fn query_ledger(&self, call: Call<v1::LedgerQuery>) -> Result<Response<v1::LedgerPage>, Status> {
+        let query = to_core::ledger_query(call.get_ref()).map_err(refused)?;
+        if call.get_ref().allow_stale {
+            return self.local_read(|state| ledger_page(state, &query));
+        }
+        route!(self.node, call, CatalogClient, query_ledger);
+        self.read(|state| ledger_page(state, &query)).await
+    }
+}
+
+fn ledger_page(state: &State, query: &stockraft_core::LedgerQuery) -> Result<v1::LedgerPage, Rejection> {
+    let entries: Vec<v1::LedgerEntry> = state.ledger(query)?.iter().map(to_proto::ledger_entry).collect();
+    let next_seq = entries.last().map_or(query.from_seq, |e| e.seq + 1);
+    Ok(v1::LedgerPage { entries, next_seq })
+}

@@ -1,0 +1,142 @@
+//! `stockraft.v1.Cluster`: status, membership, leadership and snapshots. Status is answered by
+//! the node asked (it is that node's view); changes are routed to the leader.
+
+use openraft::async_runtime::WatchReceiver;
+use super::{ok, route};
+use crate::node::{Node, write_error};
+use openraft::BasicNode;
+use openraft::storage::RaftStateMachine;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+use stockraft_proto::errors::{invalid_argument, unavailable};
+use stockraft_proto::v1::cluster_client::ClusterClient;
+use stockraft_proto::v1::cluster_server::Cluster;
+use stockraft_proto::v1;
+use tonic::{Request as Call, Response, Status};
+
+/// How long TransferLeader waits for the new leader to take over.
+const TRANSFER_WAIT: Duration = Duration::from_secs(5);
+/// How long TriggerSnapshot waits for the snapshot to be built and saved.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(120);
+
+pub struct ClusterService {
+    pub node: Arc<Node>,
+}
+
+/// This node's view of the cluster.
+pub fn status(node: &Node) -> v1::ClusterStatus {
+    let metrics = node.raft.metrics().borrow_watched().clone();
+    let membership = metrics.membership_config.membership();
+    let voters: BTreeSet<u64> = membership.voter_ids().collect();
+    let matched = metrics.replication.as_ref();
+    let members = membership
+        .nodes()
+        .map(|(id, n)| v1::Member {
+            node_id: *id,
+            address: n.addr.clone(),
+            voter: voters.contains(id),
+            matched_log_index: matched.and_then(|m| m.get(id)).map(|log_id| log_id.as_ref().map_or(0, |l| l.index)),
+        })
+        .collect();
+    let leader_id = metrics.current_leader.unwrap_or_default();
+    v1::ClusterStatus {
+        node_id: node.id,
+        leader_id,
+        leader_address: membership.get_node(&leader_id).map(|n| n.addr.clone()).unwrap_or_default(),
+        term: metrics.current_term,
+        last_log_index: metrics.last_log_index.unwrap_or_default(),
+        committed_log_index: metrics.local_committed.as_ref().map_or(0, |l| l.index),
+        applied_log_index: metrics.last_applied.as_ref().map_or(0, |l| l.index),
+        snapshot_log_index: metrics.snapshot.as_ref().map(|l| l.index),
+        members,
+        clock_ms: node.read(|state| state.clock_ms()),
+    }
+}
+
+#[tonic::async_trait]
+impl Cluster for ClusterService {
+    async fn status(&self, _call: Call<v1::StatusRequest>) -> Result<Response<v1::ClusterStatus>, Status> {
+        ok(status(&self.node))
+    }
+
+    async fn add_learner(&self, call: Call<v1::AddLearnerRequest>) -> Result<Response<v1::ClusterStatus>, Status> {
+        let r = call.get_ref();
+        if r.node_id == 0 {
+            return Err(invalid_argument("node_id must be 1 or more"));
+        }
+        if r.address.is_empty() || r.address.rsplit_once(':').is_none_or(|(_, port)| port.parse::<u16>().is_err()) {
+            return Err(invalid_argument(format!("address {:?} is not HOST:PORT", r.address)));
+        }
+        route!(self.node, call, ClusterClient, add_learner);
+        let r = call.into_inner();
+        self.node
+            .raft
+            .add_learner(r.node_id, BasicNode { addr: r.address }, r.wait_for_catch_up)
+            .await
+            .map_err(write_error)?;
+        ok(status(&self.node))
+    }
+
+    async fn change_membership(
+        &self,
+        call: Call<v1::ChangeMembershipRequest>,
+    ) -> Result<Response<v1::ClusterStatus>, Status> {
+        let voters: BTreeSet<u64> = call.get_ref().voter_ids.iter().copied().collect();
+        if voters.is_empty() {
+            return Err(invalid_argument("a cluster needs at least one voter"));
+        }
+        route!(self.node, call, ClusterClient, change_membership);
+        let known: BTreeSet<u64> = self.node.raft.metrics().borrow_watched().membership_config.membership().nodes().map(|(id, _)| *id).collect();
+        if let Some(unknown) = voters.iter().find(|id| !known.contains(id)) {
+            return Err(invalid_argument(format!("node {unknown} is not a member; add it as a learner first")));
+        }
+        let retain = call.get_ref().retain_as_learners;
+        self.node.raft.change_membership(voters, retain).await.map_err(write_error)?;
+        ok(status(&self.node))
+    }
+
+    async fn transfer_leader(
+        &self,
+        call: Call<v1::TransferLeaderRequest>,
+    ) -> Result<Response<v1::ClusterStatus>, Status> {
+        let to = call.get_ref().to_node_id;
+        route!(self.node, call, ClusterClient, transfer_leader);
+        let voters: BTreeSet<u64> = self.node.raft.voter_ids().collect();
+        if !voters.contains(&to) {
+            return Err(invalid_argument(format!("node {to} is not a voter")));
+        }
+        if to != self.node.id {
+            self.node.raft.trigger().transfer_leader(to).await.map_err(|e| unavailable(e.to_string()))?;
+            self.node
+                .raft
+                .wait(Some(TRANSFER_WAIT))
+                .current_leader(to, "leadership transfer")
+                .await
+                .map_err(|e| unavailable(format!("node {to} did not take over: {e}")))?;
+        }
+        ok(status(&self.node))
+    }
+
+    async fn trigger_snapshot(
+        &self,
+        _call: Call<v1::TriggerSnapshotRequest>,
+    ) -> Result<Response<v1::SnapshotInfo>, Status> {
+        let applied = self.node.applied_index();
+        self.node.raft.trigger().snapshot().await.map_err(|e| unavailable(e.to_string()))?;
+        self.node
+            .raft
+            .wait(Some(SNAPSHOT_WAIT))
+            .metrics(|m| m.snapshot.as_ref().is_some_and(|s| s.index >= applied), "snapshot built")
+            .await
+            .map_err(|e| unavailable(format!("the snapshot was not built in time: {e}")))?;
+        let mut store = self.node.state_machine.clone();
+        let snapshot = store
+            .get_current_snapshot()
+            .await
+            .map_err(|e| Status::internal(format!("reading the snapshot: {e}")))?
+            .ok_or_else(|| Status::internal("no snapshot after building one"))?;
+        let (log_index, term) = snapshot.meta.last_log_id.map_or((0, 0), |id| (id.index, id.leader_id.term));
+        ok(v1::SnapshotInfo { log_index, term, size_bytes: snapshot.snapshot.len() as u64 })
+    }
+}

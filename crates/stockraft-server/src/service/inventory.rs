@@ -1,0 +1,196 @@
+//! `stockraft.v1.Inventory`: reserve, confirm, release, deduct, cancel, holds, availability.
+
+use openraft::async_runtime::WatchReceiver;
+use super::{applied, ok, refused, route, unexpected};
+use crate::convert::to_core::{self, HoldAction};
+use crate::convert::to_proto;
+use crate::node::Node;
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use stockraft_core::{Applied, HoldId, Outcome, Request, SkuId, limits::RESERVE_BATCH_MAX};
+use stockraft_proto::errors::{error_detail, invalid_argument};
+use stockraft_proto::v1::inventory_client::InventoryClient;
+use stockraft_proto::v1::inventory_server::Inventory;
+use stockraft_proto::v1::{self, reserve_outcome};
+use tokio::sync::mpsc;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request as Call, Response, Status};
+
+/// SKUs one watch may follow (a storefront page's worth; more is a second watch).
+pub const WATCH_SKUS_MAX: usize = 1_000;
+/// Updates buffered per watcher; a watcher that falls this far behind waits (its updates
+/// coalesce: it always gets the latest figures, never a backlog of stale ones).
+const WATCH_BUFFER: usize = 64;
+
+pub struct InventoryService {
+    pub node: Arc<Node>,
+}
+
+impl InventoryService {
+    async fn hold_write(&self, request: Request) -> Result<Response<v1::HoldReply>, Status> {
+        let (index, outcome) = self.node.propose_one(request).await?;
+        self.hold_reply(index, outcome).map(Response::new)
+    }
+
+    fn hold_reply(&self, index: u64, outcome: Outcome) -> Result<v1::HoldReply, Status> {
+        match applied(outcome)? {
+            Applied::Hold(receipt) => Ok(self.node.read(|state| to_proto::hold_reply(state, &receipt, index))),
+            other => Err(unexpected("a hold request", &other)),
+        }
+    }
+}
+
+type AvailabilityStream = Pin<Box<dyn Stream<Item = Result<v1::Availability, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Inventory for InventoryService {
+    async fn reserve(&self, call: Call<v1::ReserveRequest>) -> Result<Response<v1::HoldReply>, Status> {
+        let request = to_core::reserve(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, InventoryClient, reserve);
+        self.hold_write(request).await
+    }
+
+    async fn reserve_batch(
+        &self,
+        call: Call<v1::ReserveBatchRequest>,
+    ) -> Result<Response<v1::ReserveBatchReply>, Status> {
+        let reserves = &call.get_ref().reserves;
+        if reserves.is_empty() || reserves.len() > RESERVE_BATCH_MAX {
+            return Err(invalid_argument(format!(
+                "a batch holds 1 to {RESERVE_BATCH_MAX} reserves, not {}",
+                reserves.len()
+            )));
+        }
+        // Each reserve stands alone: one that fails its checks is answered here and the rest go on.
+        let checked: Vec<Result<Request, Status>> =
+            reserves.iter().map(|r| to_core::reserve(r).map_err(refused)).collect();
+        route!(self.node, call, InventoryClient, reserve_batch);
+        let valid: Vec<Request> = checked.iter().filter_map(|c| c.as_ref().ok().cloned()).collect();
+        let (index, outcomes) = if valid.is_empty() { (0, Vec::new()) } else { self.node.propose(valid).await? };
+        let mut outcomes = outcomes.into_iter();
+        let mut replies = Vec::with_capacity(checked.len());
+        for check in checked {
+            let outcome = match check {
+                Err(status) => Err(status),
+                Ok(_) => {
+                    let outcome = outcomes.next().ok_or_else(|| Status::internal("the ledger returned too few outcomes"))?;
+                    self.hold_reply(index, outcome)
+                }
+            };
+            replies.push(v1::ReserveOutcome {
+                outcome: Some(match outcome {
+                    Ok(held) => reserve_outcome::Outcome::Held(held),
+                    Err(status) => reserve_outcome::Outcome::Rejected(error_detail(&status).unwrap_or_else(|| {
+                        v1::ErrorDetail { message: status.message().to_string(), ..v1::ErrorDetail::default() }
+                    })),
+                }),
+            });
+        }
+        ok(v1::ReserveBatchReply { outcomes: replies })
+    }
+
+    async fn deduct(&self, call: Call<v1::ReserveRequest>) -> Result<Response<v1::HoldReply>, Status> {
+        let request = to_core::deduct(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, InventoryClient, deduct);
+        self.hold_write(request).await
+    }
+
+    async fn confirm(&self, call: Call<v1::HoldRequest>) -> Result<Response<v1::HoldReply>, Status> {
+        let request = to_core::hold_action(call.get_ref(), HoldAction::Confirm).map_err(refused)?;
+        route!(self.node, call, InventoryClient, confirm);
+        self.hold_write(request).await
+    }
+
+    async fn release(&self, call: Call<v1::HoldRequest>) -> Result<Response<v1::HoldReply>, Status> {
+        let request = to_core::hold_action(call.get_ref(), HoldAction::Release).map_err(refused)?;
+        route!(self.node, call, InventoryClient, release);
+        self.hold_write(request).await
+    }
+
+    async fn cancel(&self, call: Call<v1::HoldRequest>) -> Result<Response<v1::HoldReply>, Status> {
+        let request = to_core::hold_action(call.get_ref(), HoldAction::Cancel).map_err(refused)?;
+        route!(self.node, call, InventoryClient, cancel);
+        self.hold_write(request).await
+    }
+
+    async fn get_hold(&self, call: Call<v1::GetHoldRequest>) -> Result<Response<v1::Hold>, Status> {
+        let id = HoldId::new(&call.get_ref().hold_id).map_err(refused)?;
+        if !call.get_ref().allow_stale {
+            route!(self.node, call, InventoryClient, get_hold);
+            self.node.linearize().await?;
+        }
+        let view = self.node.read(|state| state.hold(&id));
+        let view = view.ok_or_else(|| refused(stockraft_core::Rejection::not_found(stockraft_core::EntityKind::Hold, &id)))?;
+        ok(to_proto::hold(&view))
+    }
+
+    async fn get_availability(
+        &self,
+        call: Call<v1::GetAvailabilityRequest>,
+    ) -> Result<Response<v1::Availability>, Status> {
+        let sku = SkuId::new(&call.get_ref().sku_id).map_err(refused)?;
+        if !call.get_ref().allow_stale {
+            route!(self.node, call, InventoryClient, get_availability);
+            self.node.linearize().await?;
+        }
+        let index = self.node.applied_index();
+        let availability = self.node.read(|state| state.availability(&sku)).map_err(refused)?;
+        ok(to_proto::availability(&availability, index))
+    }
+
+    type WatchAvailabilityStream = AvailabilityStream;
+
+    /// Served from this node's applied state (any node may serve watches, so storefronts spread
+    /// over the cluster): the current figures first, then each change as it is applied.
+    async fn watch_availability(
+        &self,
+        call: Call<v1::WatchAvailabilityRequest>,
+    ) -> Result<Response<AvailabilityStream>, Status> {
+        let ids = &call.get_ref().sku_ids;
+        if ids.is_empty() || ids.len() > WATCH_SKUS_MAX {
+            return Err(invalid_argument(format!("watch 1 to {WATCH_SKUS_MAX} SKUs, not {}", ids.len())));
+        }
+        let skus = ids.iter().map(|id| SkuId::new(id)).collect::<Result<Vec<_>, _>>().map_err(refused)?;
+        for sku in &skus {
+            self.node.read(|state| state.sku(sku).map(|_| ())).map_err(refused)?;
+        }
+        let (sender, receiver) = mpsc::channel(WATCH_BUFFER);
+        tokio::spawn(watch(self.node.clone(), skus, sender));
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+}
+
+async fn watch(node: Arc<Node>, skus: Vec<SkuId>, sender: mpsc::Sender<Result<v1::Availability, Status>>) {
+    let mut metrics = node.raft.metrics();
+    let mut last_sent: HashMap<SkuId, (u32, u32, Vec<(String, u32, u32)>)> = HashMap::new();
+    loop {
+        let index = node.applied_index();
+        let changed: Vec<v1::Availability> = node.read(|state| {
+            skus.iter()
+                .filter_map(|sku| state.availability(sku).ok())
+                .filter_map(|a| {
+                    let figures = (
+                        a.on_hand_units,
+                        a.presale_units,
+                        a.warehouses.iter().map(|w| (w.warehouse.to_string(), w.on_hand_units, w.with_transit_units)).collect(),
+                    );
+                    (last_sent.get(&a.sku) != Some(&figures)).then(|| {
+                        last_sent.insert(a.sku.clone(), figures);
+                        to_proto::availability(&a, index)
+                    })
+                })
+                .collect()
+        });
+        for update in changed {
+            if sender.send(Ok(update)).await.is_err() {
+                return;
+            }
+        }
+        tokio::select! {
+            changed = metrics.changed() => if changed.is_err() { return },
+            () = sender.closed() => return,
+        }
+    }
+}

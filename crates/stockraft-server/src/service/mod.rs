@@ -1,0 +1,65 @@
+//! The gRPC services. Every call follows one of three paths:
+//!
+//! - a write: checked here (bad input is refused on the node that received it), then routed to
+//!   the leader ([`Node::route`]), proposed there and answered once applied;
+//! - a linearizable read: routed to the leader, which confirms its leadership (read index) and
+//!   answers from its applied state;
+//! - a local read (`allow_stale`, `WatchAvailability`, `Cluster.Status`): answered from this
+//!   node's applied state.
+
+pub mod catalog;
+pub mod cluster;
+pub mod inventory;
+pub mod raft;
+
+use crate::convert::to_proto;
+use crate::node::{FORWARDED, Node};
+use std::time::Duration;
+use stockraft_core::{Applied, Outcome, Rejection};
+use tonic::metadata::MetadataValue;
+use tonic::{Response, Status};
+
+/// How long a forwarded call may take at the leader. Callers set their own deadlines; this
+/// only stops a forwarded call from outliving any reasonable caller.
+pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The call to send to the leader: the same message, marked as forwarded.
+pub fn forward<T>(request: tonic::Request<T>) -> tonic::Request<T> {
+    let mut forwarded = tonic::Request::new(request.into_inner());
+    forwarded.metadata_mut().insert(FORWARDED, MetadataValue::from_static("1"));
+    forwarded.set_timeout(FORWARD_TIMEOUT);
+    forwarded
+}
+
+/// Forwards the call to the leader and returns its answer, unless this node leads.
+macro_rules! route {
+    ($node:expr, $request:ident, $client:ident, $method:ident) => {
+        if let $crate::node::Route::Leader(channel) = $node.route(&$request)? {
+            return $client::new(channel).$method($crate::service::forward($request)).await;
+        }
+    };
+}
+pub(crate) use route;
+
+/// A ledger refusal as a status.
+pub fn refused(rejection: Rejection) -> Status {
+    to_proto::rejection(&rejection)
+}
+
+/// The applied result, or the rejection as a status.
+pub fn applied(outcome: Outcome) -> Result<Applied, Status> {
+    outcome.map_err(refused)
+}
+
+pub fn unexpected(what: &str, applied: &Applied) -> Status {
+    Status::internal(format!("the ledger answered {what} with {applied:?}"))
+}
+
+pub fn ok<T>(message: T) -> Result<Response<T>, Status> {
+    Ok(Response::new(message))
+}
+
+/// Routes a read to the leader and waits until it may answer linearizably.
+pub async fn linearized(node: &Node) -> Result<(), Status> {
+    node.linearize().await
+}

@@ -1,0 +1,248 @@
+//! The replicated cluster, tested against real `stockd` processes: each test starts its own
+//! nodes on ephemeral loopback ports with their own data dirs, and waits for conditions instead
+//! of sleeping. Read each test as a runbook: what an operator does, and what must hold.
+
+mod support;
+
+use std::collections::BTreeSet;
+use stockraft_client::{Error, v1};
+use support::*;
+
+fn others(of: u64, ids: &[u64]) -> Vec<u64> {
+    ids.iter().copied().filter(|id| *id != of).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_three_node_cluster_elects_a_leader_and_serves_through_any_node() {
+    let cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let followers = others(leader, &[1, 2, 3]);
+
+    // The shop is set up through one follower, sold through the other: followers forward.
+    let via_first = cluster.client_of(followers[0]);
+    let via_second = cluster.client_of(followers[1]);
+    set_up_shop(&via_first, 10, 60_000, Some(2)).await;
+
+    let held = reserve(&via_second, "order-1", "alice", 2).await.expect("a reserve through a follower");
+    assert_eq!(held.state, v1::HoldState::Held as i32);
+    assert_eq!(held.allocations.len(), 1);
+    assert_eq!((held.allocations[0].warehouse_id.as_str(), held.allocations[0].quantity), (WAREHOUSE, 2));
+
+    // Per-buyer cap: alice has 2 of 2.
+    let refused = reserve(&via_first, "order-2", "alice", 1).await.expect_err("alice is at her cap");
+    assert_eq!(refused.reason(), v1::Reason::LimitExceeded);
+
+    let confirmed = call!(
+        via_first,
+        inventory,
+        confirm,
+        v1::HoldRequest { request_id: stockraft_client::new_request_id(), hold_id: "order-1".into() }
+    )
+    .expect("confirm through a follower");
+    assert_eq!(confirmed.state, v1::HoldState::Confirmed as i32);
+
+    reserve(&via_second, "order-3", "bob", 1).await.expect("bob's hold");
+    let released = call!(
+        via_second,
+        inventory,
+        release,
+        v1::HoldRequest { request_id: stockraft_client::new_request_id(), hold_id: "order-3".into() }
+    )
+    .expect("release through a follower");
+    assert_eq!(released.state, v1::HoldState::Released as i32);
+
+    // A linearizable read through a follower sees every acknowledged write: 10 - 2 confirmed.
+    let availability =
+        call!(via_first, inventory, get_availability, v1::GetAvailabilityRequest { sku_id: SKU.into(), allow_stale: false })
+            .expect("availability");
+    assert_eq!(availability.on_hand_units, 8);
+    assert_eq!(hold_state(&via_second, "order-1").await, v1::HoldState::Confirmed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_streams_availability_as_it_changes() {
+    use futures_util::StreamExt;
+    let cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let follower = others(leader, &[1, 2, 3])[0];
+    let client = cluster.client();
+    set_up_shop(&client, 5, 60_000, None).await;
+
+    let channel = client.channel_to(&cluster.address(follower)).unwrap();
+    let mut watch = stockraft_proto::v1::inventory_client::InventoryClient::new(channel)
+        .watch_availability(v1::WatchAvailabilityRequest { sku_ids: vec![SKU.into()] })
+        .await
+        .expect("a watch on a follower")
+        .into_inner();
+    // The first message is the current figure, as far as the follower has applied (the
+    // stock may still be on its way to it).
+    let mut seen = vec![watch.next().await.unwrap().unwrap().on_hand_units];
+    reserve(&client, "order-1", "alice", 2).await.unwrap();
+    reserve(&client, "order-2", "bob", 3).await.unwrap();
+    while seen.last() != Some(&0) {
+        let update = tokio::time::timeout(CONDITION_TIMEOUT, watch.next()).await.expect("an update in time");
+        seen.push(update.unwrap().unwrap().on_hand_units);
+    }
+    // Figures only go down here, and each one sent differs from the one before.
+    assert!(seen.windows(2).all(|w| w[0] > w[1]), "{seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holds_expire_on_every_replica_at_the_same_log_position() {
+    let cluster = Cluster::start(3);
+    cluster.wait_for_leader(&[1, 2, 3]).await;
+    let client = cluster.client();
+    // The shortest TTL the ledger allows: one second.
+    set_up_shop(&client, 10, 1_000, None).await;
+    for n in 0..4 {
+        reserve(&client, &format!("order-{n}"), &format!("buyer-{n}"), 1).await.unwrap();
+    }
+    wait_for("the holds to expire", || async {
+        (hold_state(&client, "order-3").await == v1::HoldState::Expired).then_some(())
+    })
+    .await;
+    let committed = cluster.committed(&[1, 2, 3]).await;
+    for id in [1, 2, 3] {
+        cluster.wait_for_applied(id, committed).await;
+    }
+    let mut ledgers = Vec::new();
+    for id in [1, 2, 3] {
+        ledgers.push(local_ledger(&cluster, id, v1::LedgerOp::Expire).await);
+    }
+    assert_eq!(ledgers[0].len(), 4, "{ledgers:?}");
+    assert_eq!(ledgers[0], ledgers[1]);
+    assert_eq!(ledgers[0], ledgers[2]);
+    for id in [1, 2, 3] {
+        assert_eq!(local_availability(&cluster, id).await, Some(10), "node {id}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_leader_loses_no_acknowledged_hold() {
+    let mut cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let client = cluster.client();
+    set_up_shop(&client, 100, 600_000, None).await;
+    let mut acknowledged = Vec::new();
+    for n in 0..20 {
+        let hold = format!("order-{n}");
+        reserve(&client, &hold, &format!("buyer-{n}"), 1).await.expect("a reserve");
+        acknowledged.push(hold);
+    }
+
+    cluster.kill(leader);
+    let survivors = others(leader, &[1, 2, 3]);
+    let new_leader = cluster.wait_for_leader(&survivors).await;
+    assert_ne!(new_leader, leader);
+    for hold in &acknowledged {
+        assert_eq!(hold_state(&client, hold).await, v1::HoldState::Held, "{hold} after the leader died");
+    }
+    // The sale goes on under the new leader.
+    reserve(&client, "order-after", "buyer-after", 1).await.expect("a reserve under the new leader");
+
+    // The old leader comes back from its data dir, follows, and agrees on every hold.
+    cluster.spawn(leader);
+    let committed = cluster.committed(&[1, 2, 3]).await;
+    cluster.wait_for_applied(leader, committed).await;
+    assert_eq!(local_availability(&cluster, leader).await, Some(79));
+    let reserved: BTreeSet<String> =
+        local_ledger(&cluster, leader, v1::LedgerOp::Reserve).await.into_iter().map(|(_, hold)| hold).collect();
+    assert_eq!(reserved.len(), 21);
+    assert!(acknowledged.iter().all(|h| reserved.contains(h)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restarted_from_its_data_dir_catches_up() {
+    let mut cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let follower = others(leader, &[1, 2, 3])[0];
+    let client = cluster.client();
+    set_up_shop(&client, 50, 600_000, None).await;
+    cluster.wait_for_applied(follower, cluster.committed(&[1, 2, 3]).await).await;
+
+    cluster.stop(follower);
+    for n in 0..10 {
+        reserve(&client, &format!("order-{n}"), &format!("buyer-{n}"), 2).await.expect("writes go on with 2 of 3");
+    }
+    cluster.spawn(follower);
+    let committed = cluster.committed(&[1, 2, 3]).await;
+    cluster.wait_for_applied(follower, committed).await;
+    assert_eq!(local_availability(&cluster, follower).await, Some(30));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_node_joins_by_snapshot_and_leaves_again() {
+    // Keep no log behind a snapshot, so the new node cannot catch up from the log.
+    let settings = Settings { extra: String::new(), raft: "logs_kept_after_snapshot = 0\n".into() };
+    let mut cluster = Cluster::start_with(3, settings);
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let client = cluster.client();
+    set_up_shop(&client, 40, 600_000, None).await;
+    for n in 0..5 {
+        reserve(&client, &format!("order-{n}"), &format!("buyer-{n}"), 1).await.unwrap();
+    }
+    let snapshot = call!(cluster.client_of(leader), cluster, trigger_snapshot, v1::TriggerSnapshotRequest {})
+        .expect("a snapshot on the leader");
+    assert!(snapshot.log_index > 0 && snapshot.size_bytes > 0);
+
+    let address = cluster.add_spare(4, &Settings { extra: String::new(), raft: "logs_kept_after_snapshot = 0\n".into() });
+    cluster.spawn(4);
+    let added = call!(
+        client,
+        cluster,
+        add_learner,
+        v1::AddLearnerRequest { node_id: 4, address: address.clone(), wait_for_catch_up: true }
+    )
+    .expect("node 4 added as a learner");
+    assert!(added.members.iter().any(|m| m.node_id == 4 && !m.voter));
+    let joined = cluster.status(4).await.expect("node 4 answers");
+    assert!(joined.snapshot_log_index.is_some_and(|i| i >= snapshot.log_index), "node 4 got no snapshot: {joined:?}");
+    assert_eq!(local_availability(&cluster, 4).await, Some(35));
+
+    let voters = call!(client, cluster, change_membership, v1::ChangeMembershipRequest { voter_ids: vec![1, 2, 3, 4], retain_as_learners: false })
+        .expect("node 4 becomes a voter");
+    assert_eq!(voters.members.iter().filter(|m| m.voter).count(), 4);
+    reserve(&client, "order-4-voters", "buyer-x", 1).await.expect("a write with four voters");
+
+    let back = call!(client, cluster, change_membership, v1::ChangeMembershipRequest { voter_ids: vec![1, 2, 3], retain_as_learners: false })
+        .expect("node 4 removed");
+    assert!(back.members.iter().all(|m| m.node_id != 4));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_invalid_argument_and_change_nothing() {
+    let cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let follower = cluster.client_of(others(leader, &[1, 2, 3])[0]);
+    set_up_shop(&follower, 10, 600_000, None).await;
+    let reserves_before = local_ledger(&cluster, leader, v1::LedgerOp::Reserve).await.len();
+
+    let cases: Vec<(&str, v1::ReserveRequest)> = vec![
+        ("a negative quantity", reserve_request("order-1", "alice", -1)),
+        ("a zero quantity", reserve_request("order-1", "alice", 0)),
+        ("an empty hold id", reserve_request("", "alice", 1)),
+        ("a hold id with a space", reserve_request("order 1", "alice", 1)),
+        ("no request id", v1::ReserveRequest { request_id: String::new(), ..reserve_request("order-1", "alice", 1) }),
+        ("no lines", v1::ReserveRequest { lines: vec![], ..reserve_request("order-1", "alice", 1) }),
+    ];
+    for (what, request) in cases {
+        let error = call!(follower, inventory, reserve, request).expect_err(what);
+        let status = error.status().unwrap_or_else(|| panic!("{what}: {error}"));
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{what}: {status:?}");
+        assert_eq!(error.reason(), v1::Reason::InvalidArgument, "{what}");
+    }
+    let missing = reserve(&follower, "order-1", "alice", 1).await;
+    assert!(missing.is_ok(), "a valid reserve after the bad ones: {missing:?}");
+    let unknown = call!(follower, inventory, reserve, v1::ReserveRequest {
+        lines: vec![v1::Line { sku_id: "no-such-sku".into(), quantity: 1 }],
+        ..reserve_request("order-2", "alice", 1)
+    });
+    assert!(matches!(&unknown, Err(Error::Rejected(s)) if s.code() == tonic::Code::NotFound), "{unknown:?}");
+
+    // Only the one valid reserve reached the ledger; stock moved by exactly its unit.
+    assert_eq!(local_ledger(&cluster, leader, v1::LedgerOp::Reserve).await.len(), reserves_before + 1);
+    let availability =
+        call!(follower, inventory, get_availability, v1::GetAvailabilityRequest { sku_id: SKU.into(), allow_stale: false })
+            .unwrap();
+    assert_eq!(availability.on_hand_units, 9);
+}

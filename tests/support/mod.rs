@@ -1,0 +1,335 @@
+//! A harness for tests against real `stockd` processes: a cluster of nodes on ephemeral
+//! loopback ports, each with its own data dir and log in a temporary directory; kill, stop and
+//! restart; and waiting for conditions (never fixed sleeps).
+//!
+//! When a test panics, the harness prints the tail of every node's log.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use stockraft_client::{Client, Error, Options, new_request_id, v1};
+use tempfile::TempDir;
+
+/// Elections take well under a second; a loaded 2-core CI machine gets thirty.
+pub const CONDITION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The stockd binary next to the test's own build output (`target/<profile>/stockd`).
+pub fn stockd_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("STOCKD") {
+        return PathBuf::from(path);
+    }
+    let mut dir = std::env::current_exe().expect("the test's path");
+    dir.pop(); // deps/
+    dir.pop(); // <profile>/
+    let path = dir.join("stockd");
+    assert!(path.exists(), "{} is missing: build it first (cargo build --bin stockd)", path.display());
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+pub struct Node {
+    pub id: u64,
+    pub address: String,
+    config: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Node {
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| c.try_wait().map(|s| s.is_none()).unwrap_or(false))
+    }
+}
+
+pub struct Cluster {
+    dir: TempDir,
+    pub nodes: BTreeMap<u64, Node>,
+    stockd: PathBuf,
+}
+
+/// Extra settings for every node's config file (TOML lines).
+pub struct Settings {
+    pub extra: String,
+    pub raft: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { extra: String::new(), raft: String::new() }
+    }
+}
+
+impl Cluster {
+    /// Starts nodes 1..=voters; node 1 bootstraps them as the voters.
+    pub fn start(voters: u64) -> Cluster {
+        Cluster::start_with(voters, Settings::default())
+    }
+
+    pub fn start_with(voters: u64, settings: Settings) -> Cluster {
+        let dir = tempfile::Builder::new().prefix("stockraft-cluster-").tempdir().expect("a temp dir");
+        let mut cluster = Cluster { dir, nodes: BTreeMap::new(), stockd: stockd_binary() };
+        let addresses: Vec<(u64, String)> = (1..=voters).map(|id| (id, format!("127.0.0.1:{}", free_port()))).collect();
+        let members: String =
+            addresses.iter().map(|(id, a)| format!("  {{ id = {id}, address = \"{a}\" }},\n")).collect();
+        for (id, address) in &addresses {
+            let bootstrap = if *id == 1 { "bootstrap = true\n" } else { "" };
+            cluster.write_node(*id, address, &format!("{bootstrap}members = [\n{members}]\n"), &settings);
+        }
+        for id in 1..=voters {
+            cluster.spawn(id);
+        }
+        cluster
+    }
+
+    fn write_node(&mut self, id: u64, address: &str, membership: &str, settings: &Settings) {
+        let data = self.dir.path().join(format!("node{id}"));
+        let config = self.dir.path().join(format!("node{id}.toml"));
+        let text = format!(
+            "node_id = {id}\nlisten = \"{address}\"\ndata_dir = {data:?}\nlog = \"info,openraft=warn\"\n{membership}{}\n[raft]\n{}\n",
+            settings.extra, settings.raft
+        );
+        std::fs::write(&config, text).expect("write a node config");
+        let log = self.dir.path().join(format!("node{id}.log"));
+        self.nodes.insert(id, Node { id, address: address.to_string(), config, log, child: None });
+    }
+
+    /// Prepares (does not start) a node outside the membership, to be added as a learner.
+    pub fn add_spare(&mut self, id: u64, settings: &Settings) -> String {
+        let address = format!("127.0.0.1:{}", free_port());
+        self.write_node(id, &address, "", settings);
+        address
+    }
+
+    /// Starts (or restarts) a node's process on its data dir.
+    pub fn spawn(&mut self, id: u64) {
+        let node = self.nodes.get_mut(&id).expect("a known node");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&node.log).expect("open the node log");
+        let child = Command::new(&self.stockd)
+            .arg("--config")
+            .arg(&node.config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("start stockd");
+        node.child = Some(child);
+    }
+
+    /// SIGKILL: the process dies at once, mid-write if it was writing.
+    pub fn kill(&mut self, id: u64) {
+        let node = self.nodes.get_mut(&id).expect("a known node");
+        if let Some(mut child) = node.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait: a clean shutdown.
+    pub fn stop(&mut self, id: u64) {
+        let node = self.nodes.get_mut(&id).expect("a known node");
+        if let Some(mut child) = node.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn address(&self, id: u64) -> String {
+        self.nodes[&id].address.clone()
+    }
+
+    pub fn endpoints(&self) -> Vec<String> {
+        self.nodes.values().map(|n| n.address.clone()).collect()
+    }
+
+    /// A client that may use every node.
+    pub fn client(&self) -> Client {
+        Client::new(Options::new(self.endpoints())).expect("a client")
+    }
+
+    /// A client that talks to one node only (which forwards to the leader if it must).
+    pub fn client_of(&self, id: u64) -> Client {
+        Client::new(Options::new([self.address(id)])).expect("a client")
+    }
+
+    pub fn data_dir(&self, id: u64) -> PathBuf {
+        self.dir.path().join(format!("node{id}"))
+    }
+
+    pub fn log_path(&self, id: u64) -> &Path {
+        &self.nodes[&id].log
+    }
+
+    /// The status as node `id` sees it, if it answers.
+    pub async fn status(&self, id: u64) -> Option<v1::ClusterStatus> {
+        self.client_of(id).node_status(&self.address(id)).await.ok()
+    }
+
+    /// Waits until every running node among `ids` names the same leader, and returns it.
+    pub async fn wait_for_leader(&self, ids: &[u64]) -> u64 {
+        wait_for(&format!("nodes {ids:?} to agree on a leader"), || async {
+            let mut leaders = Vec::new();
+            for id in ids {
+                leaders.push(self.status(*id).await?.leader_id);
+            }
+            let first = leaders[0];
+            (first != 0 && leaders.iter().all(|l| *l == first)).then_some(first)
+        })
+        .await
+    }
+
+    /// Waits until node `id` has applied at least `index`.
+    pub async fn wait_for_applied(&self, id: u64, index: u64) {
+        wait_for(&format!("node {id} to apply log index {index}"), || async {
+            (self.status(id).await?.applied_log_index >= index).then_some(())
+        })
+        .await
+    }
+
+    /// The leader's committed index, once a leader is known among `ids`.
+    pub async fn committed(&self, ids: &[u64]) -> u64 {
+        let leader = self.wait_for_leader(ids).await;
+        self.status(leader).await.map_or(0, |s| s.committed_log_index)
+    }
+
+    fn dump_logs(&self) {
+        for node in self.nodes.values() {
+            let Ok(file) = std::fs::File::open(&node.log) else { continue };
+            let lines: Vec<String> = BufReader::new(file).lines().map_while(Result::ok).collect();
+            eprintln!("----- node {} log (last 40 of {} lines) -----", node.id, lines.len());
+            for line in lines.iter().skip(lines.len().saturating_sub(40)) {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.dump_logs();
+        }
+        for node in self.nodes.values_mut() {
+            if let Some(mut child) = node.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics naming `what` after [`CONDITION_TIMEOUT`].
+pub async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + CONDITION_TIMEOUT;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {CONDITION_TIMEOUT:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shop the tests sell from.
+
+pub const WAREHOUSE: &str = "sh-01";
+pub const ITEM: &str = "moutai-500ml";
+pub const SKU: &str = "moutai-flash";
+
+/// Sends one call through `client` with its retries (the request is built once: retries reuse
+/// its request id).
+#[macro_export]
+macro_rules! call {
+    ($client:expr, $service:ident, $method:ident, $request:expr) => {{
+        let request = $request;
+        $client
+            .$service(|mut c| {
+                let r = request.clone();
+                async move { c.$method(r).await }
+            })
+            .await
+    }};
+}
+
+/// A warehouse, an item with `units` on hand, and a PRE_DEDUCT SKU of it with `ttl_ms` holds
+/// and at most `per_buyer` units per buyer.
+pub async fn set_up_shop(client: &Client, units: i64, ttl_ms: u64, per_buyer: Option<u32>) {
+    let warehouse = v1::Warehouse { id: WAREHOUSE.into(), name: "Shanghai".into(), region: "east".into(), priority: 1, active: true };
+    call!(client, catalog, upsert_warehouse, v1::UpsertWarehouseRequest { request_id: new_request_id(), warehouse: Some(warehouse) })
+        .expect("warehouse");
+    let item = v1::Item { id: ITEM.into(), name: "Moutai 500 ml".into() };
+    call!(client, catalog, upsert_item, v1::UpsertItemRequest { request_id: new_request_id(), item: Some(item) }).expect("item");
+    let rules = v1::SaleRules {
+        mode: v1::DeductionMode::PreDeduct as i32,
+        hold_ttl_ms: ttl_ms,
+        units_per_buyer_max: per_buyer,
+        ..v1::SaleRules::default()
+    };
+    let sku = v1::UpsertSkuRequest {
+        request_id: new_request_id(),
+        sku_id: SKU.into(),
+        components: vec![v1::Component { item_id: ITEM.into(), quantity: 1 }],
+        rules: Some(rules),
+    };
+    call!(client, catalog, upsert_sku, sku).expect("sku");
+    let stock = v1::StockFigureRequest {
+        request_id: new_request_id(),
+        item_id: ITEM.into(),
+        warehouse_id: WAREHOUSE.into(),
+        units,
+        note: "test stock".into(),
+    };
+    call!(client, catalog, receive_stock, stock).expect("stock");
+}
+
+pub fn reserve_request(hold: &str, buyer: &str, quantity: i64) -> v1::ReserveRequest {
+    v1::ReserveRequest {
+        request_id: new_request_id(),
+        hold_id: hold.into(),
+        buyer_id: buyer.into(),
+        lines: vec![v1::Line { sku_id: SKU.into(), quantity }],
+        ..v1::ReserveRequest::default()
+    }
+}
+
+pub async fn reserve(client: &Client, hold: &str, buyer: &str, quantity: i64) -> Result<v1::HoldReply, Error> {
+    call!(client, inventory, reserve, reserve_request(hold, buyer, quantity))
+}
+
+pub async fn hold_state(client: &Client, hold: &str) -> v1::HoldState {
+    let hold = call!(client, inventory, get_hold, v1::GetHoldRequest { hold_id: hold.into(), allow_stale: false }).expect("the hold");
+    v1::HoldState::try_from(hold.state).expect("a known state")
+}
+
+/// Node `id`'s own (possibly stale) figures for the SKU: (on hand units, log index).
+pub async fn local_availability(cluster: &Cluster, id: u64) -> Option<u32> {
+    let client = cluster.client_of(id);
+    let request = v1::GetAvailabilityRequest { sku_id: SKU.into(), allow_stale: true };
+    call!(client, inventory, get_availability, request).ok().map(|a| a.on_hand_units)
+}
+
+/// Node `id`'s own ledger entries of one operation, as (log index, hold) pairs.
+pub async fn local_ledger(cluster: &Cluster, id: u64, op: v1::LedgerOp) -> Vec<(u64, String)> {
+    let client = cluster.client_of(id);
+    let query = v1::LedgerQuery { op: op as i32, allow_stale: true, limit: 10_000, ..v1::LedgerQuery::default() };
+    let page = call!(client, catalog, query_ledger, query).expect("a ledger page");
+    page.entries.into_iter().map(|e| (e.log_index, e.hold_id)).collect()
+}
