@@ -191,6 +191,19 @@ impl Cluster {
         .await
     }
 
+    /// Waits until every running node among `ids` names the same leader other than `old`.
+    pub async fn wait_for_new_leader(&self, ids: &[u64], old: u64) -> u64 {
+        wait_for(&format!("nodes {ids:?} to agree on a leader other than {old}"), || async {
+            let mut leaders = Vec::new();
+            for id in ids {
+                leaders.push(self.status(*id).await?.leader_id);
+            }
+            let first = leaders[0];
+            (first != 0 && first != old && leaders.iter().all(|l| *l == first)).then_some(first)
+        })
+        .await
+    }
+
     /// Waits until node `id` has applied at least `index`.
     pub async fn wait_for_applied(&self, id: u64, index: u64) {
         wait_for(&format!("node {id} to apply log index {index}"), || async {

@@ -17,6 +17,8 @@ use tonic::{Request as Call, Response, Status};
 
 /// How long TransferLeader waits for the new leader to take over.
 const TRANSFER_WAIT: Duration = Duration::from_secs(5);
+/// How long AddLearner waits for the learner to catch up when asked to.
+const CATCH_UP_WAIT: Duration = Duration::from_secs(60);
 /// How long TriggerSnapshot waits for the snapshot to be built and saved.
 const SNAPSHOT_WAIT: Duration = Duration::from_secs(120);
 
@@ -70,11 +72,25 @@ impl Cluster for ClusterService {
         }
         route!(self.node, call, ClusterClient, add_learner);
         let r = call.into_inner();
-        self.node
-            .raft
-            .add_learner(r.node_id, BasicNode { addr: r.address }, r.wait_for_catch_up)
-            .await
-            .map_err(write_error)?;
+        let added =
+            self.node.raft.add_learner(r.node_id, BasicNode { addr: r.address }, false).await.map_err(write_error)?;
+        if r.wait_for_catch_up {
+            // Caught up: the learner holds the log up to the entry that added it (by snapshot or
+            // by replication), as the leader's replication progress shows.
+            let (id, index) = (r.node_id, added.log_id.index);
+            self.node
+                .raft
+                .wait(Some(CATCH_UP_WAIT))
+                .metrics(
+                    |m| {
+                        let matched = m.replication.as_ref().and_then(|r| r.get(&id)).and_then(|l| l.as_ref());
+                        matched.is_some_and(|l| l.index >= index)
+                    },
+                    "the learner to catch up",
+                )
+                .await
+                .map_err(|e| unavailable(format!("node {id} was added but has not caught up yet: {e}")))?;
+        }
         ok(status(&self.node))
     }
 
