@@ -245,3 +245,54 @@ async fn bad_requests_get_invalid_argument_and_change_nothing() {
             .unwrap();
     assert_eq!(availability.on_hand_units, 9);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_follows_the_leader_and_reflection_lists_the_api() {
+    use futures_util::StreamExt;
+    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+
+    let mut cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let follower = others(leader, &[1, 2, 3])[0];
+    let channel = cluster.client().channel_to(&cluster.address(follower)).unwrap();
+
+    // Reflection (what grpcurl uses) lists the three services on any node.
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut replies = ServerReflectionClient::new(channel.clone())
+        .server_reflection_info(futures_util::stream::iter([request]))
+        .await
+        .expect("reflection answers")
+        .into_inner();
+    let Some(Ok(reply)) = replies.next().await else { panic!("no reflection reply") };
+    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else { panic!("{reply:?}") };
+    let names: BTreeSet<String> = list.service.into_iter().map(|s| s.name).collect();
+    for service in ["stockraft.v1.Inventory", "stockraft.v1.Catalog", "stockraft.v1.Cluster", "grpc.health.v1.Health"] {
+        assert!(names.contains(service), "{service} missing from {names:?}");
+    }
+
+    // Health: SERVING while a leader is known...
+    let mut health = HealthClient::new(channel);
+    let serving = |service: &str| HealthCheckRequest { service: service.into() };
+    let status = health.check(serving("stockraft.v1.Inventory")).await.unwrap().into_inner().status;
+    assert_eq!(status, ServingStatus::Serving as i32);
+
+    // ...and NOT_SERVING once the follower is alone and no leader can be elected.
+    for id in others(follower, &[1, 2, 3]) {
+        cluster.kill(id);
+    }
+    wait_for("the lone follower to report NOT_SERVING", || {
+        let mut health = health.clone();
+        async move {
+            let status = health.check(serving("")).await.ok()?.into_inner().status;
+            (status == ServingStatus::NotServing as i32).then_some(())
+        }
+    })
+    .await;
+}

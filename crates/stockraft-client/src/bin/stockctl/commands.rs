@@ -18,7 +18,12 @@ pub enum Command {
     /// Refund a confirmed order before it ships.
     Cancel(HoldArgs),
     /// Show a hold.
-    Hold { hold: String },
+    Hold {
+        hold: String,
+        /// Answer from the node asked, without confirming leadership (may be stale).
+        #[arg(long)]
+        stale: bool,
+    },
     /// Units of a SKU sellable now.
     Availability {
         sku: String,
@@ -260,6 +265,9 @@ pub struct LedgerArgs {
     from_seq: u64,
     #[arg(long, default_value_t = 100)]
     limit: u32,
+    /// Answer from the node asked, without confirming leadership (may be stale).
+    #[arg(long)]
+    stale: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -357,8 +365,9 @@ pub async fn run(client: &Client, out: Format, command: Command) -> Result<(), E
         C::Confirm(a) => output::print(out, "HoldReply", &call!(client, inventory, confirm, hold_request(&a))),
         C::Release(a) => output::print(out, "HoldReply", &call!(client, inventory, release, hold_request(&a))),
         C::Cancel(a) => output::print(out, "HoldReply", &call!(client, inventory, cancel, hold_request(&a))),
-        C::Hold { hold } => {
-            output::print(out, "Hold", &call!(client, inventory, get_hold, v1::GetHoldRequest { hold_id: hold }))
+        C::Hold { hold, stale } => {
+            let request = v1::GetHoldRequest { hold_id: hold, allow_stale: stale };
+            output::print(out, "Hold", &call!(client, inventory, get_hold, request))
         }
         C::Availability { sku, stale } => {
             let request = v1::GetAvailabilityRequest { sku_id: sku, allow_stale: stale };
@@ -390,6 +399,7 @@ pub async fn run(client: &Client, out: Format, command: Command) -> Result<(), E
                 until_ms: None,
                 from_seq: a.from_seq,
                 limit: a.limit,
+                allow_stale: a.stale,
             };
             let page = call!(client, catalog, query_ledger, query);
             match out {

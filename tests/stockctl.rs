@@ -1,0 +1,82 @@
+//! stockctl against a real 3-node cluster: what an operator types, what it prints, and the exit
+//! codes scripts rely on (0 done, 2 usage, 3 refused by the cluster, 4 cluster unreachable).
+
+mod support;
+
+use std::process::{Command, Output};
+use support::*;
+
+fn stockctl(endpoints: &[String], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stockctl"))
+        .arg("--endpoints")
+        .arg(endpoints.join(","))
+        .args(args)
+        .output()
+        .expect("run stockctl")
+}
+
+fn ok(endpoints: &[String], args: &[&str]) -> String {
+    let out = stockctl(endpoints, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "stockctl {args:?}: {:?}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+fn json(endpoints: &[String], args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--output", "json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&ok(endpoints, &all)).expect("stockctl prints JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_sets_up_a_sale_and_sells_through_any_node() {
+    let cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let all = cluster.endpoints();
+    let follower = vec![cluster.address(if leader == 1 { 2 } else { 1 })];
+
+    ok(&all, &["warehouse", "upsert", "sh-01", "--name", "Shanghai", "--region", "east"]);
+    ok(&all, &["item", "upsert", "moutai-500ml", "--name", "Moutai 500 ml"]);
+    let sku = json(&all, &["sku", "upsert", "moutai-flash", "--item", "moutai-500ml", "--units-per-buyer", "2"]);
+    assert_eq!(sku["rules"]["unitsPerBuyerMax"], 2);
+    let level = json(&all, &["stock", "receive", "moutai-500ml", "sh-01", "3", "--note", "PO-1"]);
+    assert_eq!(level["available"], 3);
+
+    // Through a follower only: it forwards to the leader.
+    let held = json(&follower, &["reserve", "--sku", "moutai-flash:2", "--buyer", "alice", "--hold", "order-1"]);
+    assert_eq!(held["state"], "HELD");
+    assert_eq!(held["allocations"][0]["warehouseId"], "sh-01");
+
+    // The table format names the fields.
+    let table = ok(&follower, &["hold", "order-1"]);
+    assert!(table.contains("buyer_id") && table.contains("alice") && table.contains("HELD"), "{table}");
+
+    // Refused by the cluster: exit code 3 with the machine-readable reason.
+    let refused = stockctl(&follower, &["reserve", "--sku", "moutai-flash:2", "--buyer", "bob", "--hold", "order-2"]);
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("OUT_OF_STOCK"), "{refused:?}");
+
+    let confirmed = json(&all, &["confirm", "order-1"]);
+    assert_eq!(confirmed["state"], "CONFIRMED");
+    let availability = json(&follower, &["availability", "moutai-flash"]);
+    assert_eq!(availability["onHandUnits"], 1);
+
+    let watched = ok(&follower, &["watch", "moutai-flash", "--count", "1"]);
+    assert!(watched.contains("sku_id=moutai-flash"), "{watched}");
+
+    let ledger = json(&all, &["ledger", "--op", "reserve"]);
+    assert_eq!(ledger["entries"].as_array().map(Vec::len), Some(1));
+
+    let status = ok(&all, &["cluster", "status"]);
+    assert_eq!(status.matches("leader").count() >= 2, true, "{status}");
+}
+
+#[test]
+fn usage_errors_and_an_unreachable_cluster_have_their_own_exit_codes() {
+    let nowhere = vec![format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port())];
+    let usage = stockctl(&nowhere, &["reserve", "--sku", "moutai-flash"]);
+    assert_eq!(usage.status.code(), Some(2), "{usage:?}");
+    let unreachable = stockctl(&nowhere, &["--timeout", "1", "availability", "moutai-flash"]);
+    assert_eq!(unreachable.status.code(), Some(4), "{unreachable:?}");
+    assert!(String::from_utf8_lossy(&unreachable.stderr).contains("unreachable"));
+}
