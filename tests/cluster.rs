@@ -52,9 +52,13 @@ async fn a_three_node_cluster_elects_a_leader_and_serves_through_any_node() {
     assert_eq!(released.state, v1::HoldState::Released as i32);
 
     // A linearizable read through a follower sees every acknowledged write: 10 - 2 confirmed.
-    let availability =
-        call!(via_first, inventory, get_availability, v1::GetAvailabilityRequest { sku_id: SKU.into(), allow_stale: false })
-            .expect("availability");
+    let availability = call!(
+        via_first,
+        inventory,
+        get_availability,
+        v1::GetAvailabilityRequest { sku_id: SKU.into(), allow_stale: false }
+    )
+    .expect("availability");
     assert_eq!(availability.on_hand_units, 8);
     assert_eq!(hold_state(&via_second, "order-1").await, v1::HoldState::Confirmed);
 }
@@ -184,7 +188,8 @@ async fn a_new_node_joins_by_snapshot_and_leaves_again() {
         .expect("a snapshot on the leader");
     assert!(snapshot.log_index > 0 && snapshot.size_bytes > 0);
 
-    let address = cluster.add_spare(4, &Settings { extra: String::new(), raft: "logs_kept_after_snapshot = 0\n".into() });
+    let address =
+        cluster.add_spare(4, &Settings { extra: String::new(), raft: "logs_kept_after_snapshot = 0\n".into() });
     cluster.spawn(4);
     let added = call!(
         client,
@@ -198,13 +203,23 @@ async fn a_new_node_joins_by_snapshot_and_leaves_again() {
     assert!(joined.snapshot_log_index.is_some_and(|i| i >= snapshot.log_index), "node 4 got no snapshot: {joined:?}");
     assert_eq!(local_availability(&cluster, 4).await, Some(35));
 
-    let voters = call!(client, cluster, change_membership, v1::ChangeMembershipRequest { voter_ids: vec![1, 2, 3, 4], retain_as_learners: false })
-        .expect("node 4 becomes a voter");
+    let voters = call!(
+        client,
+        cluster,
+        change_membership,
+        v1::ChangeMembershipRequest { voter_ids: vec![1, 2, 3, 4], retain_as_learners: false }
+    )
+    .expect("node 4 becomes a voter");
     assert_eq!(voters.members.iter().filter(|m| m.voter).count(), 4);
     reserve(&client, "order-4-voters", "buyer-x", 1).await.expect("a write with four voters");
 
-    let back = call!(client, cluster, change_membership, v1::ChangeMembershipRequest { voter_ids: vec![1, 2, 3], retain_as_learners: false })
-        .expect("node 4 removed");
+    let back = call!(
+        client,
+        cluster,
+        change_membership,
+        v1::ChangeMembershipRequest { voter_ids: vec![1, 2, 3], retain_as_learners: false }
+    )
+    .expect("node 4 removed");
     assert!(back.members.iter().all(|m| m.node_id != 4));
 }
 
@@ -232,17 +247,26 @@ async fn bad_requests_get_invalid_argument_and_change_nothing() {
     }
     let missing = reserve(&follower, "order-1", "alice", 1).await;
     assert!(missing.is_ok(), "a valid reserve after the bad ones: {missing:?}");
-    let unknown = call!(follower, inventory, reserve, v1::ReserveRequest {
-        lines: vec![v1::Line { sku_id: "no-such-sku".into(), quantity: 1 }],
-        ..reserve_request("order-2", "alice", 1)
-    });
+    let unknown = call!(
+        follower,
+        inventory,
+        reserve,
+        v1::ReserveRequest {
+            lines: vec![v1::Line { sku_id: "no-such-sku".into(), quantity: 1 }],
+            ..reserve_request("order-2", "alice", 1)
+        }
+    );
     assert!(matches!(&unknown, Err(Error::Rejected(s)) if s.code() == tonic::Code::NotFound), "{unknown:?}");
 
     // Only the one valid reserve reached the ledger; stock moved by exactly its unit.
     assert_eq!(local_ledger(&cluster, leader, v1::LedgerOp::Reserve).await.len(), reserves_before + 1);
-    let availability =
-        call!(follower, inventory, get_availability, v1::GetAvailabilityRequest { sku_id: SKU.into(), allow_stale: false })
-            .unwrap();
+    let availability = call!(
+        follower,
+        inventory,
+        get_availability,
+        v1::GetAvailabilityRequest { sku_id: SKU.into(), allow_stale: false }
+    )
+    .unwrap();
     assert_eq!(availability.on_hand_units, 9);
 }
 

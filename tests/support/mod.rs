@@ -57,15 +57,10 @@ pub struct Cluster {
 }
 
 /// Extra settings for every node's config file (TOML lines).
+#[derive(Default)]
 pub struct Settings {
     pub extra: String,
     pub raft: String,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings { extra: String::new(), raft: String::new() }
-    }
 }
 
 impl Cluster {
@@ -285,11 +280,23 @@ macro_rules! call {
 /// A warehouse, an item with `units` on hand, and a PRE_DEDUCT SKU of it with `ttl_ms` holds
 /// and at most `per_buyer` units per buyer.
 pub async fn set_up_shop(client: &Client, units: i64, ttl_ms: u64, per_buyer: Option<u32>) {
-    let warehouse = v1::Warehouse { id: WAREHOUSE.into(), name: "Shanghai".into(), region: "east".into(), priority: 1, active: true };
-    call!(client, catalog, upsert_warehouse, v1::UpsertWarehouseRequest { request_id: new_request_id(), warehouse: Some(warehouse) })
-        .expect("warehouse");
+    let warehouse = v1::Warehouse {
+        id: WAREHOUSE.into(),
+        name: "Shanghai".into(),
+        region: "east".into(),
+        priority: 1,
+        active: true,
+    };
+    call!(
+        client,
+        catalog,
+        upsert_warehouse,
+        v1::UpsertWarehouseRequest { request_id: new_request_id(), warehouse: Some(warehouse) }
+    )
+    .expect("warehouse");
     let item = v1::Item { id: ITEM.into(), name: "Moutai 500 ml".into() };
-    call!(client, catalog, upsert_item, v1::UpsertItemRequest { request_id: new_request_id(), item: Some(item) }).expect("item");
+    call!(client, catalog, upsert_item, v1::UpsertItemRequest { request_id: new_request_id(), item: Some(item) })
+        .expect("item");
     let rules = v1::SaleRules {
         mode: v1::DeductionMode::PreDeduct as i32,
         hold_ttl_ms: ttl_ms,
@@ -328,7 +335,8 @@ pub async fn reserve(client: &Client, hold: &str, buyer: &str, quantity: i64) ->
 }
 
 pub async fn hold_state(client: &Client, hold: &str) -> v1::HoldState {
-    let hold = call!(client, inventory, get_hold, v1::GetHoldRequest { hold_id: hold.into(), allow_stale: false }).expect("the hold");
+    let hold = call!(client, inventory, get_hold, v1::GetHoldRequest { hold_id: hold.into(), allow_stale: false })
+        .expect("the hold");
     v1::HoldState::try_from(hold.state).expect("a known state")
 }
 

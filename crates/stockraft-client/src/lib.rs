@@ -185,7 +185,9 @@ impl Client {
             };
             tracing::debug!(node = %address, code = ?status.code(), message = status.message(), "attempt failed");
             // A node that knows the leader names it: go there next, at once.
-            let hint = error_detail(&status).filter(|d| !d.leader_address.is_empty()).and_then(|d| self.node_at(&d.leader_address));
+            let hint = error_detail(&status)
+                .filter(|d| !d.leader_address.is_empty())
+                .and_then(|d| self.node_at(&d.leader_address));
             let remaining = self.options.deadline.saturating_sub(started.elapsed());
             if remaining.is_zero() {
                 return Err(Error::Unavailable {
@@ -238,7 +240,9 @@ impl Client {
         let mut cluster = ClusterClient::new(channel);
         match tokio::time::timeout(self.options.attempt_timeout, cluster.status(v1::StatusRequest {})).await {
             Ok(Ok(reply)) => Ok(reply.into_inner()),
-            Ok(Err(status)) => Err(Error::Unavailable { attempts: 1, last: format!("{address}: {}", status.message()) }),
+            Ok(Err(status)) => {
+                Err(Error::Unavailable { attempts: 1, last: format!("{address}: {}", status.message()) })
+            }
             Err(_) => Err(Error::Unavailable { attempts: 1, last: format!("{address}: no answer") }),
         }
     }

@@ -93,7 +93,7 @@ fn ids_are_validated_when_built_and_when_decoded() {
 }
 
 #[test]
-fn batches_must_be_non_empty_reserves_within_the_limit() {
+fn batches_must_be_non_empty_and_within_the_limit() {
     let mut shop = shop();
     let reserve = |n: usize| {
         let op = Op::Reserve(Shop::order(&format!("o{n}"), "a", &[("moutai", 1)]));
@@ -103,15 +103,16 @@ fn batches_must_be_non_empty_reserves_within_the_limit() {
     assert!(matches!(shop.command(CommandBody::Batch(vec![])), Err(Rejection::InvalidArgument(_))));
     let oversized = (0..=RESERVE_BATCH_MAX).map(reserve).collect();
     assert!(matches!(shop.command(CommandBody::Batch(oversized)), Err(Rejection::InvalidArgument(_))));
-    let mixed = vec![reserve(0), Request::new(RequestId::new("x").unwrap(), Op::Confirm { hold: hold_id("o0") })];
-    assert!(matches!(shop.command(CommandBody::Batch(mixed)), Err(Rejection::InvalidArgument(_))));
     assert_eq!(before, shop.observable());
 
-    // A valid batch: each reserve succeeds or fails on its own.
-    let batch = (0..12).map(reserve).collect();
+    // A valid batch: each request succeeds or fails on its own, in order. The leader packs
+    // whatever calls are waiting into one batch, so kinds mix: here a reserve and its confirm.
+    let mut batch: Vec<Request> = (0..12).map(reserve).collect();
+    batch.insert(1, Request::new(RequestId::new("confirm-o0").unwrap(), Op::Confirm { hold: hold_id("o0") }));
     let Ok(Applied::Batch(outcomes)) = shop.command(CommandBody::Batch(batch)) else { panic!() };
-    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 10);
-    assert!(outcomes[10..].iter().all(|o| matches!(o, Err(Rejection::OutOfStock { .. }))));
+    assert!(matches!(&outcomes[1], Ok(Applied::Hold(receipt)) if receipt.state == HoldState::Confirmed));
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 11);
+    assert!(outcomes[11..].iter().all(|o| matches!(o, Err(Rejection::OutOfStock { .. }))));
 }
 
 #[test]

@@ -79,10 +79,8 @@ mod tests {
     #[test]
     fn the_demo_catalog_applies_cleanly() {
         let mut state = stockraft_core::State::new();
-        let command = stockraft_core::Command {
-            now_ms: 1,
-            body: stockraft_core::CommandBody::Batch(super::requests()),
-        };
+        let command =
+            stockraft_core::Command { now_ms: 1, body: stockraft_core::CommandBody::Batch(super::requests()) };
         match state.apply(1, &command) {
             Ok(stockraft_core::Applied::Batch(outcomes)) => {
                 assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}")

@@ -1,9 +1,9 @@
 //! Background work: the leader's `Expire` timer, the health status, and the demo catalog.
 
-use openraft::async_runtime::WatchReceiver;
 use crate::demo;
 use crate::node::Node;
 use crate::proposer::now_ms;
+use openraft::async_runtime::WatchReceiver;
 use std::sync::Arc;
 use std::time::Duration;
 use stockraft_core::{Applied, Command, CommandBody};

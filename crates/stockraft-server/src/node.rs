@@ -2,9 +2,9 @@
 //! them: [`Node::route`] (serve here or forward to the leader), [`Node::propose`] (a batched,
 //! linearizable write) and [`Node::read`] after [`Node::linearize`] (a linearizable read).
 
-use openraft::async_runtime::WatchReceiver;
 use crate::peers::Peers;
 use crate::proposer::{Pending, Proposer};
+use openraft::async_runtime::WatchReceiver;
 use openraft::error::{ClientWriteError, LinearizableReadError, RaftError};
 use openraft::raft::ReadPolicy;
 use stockraft_core::{Outcome, Request, State};
@@ -64,7 +64,9 @@ impl Node {
                     .map_err(|e| unavailable(format!("leader {id} at {address:?} is unreachable: {e}")))?;
                 Ok(Route::Leader(channel))
             }
-            None => Err(unavailable("no leader is known (an election may be in progress); retry with the same request id")),
+            None => {
+                Err(unavailable("no leader is known (an election may be in progress); retry with the same request id"))
+            }
         }
     }
 
@@ -73,7 +75,9 @@ impl Node {
     pub async fn propose(&self, requests: Vec<Request>) -> Result<(u64, Vec<Outcome>), Status> {
         let (reply, answer) = oneshot::channel();
         self.proposer.submit(Pending { requests, reply }).await?;
-        answer.await.map_err(|_| unavailable("the node stopped before the write was applied; retry with the same request id"))?
+        answer
+            .await
+            .map_err(|_| unavailable("the node stopped before the write was applied; retry with the same request id"))?
     }
 
     /// Proposes one request; see [`Node::propose`].

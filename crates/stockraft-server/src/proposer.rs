@@ -6,8 +6,8 @@
 //! A batch is one log entry: it commits or is lost as a whole, and its requests are applied in
 //! order, each with its own outcome (one request's rejection does not affect the others).
 
-use crate::node::write_error;
 use crate::node::StockRaft;
+use crate::node::write_error;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use stockraft_core::{Applied, Command, CommandBody, Outcome, Request};

@@ -84,7 +84,11 @@ impl PeerClient {
                 RPCError::Timeout(Timeout { action, id: self.id, target: self.target, timeout })
             }
             Code::Unavailable => RPCError::Unreachable(Unreachable::new(&TransportError(status.message().into()))),
-            _ => RPCError::Network(NetworkError::new(&TransportError(format!("{}: {}", status.code(), status.message())))),
+            _ => RPCError::Network(NetworkError::new(&TransportError(format!(
+                "{}: {}",
+                status.code(),
+                status.message()
+            )))),
         }
     }
 
@@ -118,8 +122,13 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.unary(RPCTypes::AppendEntries, &rpc, option.hard_ttl(), |mut c, m| async move { c.append_entries(m).await })
-            .await
+        self.unary(
+            RPCTypes::AppendEntries,
+            &rpc,
+            option.hard_ttl(),
+            |mut c, m| async move { c.append_entries(m).await },
+        )
+        .await
     }
 
     async fn vote(
@@ -143,9 +152,12 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         req: TransferLeaderRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.unary(RPCTypes::TransferLeader, &req, option.hard_ttl(), |mut c, m| async move {
-            c.transfer_leader(m).await
-        })
+        self.unary(
+            RPCTypes::TransferLeader,
+            &req,
+            option.hard_ttl(),
+            |mut c, m| async move { c.transfer_leader(m).await },
+        )
         .await
     }
 
@@ -167,7 +179,8 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         // Chunk 0 carries the header (and may be the only chunk, for an empty image).
         let chunks = data.len().div_ceil(SNAPSHOT_CHUNK_BYTES).max(1);
         let messages = (0..chunks).map(move |n| {
-            let body = &data[(n * SNAPSHOT_CHUNK_BYTES).min(data.len())..((n + 1) * SNAPSHOT_CHUNK_BYTES).min(data.len())];
+            let body =
+                &data[(n * SNAPSHOT_CHUNK_BYTES).min(data.len())..((n + 1) * SNAPSHOT_CHUNK_BYTES).min(data.len())];
             SnapshotChunk { header: if n == 0 { header.clone() } else { Vec::new() }, data: body.to_vec() }
         });
         let mut request = tonic::Request::new(stream::iter(messages));

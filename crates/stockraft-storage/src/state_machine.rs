@@ -65,7 +65,7 @@ impl StateMachineStore {
 }
 
 fn meta_of(machine: &Machine) -> SnapshotMeta {
-    SnapshotMeta { last_log_id: machine.last_applied.clone(), last_membership: machine.membership.clone() }
+    SnapshotMeta { last_log_id: machine.last_applied, last_membership: machine.membership.clone() }
 }
 
 /// Builds a snapshot from a copy of the machine taken at one log id.
@@ -92,7 +92,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
         let machine = self.read();
-        Ok((machine.last_applied.clone(), machine.membership.clone()))
+        Ok((machine.last_applied, machine.membership.clone()))
     }
 
     async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
@@ -107,7 +107,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                     EntryPayload::Blank => Response::Cluster,
                     EntryPayload::Normal(command) => Response::Ledger(machine.ledger.apply(log_id.index(), &command)),
                     EntryPayload::Membership(membership) => {
-                        machine.membership = StoredMembership::new(Some(log_id.clone()), membership);
+                        machine.membership = StoredMembership::new(Some(log_id), membership);
                         Response::Cluster
                     }
                 };
@@ -129,8 +129,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let ledger = State::restore(&snapshot)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("snapshot refused: {e}")))?;
         self.save_snapshot(meta, &snapshot)?;
-        *self.write() =
-            Machine { ledger, last_applied: meta.last_log_id.clone(), membership: meta.last_membership.clone() };
+        *self.write() = Machine { ledger, last_applied: meta.last_log_id, membership: meta.last_membership.clone() };
         Ok(())
     }
 

@@ -4,8 +4,8 @@
 
 use compact_str::CompactString;
 use stockraft_core::{
-    self as core, BuyerId, DeductionMode, HoldId, ItemId, Op, Rejection, Request, RequestId, RiskAction,
-    RiskCondition, RiskRule, SaleRules, ShipmentId, SkuId, WarehouseId,
+    self as core, BuyerId, DeductionMode, HoldId, ItemId, Op, Rejection, Request, RequestId, RiskAction, RiskCondition,
+    RiskRule, SaleRules, ShipmentId, SkuId, WarehouseId,
 };
 use stockraft_proto::v1;
 
@@ -88,7 +88,10 @@ pub fn upsert_warehouse(r: &v1::UpsertWarehouseRequest) -> Checked<Request> {
 
 pub fn upsert_item(r: &v1::UpsertItemRequest) -> Checked<Request> {
     let item = r.item.as_ref().ok_or_else(|| invalid("item is missing".into()))?;
-    request(&r.request_id, Op::UpsertItem(core::UpsertItem { id: ItemId::new(&item.id)?, name: CompactString::from(item.name.as_str()) }))
+    request(
+        &r.request_id,
+        Op::UpsertItem(core::UpsertItem { id: ItemId::new(&item.id)?, name: CompactString::from(item.name.as_str()) }),
+    )
 }
 
 pub fn upsert_sku(r: &v1::UpsertSkuRequest) -> Checked<Request> {
@@ -195,7 +198,10 @@ pub fn receive_inbound(r: &v1::ReceiveInboundRequest) -> Checked<Request> {
 }
 
 pub fn cancel_inbound(r: &v1::CancelInboundRequest) -> Checked<Request> {
-    request(&r.request_id, Op::CancelInbound { shipment: ShipmentId::new(&r.shipment_id)?, note: CompactString::from(r.note.as_str()) })
+    request(
+        &r.request_id,
+        Op::CancelInbound { shipment: ShipmentId::new(&r.shipment_id)?, note: CompactString::from(r.note.as_str()) },
+    )
 }
 
 pub fn ledger_query(q: &v1::LedgerQuery) -> Checked<core::LedgerQuery> {

@@ -94,7 +94,11 @@ pub fn hold(view: &core::HoldView) -> v1::Hold {
         hold_id: view.hold.to_string(),
         buyer_id: view.buyer.to_string(),
         state: hold_state(view.state) as i32,
-        lines: view.lines.iter().map(|l| v1::Line { sku_id: l.sku.to_string(), quantity: i64::from(l.quantity) }).collect(),
+        lines: view
+            .lines
+            .iter()
+            .map(|l| v1::Line { sku_id: l.sku.to_string(), quantity: i64::from(l.quantity) })
+            .collect(),
         allocations: view
             .allocations
             .iter()

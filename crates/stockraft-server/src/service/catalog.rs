@@ -7,9 +7,9 @@ use crate::convert::to_proto;
 use crate::node::Node;
 use std::sync::Arc;
 use stockraft_core::{Applied, EntityKind, HoldId, ItemId, Rejection, Request, SkuId, State, WarehouseId};
+use stockraft_proto::v1;
 use stockraft_proto::v1::catalog_client::CatalogClient;
 use stockraft_proto::v1::catalog_server::Catalog;
-use stockraft_proto::v1;
 use tonic::{Request as Call, Response, Status};
 
 pub struct CatalogService {
@@ -18,7 +18,11 @@ pub struct CatalogService {
 
 impl CatalogService {
     /// Proposes a request expected to answer `Updated`, then reads the result with `answer`.
-    async fn update<T>(&self, request: Request, answer: impl FnOnce(&State) -> Result<T, Rejection>) -> Result<Response<T>, Status> {
+    async fn update<T>(
+        &self,
+        request: Request,
+        answer: impl FnOnce(&State) -> Result<T, Rejection>,
+    ) -> Result<Response<T>, Status> {
         let (_, outcome) = self.node.propose_one(request).await?;
         match applied(outcome)? {
             Applied::Updated => self.node.read(answer).map(Response::new).map_err(refused),
@@ -29,7 +33,9 @@ impl CatalogService {
     async fn stock_write(&self, request: Request) -> Result<Response<v1::StockLevel>, Status> {
         let (_, outcome) = self.node.propose_one(request).await?;
         match applied(outcome)? {
-            Applied::Stock(change) => ok(to_proto::stock_level(change.item.as_str(), change.warehouse.as_str(), &change.level)),
+            Applied::Stock(change) => {
+                ok(to_proto::stock_level(change.item.as_str(), change.warehouse.as_str(), &change.level))
+            }
             other => Err(unexpected("a stock change", &other)),
         }
     }
@@ -66,10 +72,14 @@ fn page<T>(mut entries: Vec<(String, T)>, page: &to_core::Page<'_>) -> Vec<T> {
 
 #[tonic::async_trait]
 impl Catalog for CatalogService {
-    async fn upsert_warehouse(&self, call: Call<v1::UpsertWarehouseRequest>) -> Result<Response<v1::Warehouse>, Status> {
+    async fn upsert_warehouse(
+        &self,
+        call: Call<v1::UpsertWarehouseRequest>,
+    ) -> Result<Response<v1::Warehouse>, Status> {
         let request = to_core::upsert_warehouse(call.get_ref()).map_err(refused)?;
         route!(self.node, call, CatalogClient, upsert_warehouse);
-        let id = WarehouseId::new(&call.get_ref().warehouse.as_ref().map(|w| w.id.clone()).unwrap_or_default()).map_err(refused)?;
+        let id = WarehouseId::new(&call.get_ref().warehouse.as_ref().map(|w| w.id.clone()).unwrap_or_default())
+            .map_err(refused)?;
         self.update(request, |state| state.warehouse(&id).map(to_proto::warehouse)).await
     }
 
@@ -88,7 +98,8 @@ impl Catalog for CatalogService {
     async fn upsert_item(&self, call: Call<v1::UpsertItemRequest>) -> Result<Response<v1::Item>, Status> {
         let request = to_core::upsert_item(call.get_ref()).map_err(refused)?;
         route!(self.node, call, CatalogClient, upsert_item);
-        let id = ItemId::new(&call.get_ref().item.as_ref().map(|i| i.id.clone()).unwrap_or_default()).map_err(refused)?;
+        let id =
+            ItemId::new(&call.get_ref().item.as_ref().map(|i| i.id.clone()).unwrap_or_default()).map_err(refused)?;
         self.update(request, |state| item_reply(state, &id)).await
     }
 
@@ -97,8 +108,10 @@ impl Catalog for CatalogService {
         route!(self.node, call, CatalogClient, list_items);
         let p = to_core::page(call.get_ref()).map_err(refused)?;
         self.read(|state| {
-            let all =
-                state.items().map(|(id, name)| (id.to_string(), v1::Item { id: id.to_string(), name: name.to_string() })).collect();
+            let all = state
+                .items()
+                .map(|(id, name)| (id.to_string(), v1::Item { id: id.to_string(), name: name.to_string() }))
+                .collect();
             Ok(v1::ItemList { items: page(all, &p) })
         })
         .await
@@ -166,8 +179,10 @@ impl Catalog for CatalogService {
         let item = ItemId::new(&call.get_ref().item_id).map_err(refused)?;
         let warehouse = WarehouseId::new(&call.get_ref().warehouse_id).map_err(refused)?;
         route!(self.node, call, CatalogClient, get_stock);
-        self.read(|state| Ok(to_proto::stock_level(item.as_str(), warehouse.as_str(), &state.stock(&item, &warehouse)?)))
-            .await
+        self.read(|state| {
+            Ok(to_proto::stock_level(item.as_str(), warehouse.as_str(), &state.stock(&item, &warehouse)?))
+        })
+        .await
     }
 
     async fn list_shortfalls(&self, call: Call<v1::ListRequest>) -> Result<Response<v1::StockLevelList>, Status> {
@@ -178,7 +193,12 @@ impl Catalog for CatalogService {
             let all = state
                 .shortfalls()
                 .iter()
-                .map(|s| (format!("{}/{}", s.item, s.warehouse), to_proto::stock_level(s.item.as_str(), s.warehouse.as_str(), &s.level)))
+                .map(|s| {
+                    (
+                        format!("{}/{}", s.item, s.warehouse),
+                        to_proto::stock_level(s.item.as_str(), s.warehouse.as_str(), &s.level),
+                    )
+                })
                 .collect();
             Ok(v1::StockLevelList { levels: page(all, &p) })
         })

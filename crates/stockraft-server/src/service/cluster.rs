@@ -1,18 +1,18 @@
 //! `stockraft.v1.Cluster`: status, membership, leadership and snapshots. Status is answered by
 //! the node asked (it is that node's view); changes are routed to the leader.
 
-use openraft::async_runtime::WatchReceiver;
 use super::{ok, route};
 use crate::node::{Node, write_error};
 use openraft::BasicNode;
+use openraft::async_runtime::WatchReceiver;
 use openraft::storage::RaftStateMachine;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 use stockraft_proto::errors::{invalid_argument, unavailable};
+use stockraft_proto::v1;
 use stockraft_proto::v1::cluster_client::ClusterClient;
 use stockraft_proto::v1::cluster_server::Cluster;
-use stockraft_proto::v1;
 use tonic::{Request as Call, Response, Status};
 
 /// How long TransferLeader waits for the new leader to take over.
@@ -103,7 +103,16 @@ impl Cluster for ClusterService {
             return Err(invalid_argument("a cluster needs at least one voter"));
         }
         route!(self.node, call, ClusterClient, change_membership);
-        let known: BTreeSet<u64> = self.node.raft.metrics().borrow_watched().membership_config.membership().nodes().map(|(id, _)| *id).collect();
+        let known: BTreeSet<u64> = self
+            .node
+            .raft
+            .metrics()
+            .borrow_watched()
+            .membership_config
+            .membership()
+            .nodes()
+            .map(|(id, _)| *id)
+            .collect();
         if let Some(unknown) = voters.iter().find(|id| !known.contains(id)) {
             return Err(invalid_argument(format!("node {unknown} is not a member; add it as a learner first")));
         }

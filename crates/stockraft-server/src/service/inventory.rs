@@ -1,10 +1,10 @@
 //! `stockraft.v1.Inventory`: reserve, confirm, release, deduct, cancel, holds, availability.
 
-use openraft::async_runtime::WatchReceiver;
 use super::{applied, ok, refused, route, unexpected};
 use crate::convert::to_core::{self, HoldAction};
 use crate::convert::to_proto;
 use crate::node::Node;
+use openraft::async_runtime::WatchReceiver;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -75,7 +75,8 @@ impl Inventory for InventoryService {
             let outcome = match check {
                 Err(status) => Err(status),
                 Ok(_) => {
-                    let outcome = outcomes.next().ok_or_else(|| Status::internal("the ledger returned too few outcomes"))?;
+                    let outcome =
+                        outcomes.next().ok_or_else(|| Status::internal("the ledger returned too few outcomes"))?;
                     self.hold_reply(index, outcome)
                 }
             };
@@ -122,7 +123,8 @@ impl Inventory for InventoryService {
             self.node.linearize().await?;
         }
         let view = self.node.read(|state| state.hold(&id));
-        let view = view.ok_or_else(|| refused(stockraft_core::Rejection::not_found(stockraft_core::EntityKind::Hold, &id)))?;
+        let view =
+            view.ok_or_else(|| refused(stockraft_core::Rejection::not_found(stockraft_core::EntityKind::Hold, &id)))?;
         ok(to_proto::hold(&view))
     }
 
@@ -164,21 +166,18 @@ impl Inventory for InventoryService {
 
 async fn watch(node: Arc<Node>, skus: Vec<SkuId>, sender: mpsc::Sender<Result<v1::Availability, Status>>) {
     let mut metrics = node.raft.metrics();
-    let mut last_sent: HashMap<SkuId, (u32, u32, Vec<(String, u32, u32)>)> = HashMap::new();
+    // The figures last sent per SKU (with the log index zeroed: only figures count as change).
+    let mut last_sent: HashMap<SkuId, v1::Availability> = HashMap::new();
     loop {
         let index = node.applied_index();
         let changed: Vec<v1::Availability> = node.read(|state| {
             skus.iter()
                 .filter_map(|sku| state.availability(sku).ok())
                 .filter_map(|a| {
-                    let figures = (
-                        a.on_hand_units,
-                        a.presale_units,
-                        a.warehouses.iter().map(|w| (w.warehouse.to_string(), w.on_hand_units, w.with_transit_units)).collect(),
-                    );
+                    let figures = to_proto::availability(&a, 0);
                     (last_sent.get(&a.sku) != Some(&figures)).then(|| {
-                        last_sent.insert(a.sku.clone(), figures);
-                        to_proto::availability(&a, index)
+                        last_sent.insert(a.sku.clone(), figures.clone());
+                        v1::Availability { as_of_log_index: index, ..figures }
                     })
                 })
                 .collect()

@@ -1,8 +1,8 @@
 //! The Raft transport, receiving side: hands peers' RPCs to the local openraft node.
 
+use crate::node::StockRaft;
 use crate::raft_network::{decode, encode};
 use futures_util::StreamExt;
-use crate::node::StockRaft;
 use openraft::storage::Snapshot;
 use stockraft_proto::raft::raft_transport_server::RaftTransport;
 use stockraft_proto::raft::{RaftPayload, SnapshotChunk};

@@ -302,11 +302,12 @@ pub enum ClusterCommand {
 macro_rules! call {
     ($client:expr, $service:ident, $method:ident, $request:expr) => {{
         let request = $request;
-        $client.$service(|mut c| {
-            let r = request.clone();
-            async move { c.$method(r).await }
-        })
-        .await?
+        $client
+            .$service(|mut c| {
+                let r = request.clone();
+                async move { c.$method(r).await }
+            })
+            .await?
     }};
 }
 
@@ -315,7 +316,9 @@ fn lines(specs: &[String]) -> Result<Vec<v1::Line>, Error> {
         .iter()
         .map(|spec| {
             let (sku, quantity) = match spec.split_once(':') {
-                Some((sku, q)) => (sku, q.parse().map_err(|_| Error::Usage(format!("{spec:?}: quantity {q:?} is not a number")))?),
+                Some((sku, q)) => {
+                    (sku, q.parse().map_err(|_| Error::Usage(format!("{spec:?}: quantity {q:?} is not a number")))?)
+                }
                 None => (spec.as_str(), 1),
             };
             Ok(v1::Line { sku_id: sku.to_string(), quantity })
@@ -498,7 +501,9 @@ async fn sku(client: &Client, out: Format, command: SkuCommand) -> Result<(), Er
             };
             output::print(out, "Sku", &call!(client, catalog, upsert_sku, request));
         }
-        SkuCommand::Get { id } => output::print(out, "Sku", &call!(client, catalog, get_sku, v1::GetSkuRequest { sku_id: id })),
+        SkuCommand::Get { id } => {
+            output::print(out, "Sku", &call!(client, catalog, get_sku, v1::GetSkuRequest { sku_id: id }))
+        }
         SkuCommand::List(page) => output::print(out, "SkuList", &call!(client, catalog, list_skus, page.request())),
         SkuCommand::Block { sku, buyer, mutation } => {
             let request = v1::BuyerListRequest { request_id: mutation.id(), sku_id: sku, buyer_id: buyer };
@@ -545,8 +550,12 @@ async fn inbound(client: &Client, out: Format, command: InboundCommand) -> Resul
             call!(client, catalog, add_inbound, request)
         }
         InboundCommand::Receive { shipment, units, note, mutation } => {
-            let request =
-                v1::ReceiveInboundRequest { request_id: mutation.id(), shipment_id: shipment, received_units: units, note };
+            let request = v1::ReceiveInboundRequest {
+                request_id: mutation.id(),
+                shipment_id: shipment,
+                received_units: units,
+                note,
+            };
             call!(client, catalog, receive_inbound, request)
         }
         InboundCommand::Cancel { shipment, note, mutation } => {
@@ -595,7 +604,18 @@ async fn cluster_status(client: &Client, out: Format) -> Result<(), Error> {
     let mut last_error = String::new();
     let mut table = comfy_table::Table::new();
     table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
-    table.set_header(["endpoint", "node", "role", "leader", "term", "last log", "committed", "applied", "snapshot", "members"]);
+    table.set_header([
+        "endpoint",
+        "node",
+        "role",
+        "leader",
+        "term",
+        "last log",
+        "committed",
+        "applied",
+        "snapshot",
+        "members",
+    ]);
     for endpoint in &client.options().endpoints {
         match client.node_status(endpoint).await {
             Ok(status) => {

@@ -19,7 +19,14 @@ use stockraft_client::{Client, Error, Options};
 #[command(name = "stockctl", version, about = "Operate and script a stockraft cluster.")]
 struct Cli {
     /// Nodes to try, in order (any node serves every call; followers forward to the leader).
-    #[arg(long, short, global = true, value_delimiter = ',', env = "STOCKCTL_ENDPOINTS", default_value = "127.0.0.1:7001")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        value_delimiter = ',',
+        env = "STOCKCTL_ENDPOINTS",
+        default_value = "127.0.0.1:7001"
+    )]
     endpoints: Vec<String>,
     /// table for people, json for scripts (protobuf's JSON mapping).
     #[arg(long, short, global = true, value_enum, default_value = "table")]

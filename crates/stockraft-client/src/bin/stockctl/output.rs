@@ -15,7 +15,9 @@ pub enum Format {
 
 fn pool() -> &'static DescriptorPool {
     static POOL: OnceLock<DescriptorPool> = OnceLock::new();
-    POOL.get_or_init(|| DescriptorPool::decode(stockraft_client::FILE_DESCRIPTOR_SET).expect("the API's descriptors decode"))
+    POOL.get_or_init(|| {
+        DescriptorPool::decode(stockraft_client::FILE_DESCRIPTOR_SET).expect("the API's descriptors decode")
+    })
 }
 
 /// The reply as a dynamic message (`name` is the message's name in `stockraft.v1`).
@@ -80,11 +82,9 @@ fn table(message: &DynamicMessage) -> Table {
 /// One value, compactly: enums by name, nested messages as one-line JSON.
 fn cell(value: &Value, field: &prost_reflect::FieldDescriptor) -> String {
     match value {
-        Value::EnumNumber(n) => field
-            .kind()
-            .as_enum()
-            .and_then(|e| e.get_value(*n))
-            .map_or_else(|| n.to_string(), |v| v.name().to_string()),
+        Value::EnumNumber(n) => {
+            field.kind().as_enum().and_then(|e| e.get_value(*n)).map_or_else(|| n.to_string(), |v| v.name().to_string())
+        }
         Value::Message(m) => json(m, false),
         Value::List(items) => items.iter().map(|item| cell(item, field)).collect::<Vec<_>>().join(", "),
         Value::String(s) => s.clone(),
