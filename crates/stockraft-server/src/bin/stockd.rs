@@ -1,6 +1,7 @@
 //! `stockd`: one stockraft node. `stockd --help` lists the flags; cluster/*.toml are examples.
 
 use clap::Parser;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use stockraft_server::config::{Config, Flags};
 use stockraft_server::server;
@@ -35,10 +36,24 @@ async fn run(config: Config) -> Result<(), server::StartError> {
     let node_id = config.node_id;
     let advertised = config.advertised().to_string();
     let started = server::start(config).await?;
-    eprintln!("stockd: node {node_id} serving gRPC on {advertised}");
-    eprintln!("  status:  stockctl --endpoints {advertised} cluster status");
-    eprintln!("  reserve: stockctl --endpoints {advertised} reserve --sku moutai-flash --buyer alice --hold order-1");
+    let stockctl = stockctl_path();
+    eprintln!("stockd: node {node_id} serving gRPC on {advertised} (Ctrl-C stops it)");
+    eprintln!("  status:  {stockctl} --endpoints {advertised} cluster status");
+    eprintln!("  reserve: {stockctl} --endpoints {advertised} reserve --sku moutai-flash --buyer alice --hold order-1");
     started.serve(shutdown_signal()).await
+}
+
+/// stockctl as the user can type it: the one built next to this stockd, relative when possible.
+fn stockctl_path() -> String {
+    let beside = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join("stockctl")));
+    match beside {
+        Some(path) if path.exists() => {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let shown: PathBuf = path.strip_prefix(&cwd).map(PathBuf::from).unwrap_or(path);
+            shown.display().to_string()
+        }
+        _ => "stockctl".into(),
+    }
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM.

@@ -409,7 +409,7 @@ pub async fn run(client: &Client, out: Format, command: Command) -> Result<(), E
                 Format::Json => output::print(out, "LedgerPage", &page),
                 Format::Table => {
                     output::print(out, "LedgerPage", &v1::LedgerPage { entries: page.entries, next_seq: 0 });
-                    println!("next: --from-seq {}", page.next_seq);
+                    output::emit(format!("next: --from-seq {}", page.next_seq));
                 }
             }
         }
@@ -431,7 +431,7 @@ async fn watch(client: &Client, out: Format, skus: Vec<String>, count: Option<us
     let mut seen = 0;
     while let Some(update) = stream.next().await {
         let update = update.map_err(|status| Error::Unavailable { attempts: 1, last: status.message().to_string() })?;
-        println!("{}", output::line(out, "Availability", &update));
+        output::emit(output::line(out, "Availability", &update));
         seen += 1;
         if count.is_some_and(|n| seen >= n) {
             break;
@@ -593,15 +593,20 @@ async fn cluster(client: &Client, out: Format, command: ClusterCommand) -> Resul
             return Ok(());
         }
     };
-    output::print(out, "ClusterStatus", &status);
+    match out {
+        Format::Json => output::print(out, "ClusterStatus", &status),
+        Format::Table => {
+            let mut table = status_table();
+            // The row is the view of the node that made the change (the leader at the time).
+            let address = status.members.iter().find(|m| m.node_id == status.node_id).map(|m| m.address.as_str());
+            table.add_row(status_row(address.unwrap_or("?"), &status));
+            output::emit(table);
+        }
+    }
     Ok(())
 }
 
-/// Every endpoint's own view, so a split or a lagging node shows at a glance. Fails (exit 4)
-/// only when no endpoint answers.
-async fn cluster_status(client: &Client, out: Format) -> Result<(), Error> {
-    let mut answered = 0;
-    let mut last_error = String::new();
+fn status_table() -> comfy_table::Table {
     let mut table = comfy_table::Table::new();
     table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
     table.set_header([
@@ -616,39 +621,52 @@ async fn cluster_status(client: &Client, out: Format) -> Result<(), Error> {
         "snapshot",
         "members",
     ]);
+    table
+}
+
+fn status_row(endpoint: &str, status: &v1::ClusterStatus) -> Vec<String> {
+    let role = if status.leader_id == status.node_id {
+        "leader"
+    } else if status.members.iter().any(|m| m.node_id == status.node_id && !m.voter) {
+        "learner"
+    } else {
+        "follower"
+    };
+    let members = status
+        .members
+        .iter()
+        .map(|m| format!("{}{}", m.node_id, if m.voter { "" } else { "(learner)" }))
+        .collect::<Vec<_>>()
+        .join(",");
+    vec![
+        endpoint.to_string(),
+        status.node_id.to_string(),
+        role.to_string(),
+        if status.leader_id == 0 { "none".into() } else { status.leader_id.to_string() },
+        status.term.to_string(),
+        status.last_log_index.to_string(),
+        status.committed_log_index.to_string(),
+        status.applied_log_index.to_string(),
+        status.snapshot_log_index.map_or("-".into(), |i| i.to_string()),
+        members,
+    ]
+}
+
+/// Every endpoint's own view, so a split or a lagging node shows at a glance. Fails (exit 4)
+/// only when no endpoint answers.
+async fn cluster_status(client: &Client, out: Format) -> Result<(), Error> {
+    let mut answered = 0;
+    let mut last_error = String::new();
+    let mut table = status_table();
     for endpoint in &client.options().endpoints {
         match client.node_status(endpoint).await {
             Ok(status) => {
                 answered += 1;
                 if out == Format::Json {
-                    println!("{}", output::json(&output::dynamic("ClusterStatus", &status), false));
+                    output::emit(output::json(&output::dynamic("ClusterStatus", &status), false));
                     continue;
                 }
-                let role = if status.leader_id == status.node_id {
-                    "leader"
-                } else if status.members.iter().any(|m| m.node_id == status.node_id && !m.voter) {
-                    "learner"
-                } else {
-                    "follower"
-                };
-                let members = status
-                    .members
-                    .iter()
-                    .map(|m| format!("{}{}", m.node_id, if m.voter { "" } else { "(learner)" }))
-                    .collect::<Vec<_>>()
-                    .join(",");
-                table.add_row([
-                    endpoint.clone(),
-                    status.node_id.to_string(),
-                    role.to_string(),
-                    if status.leader_id == 0 { "none".into() } else { status.leader_id.to_string() },
-                    status.term.to_string(),
-                    status.last_log_index.to_string(),
-                    status.committed_log_index.to_string(),
-                    status.applied_log_index.to_string(),
-                    status.snapshot_log_index.map_or("-".into(), |i| i.to_string()),
-                    members,
-                ]);
+                table.add_row(status_row(endpoint, &status));
             }
             Err(e) => {
                 last_error = e.to_string();
@@ -659,7 +677,7 @@ async fn cluster_status(client: &Client, out: Format) -> Result<(), Error> {
         }
     }
     if out == Format::Table {
-        println!("{table}");
+        output::emit(table);
     }
     if answered == 0 {
         return Err(Error::Unavailable { attempts: client.options().endpoints.len() as u32, last: last_error });

@@ -40,12 +40,25 @@ pub fn json(message: &DynamicMessage, pretty: bool) -> String {
     String::from_utf8(out).expect("JSON is UTF-8")
 }
 
+/// Writes a line to stdout. A closed pipe (`stockctl ... | head`) ends the program quietly
+/// instead of panicking.
+pub fn emit(text: impl std::fmt::Display) {
+    use std::io::Write;
+    if let Err(e) = writeln!(std::io::stdout(), "{text}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("stockctl: cannot write the output: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Prints a reply in the chosen format.
 pub fn print(format: Format, name: &str, message: &impl Message) {
     let message = dynamic(name, message);
     match format {
-        Format::Json => println!("{}", json(&message, true)),
-        Format::Table => println!("{}", table(&message)),
+        Format::Json => emit(json(&message, true)),
+        Format::Table => emit(table(&message)),
     }
 }
 
