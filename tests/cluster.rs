@@ -5,7 +5,7 @@
 mod support;
 
 use std::collections::BTreeSet;
-use stockraft_client::{Error, v1};
+use stockraft_client::{Error, call, v1};
 use support::*;
 
 fn others(of: u64, ids: &[u64]) -> Vec<u64> {

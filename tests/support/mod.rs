@@ -13,7 +13,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use stockraft_client::{Client, Error, Options, new_request_id, v1};
+use stockraft_client::{Client, Error, Options, call, new_request_id, v1};
 use tempfile::TempDir;
 
 /// Elections take well under a second; a loaded 2-core CI machine gets thirty.
@@ -261,21 +261,6 @@ where
 pub const WAREHOUSE: &str = "sh-01";
 pub const ITEM: &str = "moutai-500ml";
 pub const SKU: &str = "moutai-flash";
-
-/// Sends one call through `client` with its retries (the request is built once: retries reuse
-/// its request id).
-#[macro_export]
-macro_rules! call {
-    ($client:expr, $service:ident, $method:ident, $request:expr) => {{
-        let request = $request;
-        $client
-            .$service(|mut c| {
-                let r = request.clone();
-                async move { c.$method(r).await }
-            })
-            .await
-    }};
-}
 
 /// A warehouse, an item with `units` on hand, and a PRE_DEDUCT SKU of it with `ttl_ms` holds
 /// and at most `per_buyer` units per buyer.

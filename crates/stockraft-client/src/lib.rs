@@ -41,6 +41,22 @@ pub use stockraft_proto::{FILE_DESCRIPTOR_SET, v1};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Response, Status};
 
+/// Sends one call with [`Client`]'s retries, building the request once so that every retry
+/// resends the same request id: `call!(client, inventory, reserve, request)` is
+/// `client.inventory(|mut c| { let r = request.clone(); async move { c.reserve(r).await } })`.
+#[macro_export]
+macro_rules! call {
+    ($client:expr, $service:ident, $method:ident, $request:expr) => {{
+        let request = $request;
+        $client
+            .$service(|mut c| {
+                let r = request.clone();
+                async move { c.$method(r).await }
+            })
+            .await
+    }};
+}
+
 /// The largest reply the client accepts (matches the server's limit).
 pub const MESSAGE_BYTES_MAX: usize = 16 << 20;
 

@@ -297,18 +297,12 @@ pub enum ClusterCommand {
     Snapshot,
 }
 
-/// Sends one call with the client's retries; the request is built once, so retries resend the
-/// same request id.
+/// A call with the client's retries (the request is built once, so retries resend the same
+/// request id); a failure ends the command.
 macro_rules! call {
-    ($client:expr, $service:ident, $method:ident, $request:expr) => {{
-        let request = $request;
-        $client
-            .$service(|mut c| {
-                let r = request.clone();
-                async move { c.$method(r).await }
-            })
-            .await?
-    }};
+    ($($args:tt)*) => {
+        stockraft_client::call!($($args)*)?
+    };
 }
 
 fn lines(specs: &[String]) -> Result<Vec<v1::Line>, Error> {
