@@ -71,6 +71,9 @@ async fn a_follower_streams_availability_as_it_changes() {
     let follower = others(leader, &[1, 2, 3])[0];
     let client = cluster.client();
     set_up_shop(&client, 5, 60_000, None).await;
+    // A watch is served from the follower's own state: it must have applied the SKU's creation
+    // (a node that has not yet answers NOT_FOUND).
+    cluster.wait_for_applied(follower, cluster.committed(&[1, 2, 3]).await).await;
 
     let channel = client.channel_to(&cluster.address(follower)).unwrap();
     let mut watch = stockraft_proto::v1::inventory_client::InventoryClient::new(channel)
@@ -201,6 +204,8 @@ async fn a_new_node_joins_by_snapshot_and_leaves_again() {
     assert!(added.members.iter().any(|m| m.node_id == 4 && !m.voter));
     let joined = wait_for("node 4 to answer", || cluster.status(4)).await;
     assert!(joined.snapshot_log_index.is_some_and(|i| i >= snapshot.log_index), "node 4 got no snapshot: {joined:?}");
+    // Replicated is not yet applied: wait for node 4's state machine before reading from it.
+    cluster.wait_for_applied(4, cluster.committed(&[1, 2, 3]).await).await;
     assert_eq!(local_availability(&cluster, 4).await, Some(35));
 
     let voters = call!(
