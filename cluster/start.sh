@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 STOCKD=${STOCKD:-target/debug/stockd}
 STOCKCTL=${STOCKCTL:-target/debug/stockctl}
 DATA=cluster/data
+# Whether a pid is a live process. `kill -0` is not enough: a node killed after this script
+# exited stays a zombie until its new parent reaps it, and a zombie still answers `kill -0`.
+alive() { local state; state=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $state != Z* ]]; }
 # How long to wait for an election (normally well under a second).
 WAIT_SECONDS=${WAIT_SECONDS:-30}
 nodes=("${@:-1 2 3}")
@@ -23,7 +26,7 @@ for n in "${nodes[@]}"; do
     [[ -f cluster/node$n.toml ]] || { echo "start.sh: no cluster/node$n.toml" >&2; exit 2; }
     endpoints+=("127.0.0.1:700$n")
     pidfile=$DATA/node$n.pid
-    if [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    if [[ -f $pidfile ]] && alive "$(cat "$pidfile")"; then
         echo "node $n: already running (pid $(cat "$pidfile"))"
         continue
     fi
@@ -42,7 +45,7 @@ while true; do
         break
     fi
     for n in "${nodes[@]}"; do
-        if ! kill -0 "$(cat "$DATA/node$n.pid")" 2>/dev/null; then
+        if ! alive "$(cat "$DATA/node$n.pid")"; then
             echo "start.sh: node $n exited; the end of its log:" >&2
             tail -n 20 "$DATA/node$n.log" >&2
             exit 1

@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=cluster/data
+# Whether a pid is a live process. `kill -0` is not enough: a node killed after this script
+# exited stays a zombie until its new parent reaps it, and a zombie still answers `kill -0`.
+alive() { local state; state=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $state != Z* ]]; }
 wipe=false
 nodes=()
 for arg in "$@"; do
@@ -19,9 +22,9 @@ for n in "${nodes[@]}"; do
     pidfile=$DATA/node$n.pid
     [[ -f $pidfile ]] || continue
     pid=$(cat "$pidfile")
-    if kill -TERM "$pid" 2>/dev/null; then
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
+    if alive "$pid" && kill -TERM "$pid" 2>/dev/null; then
+        for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.1; done
+        if alive "$pid"; then kill -KILL "$pid"; fi
         echo "node $n: stopped"
     fi
     rm -f "$pidfile"
