@@ -325,3 +325,40 @@ async fn health_follows_the_leader_and_reflection_lists_the_api() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_reserve_answers_each_reserve_in_its_slot() {
+    let cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let follower = cluster.client_of(others(leader, &[1, 2, 3])[0]);
+    set_up_shop(&follower, 2, 600_000, None).await;
+    let batch = v1::ReserveBatchRequest {
+        reserves: vec![
+            reserve_request("order-1", "alice", 1),
+            reserve_request("order-2", "bob", -1), // refused at the edge
+            reserve_request("order-3", "carol", 1),
+            reserve_request("order-4", "dave", 1), // no stock left
+        ],
+    };
+    let reply = call!(follower, inventory, reserve_batch, batch).expect("a batch through a follower");
+    use v1::reserve_outcome::Outcome;
+    let reasons: Vec<Option<i32>> = reply
+        .outcomes
+        .iter()
+        .map(|o| match &o.outcome {
+            Some(Outcome::Held(_)) => None,
+            Some(Outcome::Rejected(detail)) => Some(detail.reason),
+            None => panic!("an empty slot"),
+        })
+        .collect();
+    assert_eq!(reasons, [None, Some(v1::Reason::InvalidArgument as i32), None, Some(v1::Reason::OutOfStock as i32)]);
+    assert_eq!(hold_state(&follower, "order-3").await, v1::HoldState::Held);
+    let availability = call!(
+        follower,
+        inventory,
+        get_availability,
+        v1::GetAvailabilityRequest { sku_id: SKU.into(), allow_stale: false }
+    )
+    .unwrap();
+    assert_eq!(availability.on_hand_units, 0);
+}

@@ -64,17 +64,26 @@ impl Inventory for InventoryService {
             )));
         }
         // Each reserve stands alone: one that fails its checks is answered here and the rest go on.
-        let checked: Vec<Result<Request, Status>> =
-            reserves.iter().map(|r| to_core::reserve(r).map_err(refused)).collect();
+        // The valid ones move into the proposal; `refusals` keeps each slot's early answer.
+        let mut valid = Vec::with_capacity(reserves.len());
+        let refusals: Vec<Option<Status>> = reserves
+            .iter()
+            .map(|r| match to_core::reserve(r) {
+                Ok(request) => {
+                    valid.push(request);
+                    None
+                }
+                Err(rejection) => Some(refused(rejection)),
+            })
+            .collect();
         route!(self.node, call, InventoryClient, reserve_batch);
-        let valid: Vec<Request> = checked.iter().filter_map(|c| c.as_ref().ok().cloned()).collect();
         let (index, outcomes) = if valid.is_empty() { (0, Vec::new()) } else { self.node.propose(valid).await? };
         let mut outcomes = outcomes.into_iter();
-        let mut replies = Vec::with_capacity(checked.len());
-        for check in checked {
-            let outcome = match check {
-                Err(status) => Err(status),
-                Ok(_) => {
+        let mut replies = Vec::with_capacity(refusals.len());
+        for refusal in refusals {
+            let outcome = match refusal {
+                Some(status) => Err(status),
+                None => {
                     let outcome =
                         outcomes.next().ok_or_else(|| Status::internal("the ledger returned too few outcomes"))?;
                     self.hold_reply(index, outcome)

@@ -13,7 +13,7 @@ pub mod inventory;
 pub mod raft;
 
 use crate::convert::to_proto;
-use crate::node::{FORWARDED, Node};
+use crate::node::FORWARDED;
 use std::time::Duration;
 use stockraft_core::{Applied, Outcome, Rejection};
 use tonic::metadata::MetadataValue;
@@ -57,9 +57,4 @@ pub fn unexpected(what: &str, applied: &Applied) -> Status {
 
 pub fn ok<T>(message: T) -> Result<Response<T>, Status> {
     Ok(Response::new(message))
-}
-
-/// Routes a read to the leader and waits until it may answer linearizably.
-pub async fn linearized(node: &Node) -> Result<(), Status> {
-    node.linearize().await
 }
