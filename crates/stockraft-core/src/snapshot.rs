@@ -77,6 +77,12 @@ struct Body {
 
 impl State {
     /// Serialises the whole state. Equal states give equal bytes.
+    /// A digest of the whole state: equal states (as [`State::snapshot`] writes them) give
+    /// equal digests, so replicas at the same log index can be compared cheaply over the wire.
+    pub fn digest(&self) -> u64 {
+        xxh3_64(&self.snapshot())
+    }
+
     pub fn snapshot(&self) -> Vec<u8> {
         let mut holds: Vec<&Hold> = self.holds.values().collect();
         holds.sort_unstable_by(|a, b| a.id.cmp(&b.id));

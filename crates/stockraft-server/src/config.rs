@@ -5,7 +5,7 @@
 use clap::Parser;
 use serde::Deserialize;
 use std::collections::BTreeSet;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 /// One cluster member: its node id and the address peers and clients reach it at.
@@ -57,6 +57,10 @@ pub struct Config {
     pub listen: String,
     /// The address other nodes and clients use for this node; defaults to `listen`.
     pub advertise: Option<String>,
+    /// The local IP address connections to peers leave from (default: the operating system's
+    /// choice). On a host with several interfaces this pins Raft traffic to one of them; the
+    /// chaos tests give each node its own loopback address so a proxy can tell nodes apart.
+    pub source_ip: Option<IpAddr>,
     pub data_dir: PathBuf,
     /// Initialise a new cluster whose voters are `members` when this node's storage is empty.
     /// Set it on one node of a new cluster only; a node that joins later is added as a learner.
@@ -79,6 +83,7 @@ impl Default for Config {
             node_id: 1,
             listen: "127.0.0.1:7001".into(),
             advertise: None,
+            source_ip: None,
             data_dir: PathBuf::from("./data"),
             bootstrap: false,
             members: Vec::new(),
@@ -106,6 +111,9 @@ pub struct Flags {
     /// host:port other nodes and clients reach this node at (default: --listen).
     #[arg(long, env = "STOCKD_ADVERTISE")]
     pub advertise: Option<String>,
+    /// Local IP address to connect to peers from (default: the OS's choice).
+    #[arg(long, env = "STOCKD_SOURCE_IP")]
+    pub source_ip: Option<IpAddr>,
     #[arg(long, env = "STOCKD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Initialise a new cluster of --member nodes (or of this node alone) if storage is empty.
@@ -151,6 +159,9 @@ impl Config {
         }
         if flags.advertise.is_some() {
             config.advertise = flags.advertise;
+        }
+        if flags.source_ip.is_some() {
+            config.source_ip = flags.source_ip;
         }
         if let Some(dir) = flags.data_dir {
             config.data_dir = dir;

@@ -3,6 +3,7 @@
 //! building one per RPC would cost a TCP and HTTP/2 handshake on every heartbeat.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
@@ -15,9 +16,15 @@ const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 #[derive(Clone, Default)]
 pub struct Peers {
     channels: Arc<Mutex<HashMap<String, Channel>>>,
+    /// The local address connections leave from (config `source_ip`); the OS picks when `None`.
+    source_ip: Option<IpAddr>,
 }
 
 impl Peers {
+    pub fn new(source_ip: Option<IpAddr>) -> Peers {
+        Peers { channels: Arc::default(), source_ip }
+    }
+
     /// The channel to `address` (`host:port`), created on first use and kept.
     pub fn channel(&self, address: &str) -> Result<Channel, tonic::transport::Error> {
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
@@ -27,6 +34,7 @@ impl Peers {
         let channel = Endpoint::from_shared(format!("http://{address}"))?
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true)
+            .local_address(self.source_ip)
             .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
             .keep_alive_while_idle(true)
             .connect_lazy();

@@ -68,7 +68,7 @@ pub async fn start(config: Config) -> Result<Started, StartError> {
         .map_err(|source| StartError::Listen { address: config.listen.clone(), source })?;
     let (log_store, state_machine) = stockraft_storage::open(&config.data_dir)
         .map_err(|source| StartError::Storage { dir: config.data_dir.display().to_string(), source })?;
-    let peers = Peers::default();
+    let peers = Peers::new(config.source_ip);
     let network = NetworkFactory { id: config.node_id, peers: peers.clone() };
     let raft = Raft::new(config.node_id, Arc::new(raft_config(&config)?), network, log_store, state_machine.clone())
         .await

@@ -2,6 +2,7 @@
 //! the node asked (it is that node's view); changes are routed to the leader.
 
 use super::{ok, route};
+use crate::convert::to_proto;
 use crate::node::{Node, write_error};
 use openraft::BasicNode;
 use openraft::async_runtime::WatchReceiver;
@@ -163,5 +164,28 @@ impl Cluster for ClusterService {
             .ok_or_else(|| Status::internal("no snapshot after building one"))?;
         let (log_index, term) = snapshot.meta.last_log_id.map_or((0, 0), |id| (id.index, id.leader_id.term));
         ok(v1::SnapshotInfo { log_index, term, size_bytes: snapshot.snapshot.len() as u64 })
+    }
+
+    async fn check_state(&self, _call: Call<v1::CheckStateRequest>) -> Result<Response<v1::StateCheck>, Status> {
+        let machine = self.node.state_machine.read();
+        let state = &machine.ledger;
+        let warehouses: Vec<_> = state.warehouses().iter().map(|w| w.id.clone()).collect();
+        let mut stock = Vec::new();
+        for (item, _) in state.items() {
+            for warehouse in &warehouses {
+                if let Ok(level) = state.stock(item, warehouse) {
+                    stock.push(to_proto::stock_level(item.as_str(), warehouse.as_str(), &level));
+                }
+            }
+        }
+        ok(v1::StateCheck {
+            node_id: self.node.id,
+            applied_log_index: machine.last_applied.as_ref().map_or(0, |l| l.index),
+            digest: state.digest(),
+            invariant_violation: state.check_invariants().err().unwrap_or_default(),
+            holds: state.hold_count() as u64,
+            open_holds: state.open_hold_count() as u64,
+            stock,
+        })
     }
 }

@@ -295,6 +295,9 @@ pub enum ClusterCommand {
     },
     /// Build a snapshot on the node asked (the first endpoint).
     Snapshot,
+    /// Each endpoint's own applied state: digest (equal on replicas at the same index),
+    /// invariant check and hold counts.
+    CheckState,
 }
 
 /// A call with the client's retries (the request is built once, so retries resend the same
@@ -579,6 +582,7 @@ async fn cluster(client: &Client, out: Format, command: ClusterCommand) -> Resul
         ClusterCommand::TransferLeader { node_id } => {
             call!(client, cluster, transfer_leader, v1::TransferLeaderRequest { to_node_id: node_id })
         }
+        ClusterCommand::CheckState => return check_state(client, out).await,
         ClusterCommand::Snapshot => {
             let address = client.options().endpoints[0].clone();
             let mut cluster = stockraft_proto::v1::cluster_client::ClusterClient::new(client.channel_to(&address)?);
@@ -598,6 +602,42 @@ async fn cluster(client: &Client, out: Format, command: ClusterCommand) -> Resul
         }
     }
     Ok(())
+}
+
+async fn check_state(client: &Client, out: Format) -> Result<(), Error> {
+    let mut table = comfy_table::Table::new();
+    table.set_header(["endpoint", "node", "applied", "digest", "invariants", "holds", "open holds"]);
+    let mut failed = None;
+    for address in &client.options().endpoints {
+        let mut cluster = stockraft_proto::v1::cluster_client::ClusterClient::new(client.channel_to(address)?);
+        let check = match cluster.check_state(v1::CheckStateRequest {}).await {
+            Ok(reply) => reply.into_inner(),
+            Err(status) => {
+                table.add_row([address.clone(), "-".into(), "-".into(), status.message().into()]);
+                failed = Some(Error::Unavailable { attempts: 1, last: format!("{address}: {}", status.message()) });
+                continue;
+            }
+        };
+        if out == Format::Json {
+            output::print(out, "StateCheck", &check);
+            continue;
+        }
+        let invariants =
+            if check.invariant_violation.is_empty() { "ok".to_string() } else { check.invariant_violation.clone() };
+        table.add_row([
+            address.clone(),
+            check.node_id.to_string(),
+            check.applied_log_index.to_string(),
+            format!("{:016x}", check.digest),
+            invariants,
+            check.holds.to_string(),
+            check.open_holds.to_string(),
+        ]);
+    }
+    if out == Format::Table {
+        output::emit(table);
+    }
+    failed.map_or(Ok(()), Err)
 }
 
 fn status_table() -> comfy_table::Table {
