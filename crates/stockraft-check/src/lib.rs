@@ -12,9 +12,13 @@
 //!   point after its invocation (with whatever result) or never did.
 //!
 //! The search is Wing and Gong's, with Lowe's memoisation of (operations linearized, model
-//! state) pairs already explored: the algorithm of Knossos and Porcupine. It is exponential in
-//! the worst case; per-key histories (one SKU at a time) keep it small in practice, and
-//! [`Limits::max_steps`] bounds it (the verdict is then [`Verdict::Unknown`], never a pass).
+//! state) pairs already explored: the algorithm of Knossos and Porcupine. Like Porcupine it
+//! walks a doubly linked list of call and return events, so each step costs the number of
+//! operations concurrent with it, not the length of the history, and it remembers explored
+//! pairs as two 64-bit hashes (a Zobrist hash of the set of operations placed, and the model's
+//! digest). It is exponential in the worst case; per-key histories (one SKU at a time) keep it
+//! small in practice, and [`Limits::max_steps`] bounds it (the verdict is then
+//! [`Verdict::Unknown`], never a pass).
 
 use std::collections::HashSet;
 
@@ -23,12 +27,17 @@ pub trait Model: Clone {
     type Input: PartialEq;
     type Output: PartialEq + std::fmt::Debug;
 
-    /// Applies one operation, returning what a client would have been told.
-    fn step(&mut self, input: &Self::Input) -> Self::Output;
+    /// Applies one operation that returned `output` (`None`: the outcome is unknown, and the
+    /// model applies it as it would have taken effect). Returns `false` when the model cannot
+    /// explain that output from this state; the state is then discarded.
+    ///
+    /// A model may use the recorded output to resolve its own nondeterminism (which of several
+    /// legal internal events happened before the operation), as long as every choice it makes
+    /// is one the real system could have made.
+    fn step(&mut self, input: &Self::Input, output: Option<&Self::Output>) -> bool;
 
     /// A digest of the state, for memoisation: equal states must give equal digests (unequal
-    /// states should differ; a collision can only make the search skip a branch it had already
-    /// explored from an equal-looking state).
+    /// states should differ; a collision can only make the search skip a branch).
     fn digest(&self) -> u64;
 }
 
@@ -69,49 +78,131 @@ impl Verdict {
     }
 }
 
-/// A set of operation indexes, as a bitset (cheap to copy into the memo).
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct Bits(Vec<u64>);
+/// A call or return event in the doubly linked list the search walks.
+#[derive(Clone, Copy)]
+struct Event {
+    op: usize,
+    is_call: bool,
+    prev: Option<usize>,
+    next: Option<usize>,
+}
 
-impl Bits {
-    fn new(n: usize) -> Bits {
-        Bits(vec![0; n.div_ceil(64)])
+/// The events by time, with O(1) removal and re-insertion (in reverse order of removal).
+struct Events {
+    events: Vec<Event>,
+    head: Option<usize>,
+    /// Each operation's (call, return) event.
+    of_op: Vec<(usize, Option<usize>)>,
+}
+
+impl Events {
+    fn new<I, O>(history: &[Operation<I, O>]) -> Events {
+        // (time, returns after calls at equal times: touching operations count as concurrent)
+        let mut order: Vec<(u64, bool, usize)> = Vec::with_capacity(history.len() * 2);
+        for (i, op) in history.iter().enumerate() {
+            order.push((op.invoked_at, false, i));
+            if let Some((at, _)) = &op.completed {
+                order.push((*at, true, i));
+            }
+        }
+        order.sort_unstable();
+        let mut of_op = vec![(usize::MAX, None); history.len()];
+        let events: Vec<Event> = order
+            .iter()
+            .enumerate()
+            .map(|(at, &(_, is_return, op))| {
+                if is_return {
+                    of_op[op].1 = Some(at);
+                } else {
+                    of_op[op].0 = at;
+                }
+                Event {
+                    op,
+                    is_call: !is_return,
+                    prev: at.checked_sub(1),
+                    next: (at + 1 < order.len()).then_some(at + 1),
+                }
+            })
+            .collect();
+        Events { head: (!events.is_empty()).then_some(0), events, of_op }
     }
-    fn set(&mut self, i: usize) {
-        self.0[i / 64] |= 1 << (i % 64);
+
+    fn unlink(&mut self, at: usize) {
+        let Event { prev, next, .. } = self.events[at];
+        match prev {
+            Some(p) => self.events[p].next = next,
+            None => self.head = next,
+        }
+        if let Some(n) = next {
+            self.events[n].prev = prev;
+        }
     }
-    fn clear(&mut self, i: usize) {
-        self.0[i / 64] &= !(1 << (i % 64));
+
+    fn relink(&mut self, at: usize) {
+        let Event { prev, next, .. } = self.events[at];
+        match prev {
+            Some(p) => self.events[p].next = Some(at),
+            None => self.head = Some(at),
+        }
+        if let Some(n) = next {
+            self.events[n].prev = Some(at);
+        }
     }
-    fn get(&self, i: usize) -> bool {
-        self.0[i / 64] & (1 << (i % 64)) != 0
+
+    /// Takes an operation out of the list (its call, and its return if it has one).
+    fn lift(&mut self, op: usize) {
+        let (call, ret) = self.of_op[op];
+        self.unlink(call);
+        if let Some(ret) = ret {
+            self.unlink(ret);
+        }
     }
+
+    /// Puts back the operation lifted last.
+    fn unlift(&mut self, op: usize) {
+        let (call, ret) = self.of_op[op];
+        if let Some(ret) = ret {
+            self.relink(ret);
+        }
+        self.relink(call);
+    }
+}
+
+/// A fixed pseudo-random 64-bit key per operation (splitmix64), for the Zobrist hash of the
+/// set of operations placed.
+fn zobrist_key(op: usize) -> u64 {
+    let mut z = (op as u64).wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// One placed operation: what to undo on backtracking.
+struct Placed<M> {
+    op: usize,
+    /// The model before the operation.
+    before: M,
+    /// Operations tried at this depth before this one (for the symmetry reduction below).
+    tried: Vec<usize>,
 }
 
 /// Searches for a linearization of `history` from the model's initial state `model`.
 pub fn check<M: Model>(model: M, history: &[Operation<M::Input, M::Output>], limits: Limits) -> Verdict {
-    let n = history.len();
-    // Operations by invocation time: candidates are always a prefix-ordered scan.
-    let mut by_invocation: Vec<usize> = (0..n).collect();
-    by_invocation.sort_by_key(|&i| history[i].invoked_at);
     let completed_count = history.iter().filter(|op| op.completed.is_some()).count();
-
-    let mut done = Bits::new(n);
-    let mut done_completed = 0usize;
-    // The path: (operation, model before it). The model after the path is `current`.
-    let mut path: Vec<(usize, M)> = Vec::new();
+    let mut events = Events::new(history);
+    let mut placed_completed = 0usize;
+    let mut placed_set = 0u64; // Zobrist hash of the operations placed
+    let mut path: Vec<Placed<M>> = Vec::new();
     let mut current = model;
-    let mut seen: HashSet<(Bits, u64)> = HashSet::new();
+    let mut seen: HashSet<(u64, u64)> = HashSet::new();
     let mut longest: Vec<usize> = Vec::new();
     let mut steps = 0u64;
-    // Where to resume scanning candidates at each depth (position in `by_invocation`), and the
-    // operations already tried there. Of several candidates with the same input and recorded
-    // output, trying one is enough: the model is deterministic, so they have the same effect,
-    // and any linearization that places another first can swap the two (both are callable
-    // now, and the real-time bound only loosens as operations are placed). This keeps fully
-    // concurrent sales (many identical reserves at once) from exploding combinatorially.
-    let mut resume: Vec<usize> = vec![0];
-    let mut tried: Vec<Vec<usize>> = vec![Vec::new()];
+    // Of several candidates at one depth with the same input and recorded output, trying one is
+    // enough: the model is deterministic, so they have the same effect, and any linearization
+    // that places another first can swap the two (both are callable now, and the real-time
+    // bound only loosens as operations are placed). This keeps fully concurrent sales (many
+    // identical reserves at once) from exploding combinatorially.
+    let mut tried: Vec<usize> = Vec::new();
     let same = |a: &Operation<M::Input, M::Output>, b: &Operation<M::Input, M::Output>| {
         a.input == b.input
             && match (&a.completed, &b.completed) {
@@ -120,63 +211,50 @@ pub fn check<M: Model>(model: M, history: &[Operation<M::Input, M::Output>], lim
                 _ => false,
             }
     };
+    // Where to scan from at the current depth: the head, or after the call just backtracked.
+    let mut cursor = events.head;
 
     loop {
-        if done_completed == completed_count {
-            return Verdict::Linearizable { order: path.iter().map(|(i, _)| *i).collect() };
+        if placed_completed == completed_count {
+            return Verdict::Linearizable { order: path.iter().map(|p| p.op).collect() };
         }
-        // Real time: nothing may be linearized after the earliest completion among the
-        // operations still to place, unless it was invoked before that completion.
-        let deadline = history
-            .iter()
-            .enumerate()
-            .filter(|(i, op)| !done.get(*i) && op.completed.is_some())
-            .map(|(_, op)| op.completed.as_ref().map_or(u64::MAX, |(at, _)| *at))
-            .min()
-            .unwrap_or(u64::MAX);
-        let start = *resume.last().expect("a resume point per depth");
         let mut advanced = false;
-        for (position, &i) in by_invocation.iter().enumerate().skip(start) {
-            let op = &history[i];
-            if op.invoked_at > deadline {
+        // Candidates are the calls before the first return still in the list: an operation
+        // that completed must be placed before anything invoked after it completed.
+        while let Some(at) = cursor {
+            let event = events.events[at];
+            if !event.is_call {
                 break;
             }
-            if done.get(i) {
+            cursor = event.next;
+            let i = event.op;
+            let op = &history[i];
+            if tried.iter().any(|&j| same(&history[j], op)) {
                 continue;
             }
-            let depth_tried = tried.last_mut().expect("a tried list per depth");
-            if depth_tried.iter().any(|&j| same(&history[j], op)) {
-                continue;
-            }
-            depth_tried.push(i);
+            tried.push(i);
             steps += 1;
             if steps > limits.max_steps {
                 return Verdict::Unknown;
             }
             let mut next = current.clone();
-            let output = next.step(&op.input);
-            let explains = match &op.completed {
-                Some((_, recorded)) => *recorded == output,
-                None => true,
-            };
-            if !explains {
+            if !next.step(&op.input, op.completed.as_ref().map(|(_, output)| output)) {
                 continue;
             }
-            done.set(i);
-            if !seen.insert((done.clone(), next.digest())) {
-                done.clear(i);
+            let placed_after = placed_set ^ zobrist_key(i);
+            if !seen.insert((placed_after, next.digest())) {
                 continue;
             }
-            *resume.last_mut().expect("a resume point") = position + 1;
-            path.push((i, std::mem::replace(&mut current, next)));
+            placed_set = placed_after;
+            events.lift(i);
             if op.completed.is_some() {
-                done_completed += 1;
+                placed_completed += 1;
             }
-            resume.push(0);
-            tried.push(Vec::new());
+            path.push(Placed { op: i, before: std::mem::replace(&mut current, next), tried: std::mem::take(&mut tried) });
             if path.len() > longest.len() {
-                longest = path.iter().map(|(i, _)| *i).collect();
+                longest = path.iter().map(|p| p.op).collect();
             }
+            cursor = events.head;
             advanced = true;
             break;
         }
@@ -184,15 +262,16 @@ pub fn check<M: Model>(model: M, history: &[Operation<M::Input, M::Output>], lim
             continue;
         }
         // Dead end at this depth: undo the last step and try its next sibling.
-        resume.pop();
-        tried.pop();
-        let Some((i, before)) = path.pop() else {
+        let Some(Placed { op: i, before, tried: tried_before }) = path.pop() else {
             return Verdict::NotLinearizable { stuck_after: longest };
         };
-        done.clear(i);
+        events.unlift(i);
+        placed_set ^= zobrist_key(i);
         if history[i].completed.is_some() {
-            done_completed -= 1;
+            placed_completed -= 1;
         }
         current = before;
+        tried = tried_before;
+        cursor = events.events[events.of_op[i].0].next;
     }
 }

@@ -27,7 +27,18 @@ impl Model for Stock {
     type Input = Call;
     type Output = Reply;
 
-    fn step(&mut self, input: &Call) -> Reply {
+    fn step(&mut self, input: &Call, output: Option<&Reply>) -> bool {
+        let reply = self.apply(input);
+        output.is_none_or(|recorded| *recorded == reply)
+    }
+
+    fn digest(&self) -> u64 {
+        u64::from(self.left)
+    }
+}
+
+impl Stock {
+    fn apply(&mut self, input: &Call) -> Reply {
         match input {
             Call::Reserve if self.left > 0 => {
                 self.left -= 1;
@@ -36,10 +47,6 @@ impl Model for Stock {
             Call::Reserve => Reply::OutOfStock,
             Call::Read => Reply::Left(self.left),
         }
-    }
-
-    fn digest(&self) -> u64 {
-        u64::from(self.left)
     }
 }
 
@@ -153,7 +160,7 @@ fn brute_force(units: u32, history: &[Operation<Call, Reply>]) -> bool {
                 continue;
             }
             let mut next = model.clone();
-            let reply = next.step(&history[i].input);
+            let reply = next.apply(&history[i].input);
             if history[i].completed.as_ref().is_some_and(|(_, recorded)| *recorded != reply) {
                 continue;
             }
