@@ -1,0 +1,242 @@
+//! The flash sale: a few hot SKUs with little stock, per-buyer caps and short hold TTLs; many
+//! concurrent buyers reserving, then confirming, confirming too late, releasing or walking
+//! away (so the hold expires); linearizable availability reads; and a restocker that keeps
+//! stock trickling in, so the sale stays at the edge of sold out, where oversells happen.
+
+use crate::history::{Call, History, Outcome};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use stockraft_client::{Client, Error, call, new_request_id, v1};
+
+/// The sale's shape. Defaults: 64 buyers on 3 SKUs of 3 warehouses x 12 units.
+#[derive(Clone, Debug)]
+pub struct Sale {
+    pub buyers: usize,
+    pub skus: usize,
+    pub units_per_warehouse: u32,
+    pub hold_ttl_ms: u64,
+    /// Units one buyer may hold or have bought of one SKU.
+    pub units_per_buyer_max: u32,
+    pub open_holds_per_buyer_max: u32,
+    /// Distinct buyer ids the workers draw from (small, so caps bite).
+    pub buyer_pool: u32,
+    pub restock_every: Duration,
+    pub seed: u64,
+}
+
+impl Default for Sale {
+    fn default() -> Self {
+        Sale {
+            buyers: 64,
+            skus: 3,
+            units_per_warehouse: 12,
+            hold_ttl_ms: 1_500,
+            units_per_buyer_max: 4,
+            open_holds_per_buyer_max: 2,
+            buyer_pool: 120,
+            restock_every: Duration::from_millis(60),
+            seed: 1,
+        }
+    }
+}
+
+pub const WAREHOUSES: [(&str, &str, u32); 3] = [("wh-east", "east", 1), ("wh-west", "west", 2), ("wh-north", "north", 3)];
+
+pub fn sku_id(sku: usize) -> String {
+    format!("flash-{sku}")
+}
+
+pub fn item_id(sku: usize) -> String {
+    format!("item-{sku}")
+}
+
+/// Units of each SKU on sale before the first buyer arrives.
+pub fn initial_units(sale: &Sale) -> u32 {
+    sale.units_per_warehouse * WAREHOUSES.len() as u32
+}
+
+/// Creates the warehouses, items, SKUs (PRE_DEDUCT, no re-holds, split allowed) and stock.
+pub async fn set_up_shop(client: &Client, sale: &Sale) -> Result<(), Error> {
+    for (id, region, priority) in WAREHOUSES {
+        let warehouse = v1::Warehouse { id: id.into(), name: id.into(), region: region.into(), priority, active: true };
+        let request = v1::UpsertWarehouseRequest { request_id: new_request_id(), warehouse: Some(warehouse) };
+        call!(client, catalog, upsert_warehouse, request)?;
+    }
+    for sku in 0..sale.skus {
+        let item = v1::Item { id: item_id(sku), name: format!("flash item {sku}") };
+        call!(client, catalog, upsert_item, v1::UpsertItemRequest { request_id: new_request_id(), item: Some(item) })?;
+        let rules = v1::SaleRules {
+            mode: v1::DeductionMode::PreDeduct as i32,
+            hold_ttl_ms: sale.hold_ttl_ms,
+            units_per_buyer_max: Some(sale.units_per_buyer_max),
+            open_holds_per_buyer_max: Some(sale.open_holds_per_buyer_max),
+            // A late confirm is a clear HOLD_EXPIRED: the model need not guess re-holds.
+            rehold_limit: Some(0),
+            allow_split: true,
+            ..v1::SaleRules::default()
+        };
+        let request = v1::UpsertSkuRequest {
+            request_id: new_request_id(),
+            sku_id: sku_id(sku),
+            components: vec![v1::Component { item_id: item_id(sku), quantity: 1 }],
+            rules: Some(rules),
+        };
+        call!(client, catalog, upsert_sku, request)?;
+        for (warehouse, _, _) in WAREHOUSES {
+            let request = v1::StockFigureRequest {
+                request_id: new_request_id(),
+                item_id: item_id(sku),
+                warehouse_id: warehouse.into(),
+                units: i64::from(sale.units_per_warehouse),
+                note: "chaos: opening stock".into(),
+            };
+            call!(client, catalog, receive_stock, request)?;
+        }
+    }
+    Ok(())
+}
+
+/// The outcome of a failed call: a final rejection, or unknown.
+fn failure(error: &Error) -> Outcome {
+    match error {
+        Error::Rejected(status) => Outcome::Rejected {
+            reason: error.reason().as_str_name().to_string(),
+            message: status.message().to_string(),
+        },
+        other => Outcome::Unknown { error: other.to_string() },
+    }
+}
+
+fn hold_outcome(result: Result<v1::HoldReply, Error>, ok: Outcome) -> Outcome {
+    result.map_or_else(|e| failure(&e), |_| ok)
+}
+
+/// Sends `call` and records it.
+pub async fn perform(client: &Client, history: &History, process: usize, call: Call) -> Outcome {
+    let invoked = history.now_ns();
+    let outcome = match &call {
+        Call::Reserve { sku, hold, buyer, quantity, request_id } => {
+            let request = v1::ReserveRequest {
+                request_id: request_id.clone(),
+                hold_id: hold.clone(),
+                buyer_id: format!("buyer-{buyer}"),
+                lines: vec![v1::Line { sku_id: sku_id(*sku), quantity: i64::from(*quantity) }],
+                ..v1::ReserveRequest::default()
+            };
+            match call!(client, inventory, reserve, request) {
+                Ok(reply) => Outcome::Held { expires_at_ms: reply.expires_at_ms.unwrap_or(0), log_index: reply.log_index },
+                Err(e) => failure(&e),
+            }
+        }
+        Call::Confirm { hold, request_id, .. } => {
+            let request = v1::HoldRequest { request_id: request_id.clone(), hold_id: hold.clone() };
+            hold_outcome(call!(client, inventory, confirm, request), Outcome::Confirmed)
+        }
+        Call::Release { hold, request_id, .. } => {
+            let request = v1::HoldRequest { request_id: request_id.clone(), hold_id: hold.clone() };
+            hold_outcome(call!(client, inventory, release, request), Outcome::Released)
+        }
+        Call::Read { sku } => {
+            let request = v1::GetAvailabilityRequest { sku_id: sku_id(*sku), allow_stale: false };
+            match call!(client, inventory, get_availability, request) {
+                Ok(availability) => Outcome::Available { units: availability.on_hand_units },
+                Err(e) => failure(&e),
+            }
+        }
+        Call::Restock { sku, warehouse, units, request_id } => {
+            let request = v1::StockFigureRequest {
+                request_id: request_id.clone(),
+                item_id: item_id(*sku),
+                warehouse_id: warehouse.clone(),
+                units: i64::from(*units),
+                note: "chaos: restock".into(),
+            };
+            match call!(client, catalog, receive_stock, request) {
+                Ok(_) => Outcome::Restocked,
+                Err(e) => failure(&e),
+            }
+        }
+    };
+    history.record(process, call, invoked, outcome.clone());
+    outcome
+}
+
+/// What a buyer does with a hold it got.
+enum Fate {
+    Confirm,
+    ConfirmLate,
+    Release,
+    WalkAway,
+}
+
+/// One buyer process: reserve, then confirm, release or walk away, until `stop`.
+pub async fn buyer(process: usize, client: Arc<Client>, history: History, sale: Sale, stop: Arc<AtomicBool>) {
+    let mut rng = StdRng::seed_from_u64(sale.seed.wrapping_mul(1_000_003).wrapping_add(process as u64));
+    let mut sequence = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let sku = rng.random_range(0..sale.skus);
+        if rng.random_bool(0.08) {
+            perform(&client, &history, process, Call::Read { sku }).await;
+            continue;
+        }
+        sequence += 1;
+        let hold = format!("h{process}-{sequence}");
+        let reserve = Call::Reserve {
+            sku,
+            hold: hold.clone(),
+            buyer: rng.random_range(0..sale.buyer_pool),
+            quantity: if rng.random_bool(0.8) { 1 } else { 2 },
+            request_id: new_request_id(),
+        };
+        let mut outcome = perform(&client, &history, process, reserve.clone()).await;
+        if outcome.is_unknown() && !stop.load(Ordering::Relaxed) {
+            // What an order platform does after a timeout: ask again with the same request id
+            // (the answer is the first application's, never a second hold).
+            outcome = perform(&client, &history, process, reserve).await;
+        }
+        if !matches!(outcome, Outcome::Held { .. }) {
+            continue;
+        }
+        let fate = match rng.random_range(0..100) {
+            0..50 => Fate::Confirm,
+            50..58 => Fate::ConfirmLate,
+            58..82 => Fate::Release,
+            _ => Fate::WalkAway,
+        };
+        let request_id = new_request_id();
+        match fate {
+            Fate::Confirm => {
+                tokio::time::sleep(Duration::from_millis(rng.random_range(0..150))).await;
+                perform(&client, &history, process, Call::Confirm { sku, hold, request_id }).await;
+            }
+            Fate::ConfirmLate => {
+                let late = sale.hold_ttl_ms + rng.random_range(100..400);
+                tokio::time::sleep(Duration::from_millis(late)).await;
+                perform(&client, &history, process, Call::Confirm { sku, hold, request_id }).await;
+            }
+            Fate::Release => {
+                tokio::time::sleep(Duration::from_millis(rng.random_range(0..200))).await;
+                perform(&client, &history, process, Call::Release { sku, hold, request_id }).await;
+            }
+            Fate::WalkAway => {}
+        }
+    }
+}
+
+/// Receives a few units into a random warehouse every `restock_every`, until `stop`.
+pub async fn restocker(process: usize, client: Arc<Client>, history: History, sale: Sale, stop: Arc<AtomicBool>) {
+    let mut rng = StdRng::seed_from_u64(sale.seed.wrapping_mul(7_919));
+    while !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(sale.restock_every).await;
+        let call = Call::Restock {
+            sku: rng.random_range(0..sale.skus),
+            warehouse: WAREHOUSES[rng.random_range(0..WAREHOUSES.len())].0.into(),
+            units: rng.random_range(1..=3),
+            request_id: new_request_id(),
+        };
+        perform(&client, &history, process, call).await;
+    }
+}
