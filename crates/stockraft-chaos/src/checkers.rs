@@ -327,7 +327,7 @@ pub fn linearizable(histories: &[SkuHistory], sale: &Sale, initial_units: u32, m
             let model = SkuModel::new(initial_units, sale.units_per_buyer_max, sale.open_holds_per_buyer_max);
             let verdict = check(model, &h.operations, Limits { max_steps });
             let detail = match &verdict {
-                Verdict::NotLinearizable { stuck_after } => {
+                Verdict::NotLinearizable { stuck_after } | Verdict::Unknown { longest: stuck_after } => {
                     let placed: std::collections::HashSet<usize> = stuck_after.iter().copied().collect();
                     let last: Vec<String> = stuck_after
                         .iter()
@@ -343,15 +343,19 @@ pub fn linearizable(histories: &[SkuHistory], sale: &Sale, initial_units: u32, m
                         .take(3)
                         .map(|&i| format!("{:?} -> {:?} at {} ns", h.sources[i].call, h.sources[i].outcome, h.operations[i].invoked_at))
                         .collect();
+                    let gave_up = if matches!(verdict, Verdict::Unknown { .. }) {
+                        format!("search gave up after {max_steps} steps; ")
+                    } else {
+                        String::new()
+                    };
                     format!(
-                        "no linearization explains {} operations past {} of them; last placed: [{}]; unexplained next: [{}]",
+                        "{gave_up}no linearization explains {} operations past {} of them; last placed: [{}]; unexplained next: [{}]",
                         h.operations.len(),
                         stuck_after.len(),
                         last.join(", "),
                         next.join(", ")
                     )
                 }
-                Verdict::Unknown => format!("search gave up after {max_steps} steps"),
                 Verdict::Linearizable { .. } => String::new(),
             };
             SkuVerdict { sku: h.sku, operations: h.operations.len(), verdict, seconds: started.elapsed().as_secs_f64(), detail }

@@ -202,6 +202,18 @@ impl Model for SkuModel {
         }
     }
 
+    fn is_noop(&self, timed: &Timed, output: &Output) -> bool {
+        match (&timed.input, output) {
+            (Input::Read, Output::Available(units)) => self.available == u64::from(*units),
+            (Input::Reserve { buyer, quantity, .. }, Output::OutOfStock) => {
+                self.caps_allow(*buyer, *quantity) && self.available < u64::from(*quantity)
+            }
+            (Input::Reserve { buyer, quantity, .. }, Output::LimitExceeded) => !self.caps_allow(*buyer, *quantity),
+            (Input::Confirm { hold } | Input::Release { hold }, Output::Expired) => self.position(*hold).is_none(),
+            _ => false,
+        }
+    }
+
     fn digest(&self) -> u64 {
         let mut hasher = std::hash::DefaultHasher::new();
         self.available.hash(&mut hasher);

@@ -37,7 +37,7 @@ impl Default for Sale {
             units_per_buyer_max: 4,
             open_holds_per_buyer_max: 2,
             buyer_pool: 120,
-            restock_every: Duration::from_millis(60),
+            restock_every: Duration::from_millis(40),
             seed: 1,
         }
     }
@@ -198,6 +198,8 @@ pub async fn buyer(process: usize, client: Arc<Client>, history: History, sale: 
             outcome = perform(&client, &history, process, reserve).await;
         }
         if !matches!(outcome, Outcome::Held { .. }) {
+            // A refused buyer tries again soon, but not in a tight loop.
+            tokio::time::sleep(Duration::from_millis(rng.random_range(10..40))).await;
             continue;
         }
         let fate = match rng.random_range(0..100) {

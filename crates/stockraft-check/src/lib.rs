@@ -36,6 +36,14 @@ pub trait Model: Clone {
     /// is one the real system could have made.
     fn step(&mut self, input: &Self::Input, output: Option<&Self::Output>) -> bool;
 
+    /// Whether applying the operation with this recorded output would be accepted *and* leave
+    /// the state exactly as it is (a read that matches, a refusal the state explains). The
+    /// default tries it on a copy; models can answer more cheaply.
+    fn is_noop(&self, input: &Self::Input, output: &Self::Output) -> bool {
+        let mut next = self.clone();
+        next.step(input, Some(output)) && next.digest() == self.digest()
+    }
+
     /// A digest of the state, for memoisation: equal states must give equal digests (unequal
     /// states should differ; a collision can only make the search skip a branch).
     fn digest(&self) -> u64;
@@ -68,8 +76,8 @@ pub enum Verdict {
     Linearizable { order: Vec<usize> },
     /// No order explains the history. `stuck_after` is the longest prefix the search found.
     NotLinearizable { stuck_after: Vec<usize> },
-    /// The search hit its step limit.
-    Unknown,
+    /// The search hit its step limit; `longest` is the longest prefix it had found.
+    Unknown { longest: Vec<usize> },
 }
 
 impl Verdict {
@@ -184,6 +192,8 @@ struct Placed<M> {
     before: M,
     /// Operations tried at this depth before this one (for the symmetry reduction below).
     tried: Vec<usize>,
+    /// It left the model's state unchanged, so no other choice at this depth needs trying.
+    forced: bool,
 }
 
 /// Searches for a linearization of `history` from the model's initial state `model`.
@@ -218,6 +228,41 @@ pub fn check<M: Model>(model: M, history: &[Operation<M::Input, M::Output>], lim
         if placed_completed == completed_count {
             return Verdict::Linearizable { order: path.iter().map(|p| p.op).collect() };
         }
+        // At a fresh depth, first look for a candidate that leaves the state unchanged (see
+        // `forced` below): placing it cannot be wrong, and doing so before trying operations
+        // that change the state keeps reads from sending the search down long dead ends.
+        if tried.is_empty() && cursor == events.head {
+            let mut scan = events.head;
+            let before = current.digest();
+            let mut found = None;
+            while let Some(at) = scan {
+                let event = events.events[at];
+                if !event.is_call {
+                    break;
+                }
+                scan = event.next;
+                let op = &history[event.op];
+                let Some((_, output)) = &op.completed else { continue };
+                steps += 1;
+                if current.is_noop(&op.input, output) && !seen.contains(&(placed_set ^ zobrist_key(event.op), before)) {
+                    found = Some(event.op);
+                    break;
+                }
+            }
+            if let Some(i) = found {
+                let next = current.clone();
+                placed_set ^= zobrist_key(i);
+                seen.insert((placed_set, before));
+                events.lift(i);
+                placed_completed += 1;
+                path.push(Placed { op: i, before: std::mem::replace(&mut current, next), tried: Vec::new(), forced: true });
+                if path.len() > longest.len() {
+                    longest = path.iter().map(|p| p.op).collect();
+                }
+                cursor = events.head;
+                continue;
+            }
+        }
         let mut advanced = false;
         // Candidates are the calls before the first return still in the list: an operation
         // that completed must be placed before anything invoked after it completed.
@@ -235,22 +280,35 @@ pub fn check<M: Model>(model: M, history: &[Operation<M::Input, M::Output>], lim
             tried.push(i);
             steps += 1;
             if steps > limits.max_steps {
-                return Verdict::Unknown;
+                return Verdict::Unknown { longest };
             }
             let mut next = current.clone();
             if !next.step(&op.input, op.completed.as_ref().map(|(_, output)| output)) {
                 continue;
             }
             let placed_after = placed_set ^ zobrist_key(i);
-            if !seen.insert((placed_after, next.digest())) {
+            let digest = next.digest();
+            if !seen.insert((placed_after, digest)) {
                 continue;
             }
+            // An operation that is callable now and leaves the state as it was (a read, a
+            // refused reserve) can go first in any linearization of the rest: moving it ahead
+            // changes no other operation's state or real-time order. So if the rest cannot be
+            // linearized after it, it cannot be linearized at all from here, and the search
+            // need not try the other candidates at this depth. This keeps the many refused
+            // calls of a sold-out sale from multiplying the search.
+            let forced = digest == current.digest();
             placed_set = placed_after;
             events.lift(i);
             if op.completed.is_some() {
                 placed_completed += 1;
             }
-            path.push(Placed { op: i, before: std::mem::replace(&mut current, next), tried: std::mem::take(&mut tried) });
+            path.push(Placed {
+                op: i,
+                before: std::mem::replace(&mut current, next),
+                tried: std::mem::take(&mut tried),
+                forced,
+            });
             if path.len() > longest.len() {
                 longest = path.iter().map(|p| p.op).collect();
             }
@@ -261,17 +319,23 @@ pub fn check<M: Model>(model: M, history: &[Operation<M::Input, M::Output>], lim
         if advanced {
             continue;
         }
-        // Dead end at this depth: undo the last step and try its next sibling.
-        let Some(Placed { op: i, before, tried: tried_before }) = path.pop() else {
-            return Verdict::NotLinearizable { stuck_after: longest };
-        };
-        events.unlift(i);
-        placed_set ^= zobrist_key(i);
-        if history[i].completed.is_some() {
-            placed_completed -= 1;
+        // Dead end at this depth: undo the last step and try its next sibling (or, if that
+        // step was forced, undo further).
+        loop {
+            let Some(Placed { op: i, before, tried: tried_before, forced }) = path.pop() else {
+                return Verdict::NotLinearizable { stuck_after: longest };
+            };
+            events.unlift(i);
+            placed_set ^= zobrist_key(i);
+            if history[i].completed.is_some() {
+                placed_completed -= 1;
+            }
+            current = before;
+            tried = tried_before;
+            cursor = events.events[events.of_op[i].0].next;
+            if !forced {
+                break;
+            }
         }
-        current = before;
-        tried = tried_before;
-        cursor = events.events[events.of_op[i].0].next;
     }
 }
