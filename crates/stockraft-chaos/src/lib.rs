@@ -53,6 +53,9 @@ pub struct RunConfig {
     pub out: PathBuf,
     /// The linearizability search's step budget per SKU.
     pub max_steps: u64,
+    /// The sale goes on past `duration` until at least this many faults were injected (so a
+    /// slow machine still sees every kind).
+    pub min_faults: usize,
 }
 
 impl RunConfig {
@@ -65,6 +68,7 @@ impl RunConfig {
             kinds: nemesis::ALL.to_vec(),
             out,
             max_steps: 20_000_000,
+            min_faults: nemesis::ALL.len(),
         }
     }
 }
@@ -138,7 +142,7 @@ pub async fn run(config: &RunConfig) -> RunReport {
     let sale_ends = Instant::now() + config.duration;
     tokio::time::sleep(config.quiet).await;
     let mut round = 0;
-    while !config.kinds.is_empty() && Instant::now() + Duration::from_secs(4) < sale_ends {
+    while !config.kinds.is_empty() && (Instant::now() + Duration::from_secs(4) < sale_ends || round < config.min_faults) {
         nemesis::inject(config.kinds[round % config.kinds.len()], &mut cluster, &history, &mut rng).await;
         round += 1;
         tokio::time::sleep(config.quiet).await;

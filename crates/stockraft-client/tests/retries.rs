@@ -1,0 +1,32 @@
+//! Which failures the client retries (outcome still open) and which it reports as the
+//! cluster's final answer.
+
+use stockraft_client::retryable;
+use stockraft_client::v1::{ErrorDetail, Reason};
+use stockraft_proto::errors::{invalid_argument, status_with_detail, unavailable};
+use tonic::{Code, Status};
+
+#[test]
+fn a_cut_connection_is_not_an_answer() {
+    // What tonic reports when a partition resets the HTTP/2 connection mid-call: the call may
+    // have been applied, so it must be retried (same request id), not reported as refused.
+    // Regression: the chaos run reported an applied confirm as refused.
+    assert!(retryable(&Status::internal("h2 protocol error: http2 error")));
+    assert!(retryable(&Status::unknown("transport error")));
+    assert!(retryable(&Status::new(Code::Unavailable, "connection refused")));
+    assert!(retryable(&Status::deadline_exceeded("timeout")));
+    assert!(retryable(&unavailable("no leader yet")));
+}
+
+#[test]
+fn the_clusters_own_refusals_are_final() {
+    let out_of_stock = ErrorDetail {
+        reason: Reason::OutOfStock as i32,
+        message: "sold out".into(),
+        ..ErrorDetail::default()
+    };
+    assert!(!retryable(&status_with_detail(Code::FailedPrecondition, out_of_stock.clone())));
+    // Even coded Internal or Unknown, a status with stockd's detail is stockd's answer.
+    assert!(!retryable(&status_with_detail(Code::Internal, out_of_stock)));
+    assert!(!retryable(&invalid_argument("quantity must be 1 or more")));
+}
