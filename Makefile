@@ -4,8 +4,12 @@ SHELL := /bin/bash
 CARGO ?= cargo
 # Property-test cases for `make soak` (the default test run uses each test's own count).
 SOAK_CASES ?= 20000
+# `make chaos`: seconds of sale per cluster size, and the sizes.
+CHAOS_SECONDS ?= 180
+CHAOS_NODES ?= 3,5
+CHAOS_SEED ?= 1
 
-.PHONY: help deps build run demo cluster cluster-stop test test-storage bench soak lint fmt clean
+.PHONY: help deps build run demo cluster cluster-stop test test-storage bench soak chaos lint fmt clean
 
 # Every build selects the whole workspace and all targets (so dev-dependencies count too): then
 # features unify the same way each time and RocksDB's C++ (about 18 minutes cold on 2 cores) is
@@ -50,6 +54,10 @@ bench: deps ## Measure apply throughput of the ledger (criterion)
 
 soak: deps ## Property tests with many more random command sequences (release build)
 	PROPTEST_CASES=$(SOAK_CASES) $(CARGO) test --release -p stockraft-core --test properties
+
+chaos: deps ## Long chaos runs (3 and 5 nodes, CHAOS_SECONDS each, every fault kind many times) and their checkers
+	$(CARGO) build $(WORKSPACE) --all-targets
+	$(BIN_DIR)/stockchaos --nodes $(CHAOS_NODES) --seconds $(CHAOS_SECONDS) --seed $(CHAOS_SEED) --out target/chaos
 
 # clippy only type-checks, so it never links RocksDB; without ROCKSDB_LIB_DIR the check build
 # would still compile RocksDB's C++ a second time (~18 minutes) in its build script. Naming a

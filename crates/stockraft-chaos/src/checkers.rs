@@ -61,7 +61,9 @@ pub fn replicas_identical(state: &FinalState, size: usize) -> CheckResult {
             problems.push(format!("node {}: {}", node.node_id, node.invariant_violation));
         }
     }
-    let ok = first.map_or(String::new(), |f| format!("{} nodes at log index {}, digest {:016x}", size, f.applied_log_index, f.digest));
+    let ok = first.map_or(String::new(), |f| {
+        format!("{} nodes at log index {}, digest {:016x}", size, f.applied_log_index, f.digest)
+    });
     result("replicas identical", problems, ok)
 }
 
@@ -118,7 +120,10 @@ pub fn no_lost_acknowledgement(records: &[Record], state: &FinalState) -> CheckR
             continue;
         };
         if found.expires_at_ms != Some(*expires_at_ms) {
-            problems.push(format!("hold {hold} acknowledged to expire at {expires_at_ms}, found {:?}", found.expires_at_ms));
+            problems.push(format!(
+                "hold {hold} acknowledged to expire at {expires_at_ms}, found {:?}",
+                found.expires_at_ms
+            ));
         }
         let final_state = hold_state(found);
         let mut legal = vec![Held, Expired];
@@ -252,7 +257,9 @@ pub fn sku_histories(records: &[Record], state: &FinalState, skus: usize) -> Vec
             (Call::Reserve { hold, buyer, quantity, .. }, outcome) => {
                 let input = Input::Reserve { hold: number(hold), buyer: *buyer, quantity: *quantity };
                 match outcome {
-                    Outcome::Held { expires_at_ms, .. } => (input, Some(Output::Held { expires_at_ms: *expires_at_ms }), done),
+                    Outcome::Held { expires_at_ms, .. } => {
+                        (input, Some(Output::Held { expires_at_ms: *expires_at_ms }), done)
+                    }
                     Outcome::Unknown { .. } => match final_hold(hold) {
                         Some(h) => (input, Some(Output::Held { expires_at_ms: h.expires_at_ms.unwrap_or(0) }), end),
                         None => continue,
@@ -268,7 +275,9 @@ pub fn sku_histories(records: &[Record], state: &FinalState, skus: usize) -> Vec
                 let input = Input::Confirm { hold: number(hold) };
                 match outcome {
                     Outcome::Confirmed => (input, Some(Output::Confirmed), done),
-                    Outcome::Rejected { reason, .. } if reason == "HOLD_EXPIRED" => (input, Some(Output::Expired), done),
+                    Outcome::Rejected { reason, .. } if reason == "HOLD_EXPIRED" => {
+                        (input, Some(Output::Expired), done)
+                    }
                     Outcome::Unknown { .. } => match final_hold(hold).map(|h| hold_state(&h)) {
                         Some(v1::HoldState::Confirmed) => (input, Some(Output::Confirmed), end),
                         Some(v1::HoldState::Expired) => (input, Some(Output::Expired), end),
@@ -291,9 +300,13 @@ pub fn sku_histories(records: &[Record], state: &FinalState, skus: usize) -> Vec
                     _ => continue,
                 }
             }
-            (Call::Read { .. }, Outcome::Available { units }) => (Input::Read, Some(Output::Available(*units)), done),
+            (Call::Read { .. }, Outcome::Available { units, .. }) => {
+                (Input::Read, Some(Output::Available(*units)), done)
+            }
             (Call::Read { .. }, _) => continue,
-            (Call::Restock { units, .. }, Outcome::Restocked) => (Input::Restock { units: *units }, Some(Output::Restocked), done),
+            (Call::Restock { units, .. }, Outcome::Restocked) => {
+                (Input::Restock { units: *units }, Some(Output::Restocked), done)
+            }
             (Call::Restock { units, .. }, Outcome::Unknown { .. }) => (Input::Restock { units: *units }, None, end),
             (Call::Restock { .. }, _) => continue,
         };
@@ -303,6 +316,12 @@ pub fn sku_histories(records: &[Record], state: &FinalState, skus: usize) -> Vec
             input: Timed { input, by_wall_ms },
             invoked_at: record.invoked_ns,
             completed,
+            hint: match &record.outcome {
+                // Writes take effect at their log position; a read sees the state after one.
+                Outcome::Held { log_index, .. } => Some(log_index * 2),
+                Outcome::Available { as_of_log_index, .. } => Some(as_of_log_index * 2 + 1),
+                _ => None,
+            },
         });
         history.sources.push(record);
     }

@@ -68,8 +68,10 @@ impl Cluster {
         std::fs::create_dir_all(dir)?;
         let mut proxy = Proxy::default();
         let ports: Vec<(u64, u16, u16)> = (1..=size).map(|id| (id, free_port(), free_port())).collect();
-        let members: String =
-            ports.iter().map(|(id, public, _)| format!("  {{ id = {id}, address = \"127.0.0.1:{public}\" }},\n")).collect();
+        let members: String = ports
+            .iter()
+            .map(|(id, public, _)| format!("  {{ id = {id}, address = \"127.0.0.1:{public}\" }},\n"))
+            .collect();
         let mut nodes = BTreeMap::new();
         for &(id, public, private) in &ports {
             let public_addr: SocketAddr = ([127, 0, 0, 1], public).into();

@@ -10,13 +10,34 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "call", rename_all = "snake_case")]
 pub enum Call {
-    Reserve { sku: usize, hold: String, buyer: u32, quantity: u32, request_id: String },
-    Confirm { sku: usize, hold: String, request_id: String },
-    Release { sku: usize, hold: String, request_id: String },
+    Reserve {
+        sku: usize,
+        hold: String,
+        buyer: u32,
+        quantity: u32,
+        request_id: String,
+    },
+    Confirm {
+        sku: usize,
+        hold: String,
+        request_id: String,
+    },
+    Release {
+        sku: usize,
+        hold: String,
+        request_id: String,
+    },
     /// A linearizable GetAvailability.
-    Read { sku: usize },
+    Read {
+        sku: usize,
+    },
     /// ReceiveStock of `units` into one warehouse.
-    Restock { sku: usize, warehouse: String, units: u32, request_id: String },
+    Restock {
+        sku: usize,
+        warehouse: String,
+        units: u32,
+        request_id: String,
+    },
 }
 
 impl Call {
@@ -50,16 +71,28 @@ impl Call {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Outcome {
-    Held { expires_at_ms: u64, log_index: u64 },
+    Held {
+        expires_at_ms: u64,
+        log_index: u64,
+    },
     Confirmed,
     Released,
     Restocked,
-    Available { units: u32 },
+    /// `as_of_log_index`: the log position the answer reflects.
+    Available {
+        units: u32,
+        as_of_log_index: u64,
+    },
     /// A final answer from the cluster: the operation did not take effect (out of stock, limit
     /// exceeded, hold expired, invalid transition, ...). `reason` is the ErrorDetail reason.
-    Rejected { reason: String, message: String },
+    Rejected {
+        reason: String,
+        message: String,
+    },
     /// Timed out or unreachable: it may or may not have taken effect.
-    Unknown { error: String },
+    Unknown {
+        error: String,
+    },
 }
 
 impl Outcome {
@@ -115,7 +148,8 @@ impl History {
     }
 
     pub fn record(&self, process: usize, call: Call, invoked_ns: u64, outcome: Outcome) {
-        let record = Record { process, call, invoked_ns, completed_ns: self.now_ns(), completed_wall_ms: wall_ms(), outcome };
+        let record =
+            Record { process, call, invoked_ns, completed_ns: self.now_ns(), completed_wall_ms: wall_ms(), outcome };
         self.inner.lock().expect("history").0.push(record);
     }
 

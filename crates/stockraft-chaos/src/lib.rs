@@ -142,7 +142,8 @@ pub async fn run(config: &RunConfig) -> RunReport {
     let sale_ends = Instant::now() + config.duration;
     tokio::time::sleep(config.quiet).await;
     let mut round = 0;
-    while !config.kinds.is_empty() && (Instant::now() + Duration::from_secs(4) < sale_ends || round < config.min_faults) {
+    while !config.kinds.is_empty() && (Instant::now() + Duration::from_secs(4) < sale_ends || round < config.min_faults)
+    {
         nemesis::inject(config.kinds[round % config.kinds.len()], &mut cluster, &history, &mut rng).await;
         round += 1;
         tokio::time::sleep(config.quiet).await;
@@ -190,7 +191,8 @@ pub async fn run(config: &RunConfig) -> RunReport {
     report.checks.push(checkers::no_lost_acknowledgement(&records, &final_state));
     report.checks.push(checkers::no_duplicates(&records, &final_state, &config.sale));
     let histories = checkers::sku_histories(&records, &final_state, config.sale.skus);
-    report.skus = checkers::linearizable(&histories, &config.sale, workload::initial_units(&config.sale), config.max_steps);
+    report.skus =
+        checkers::linearizable(&histories, &config.sale, workload::initial_units(&config.sale), config.max_steps);
     let failing: Vec<String> = report
         .skus
         .iter()
@@ -248,7 +250,8 @@ async fn read_final_state(cluster: &Cluster, history: &History) -> Result<FinalS
                 nodes.push(reply.into_inner());
             }
         }
-        let same = nodes.len() == cluster.nodes.len() && nodes.windows(2).all(|w| w[0].applied_log_index == w[1].applied_log_index);
+        let same = nodes.len() == cluster.nodes.len()
+            && nodes.windows(2).all(|w| w[0].applied_log_index == w[1].applied_log_index);
         if same || Instant::now() > deadline {
             state.nodes = nodes;
             break;
@@ -258,7 +261,8 @@ async fn read_final_state(cluster: &Cluster, history: &History) -> Result<FinalS
     // Holds and ledger from the leader (it served the final linearizable reads; what it has
     // applied includes everything acknowledged).
     let leader = cluster.leader().await.ok_or("no leader for the final reads")?;
-    let leader_client = Client::new(Options::new([cluster.nodes[&leader].public.clone()])).map_err(|e| e.to_string())?;
+    let leader_client =
+        Client::new(Options::new([cluster.nodes[&leader].public.clone()])).map_err(|e| e.to_string())?;
     let holds: Vec<String> = history
         .operations()
         .iter()
@@ -295,7 +299,8 @@ async fn read_final_state(cluster: &Cluster, history: &History) -> Result<FinalS
             from_seq,
             ..v1::LedgerQuery::default()
         };
-        let page = call!(leader_client, catalog, query_ledger, query).map_err(|e| format!("reading the ledger: {e}"))?;
+        let page =
+            call!(leader_client, catalog, query_ledger, query).map_err(|e| format!("reading the ledger: {e}"))?;
         if page.entries.is_empty() {
             break;
         }

@@ -47,7 +47,9 @@ pub struct Timed {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
-    Held { expires_at_ms: u64 },
+    Held {
+        expires_at_ms: u64,
+    },
     OutOfStock,
     LimitExceeded,
     Confirmed,

@@ -25,7 +25,9 @@ pub fn source_ip(id: u64) -> IpAddr {
 /// The node a connection came from, or `None` for a client.
 fn node_of(peer: SocketAddr) -> Option<u64> {
     match peer.ip() {
-        IpAddr::V4(ip) if ip.octets()[..3] == [127, 0, 0] && ip.octets()[3] > 10 => Some(u64::from(ip.octets()[3] - 10)),
+        IpAddr::V4(ip) if ip.octets()[..3] == [127, 0, 0] && ip.octets()[3] > 10 => {
+            Some(u64::from(ip.octets()[3] - 10))
+        }
         _ => None,
     }
 }
@@ -115,7 +117,8 @@ async fn forward(
     links: Arc<Mutex<Links>>,
     mut changes: watch::Receiver<u64>,
 ) {
-    let blocked = |links: &Arc<Mutex<Links>>| from.is_some_and(|from| links.lock().expect("links").is_blocked(from, to));
+    let blocked =
+        |links: &Arc<Mutex<Links>>| from.is_some_and(|from| links.lock().expect("links").is_blocked(from, to));
     // A blocked link: accept, say nothing, and drop the connection once the partition heals.
     while blocked(&links) {
         if changes.changed().await.is_err() {

@@ -43,7 +43,8 @@ impl Default for Sale {
     }
 }
 
-pub const WAREHOUSES: [(&str, &str, u32); 3] = [("wh-east", "east", 1), ("wh-west", "west", 2), ("wh-north", "north", 3)];
+pub const WAREHOUSES: [(&str, &str, u32); 3] =
+    [("wh-east", "east", 1), ("wh-west", "west", 2), ("wh-north", "north", 3)];
 
 pub fn sku_id(sku: usize) -> String {
     format!("flash-{sku}")
@@ -127,7 +128,9 @@ pub async fn perform(client: &Client, history: &History, process: usize, call: C
                 ..v1::ReserveRequest::default()
             };
             match call!(client, inventory, reserve, request) {
-                Ok(reply) => Outcome::Held { expires_at_ms: reply.expires_at_ms.unwrap_or(0), log_index: reply.log_index },
+                Ok(reply) => {
+                    Outcome::Held { expires_at_ms: reply.expires_at_ms.unwrap_or(0), log_index: reply.log_index }
+                }
                 Err(e) => failure(&e),
             }
         }
@@ -142,7 +145,10 @@ pub async fn perform(client: &Client, history: &History, process: usize, call: C
         Call::Read { sku } => {
             let request = v1::GetAvailabilityRequest { sku_id: sku_id(*sku), allow_stale: false };
             match call!(client, inventory, get_availability, request) {
-                Ok(availability) => Outcome::Available { units: availability.on_hand_units },
+                Ok(availability) => Outcome::Available {
+                    units: availability.on_hand_units,
+                    as_of_log_index: availability.as_of_log_index,
+                },
                 Err(e) => failure(&e),
             }
         }

@@ -14,6 +14,7 @@ fn op(input: Input, from: u64, to: u64, output: Output) -> Operation<Timed, Outp
         input: Timed { input, by_wall_ms: T0 + to },
         invoked_at: from * 1_000_000,
         completed: Some((to * 1_000_000, output)),
+        hint: None,
     }
 }
 
@@ -50,11 +51,8 @@ fn a_clean_sale_is_linearizable() {
 #[test]
 fn an_oversell_is_caught() {
     // Three concurrent reserves of 3 units on sale: 1 + 1 + 2 held is one unit too many.
-    let history = [
-        op(reserve(1, 1, 1), 0, 5, held(1)),
-        op(reserve(2, 2, 1), 0, 5, held(1)),
-        op(reserve(3, 3, 2), 0, 5, held(1)),
-    ];
+    let history =
+        [op(reserve(1, 1, 1), 0, 5, held(1)), op(reserve(2, 2, 1), 0, 5, held(1)), op(reserve(3, 3, 2), 0, 5, held(1))];
     assert!(!linearizable(&history));
 }
 
@@ -127,7 +125,12 @@ fn caps_are_enforced() {
 
 #[test]
 fn an_unknown_restock_may_or_may_not_have_happened() {
-    let unknown = Operation { input: Timed { input: Input::Restock { units: 2 }, by_wall_ms: u64::MAX }, invoked_at: 0, completed: None };
+    let unknown = Operation {
+        input: Timed { input: Input::Restock { units: 2 }, by_wall_ms: u64::MAX },
+        invoked_at: 0,
+        completed: None,
+        hint: None,
+    };
     let applied = [unknown.clone(), op(Input::Read, 10, 11, Output::Available(5))];
     assert!(linearizable(&applied));
     let not_applied = [unknown.clone(), op(Input::Read, 10, 11, Output::Available(3))];

@@ -56,6 +56,10 @@ pub struct Operation<I, O> {
     pub invoked_at: u64,
     /// `None` when the outcome is unknown (timeout, lost connection, client killed).
     pub completed: Option<(u64, O)>,
+    /// Where the system says it took effect, if it says (a log position): candidates are tried
+    /// in this order first (then the rest, by invocation). Only an ordering of the search, never
+    /// a constraint: the verdict is the same without it, it is just found sooner.
+    pub hint: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -221,8 +225,6 @@ pub fn check<M: Model>(model: M, history: &[Operation<M::Input, M::Output>], lim
                 _ => false,
             }
     };
-    // Where to scan from at the current depth: the head, or after the call just backtracked.
-    let mut cursor = events.head;
 
     loop {
         if placed_completed == completed_count {
@@ -231,7 +233,7 @@ pub fn check<M: Model>(model: M, history: &[Operation<M::Input, M::Output>], lim
         // At a fresh depth, first look for a candidate that leaves the state unchanged (see
         // `forced` below): placing it cannot be wrong, and doing so before trying operations
         // that change the state keeps reads from sending the search down long dead ends.
-        if tried.is_empty() && cursor == events.head {
+        if tried.is_empty() {
             let mut scan = events.head;
             let before = current.digest();
             let mut found = None;
@@ -255,26 +257,36 @@ pub fn check<M: Model>(model: M, history: &[Operation<M::Input, M::Output>], lim
                 seen.insert((placed_set, before));
                 events.lift(i);
                 placed_completed += 1;
-                path.push(Placed { op: i, before: std::mem::replace(&mut current, next), tried: Vec::new(), forced: true });
+                path.push(Placed {
+                    op: i,
+                    before: std::mem::replace(&mut current, next),
+                    tried: Vec::new(),
+                    forced: true,
+                });
                 if path.len() > longest.len() {
                     longest = path.iter().map(|p| p.op).collect();
                 }
-                cursor = events.head;
                 continue;
             }
         }
         let mut advanced = false;
         // Candidates are the calls before the first return still in the list: an operation
-        // that completed must be placed before anything invoked after it completed.
-        while let Some(at) = cursor {
+        // that completed must be placed before anything invoked after it completed. They are
+        // tried by hint, then in invocation order.
+        let mut candidates: Vec<(u64, usize)> = Vec::new();
+        let mut scan = events.head;
+        while let Some(at) = scan {
             let event = events.events[at];
             if !event.is_call {
                 break;
             }
-            cursor = event.next;
-            let i = event.op;
+            scan = event.next;
+            candidates.push((history[event.op].hint.unwrap_or(u64::MAX), event.op));
+        }
+        candidates.sort_by_key(|&(hint, _)| hint);
+        for &(_, i) in &candidates {
             let op = &history[i];
-            if tried.iter().any(|&j| same(&history[j], op)) {
+            if tried.contains(&i) || tried.iter().any(|&j| same(&history[j], op)) {
                 continue;
             }
             tried.push(i);
@@ -312,7 +324,6 @@ pub fn check<M: Model>(model: M, history: &[Operation<M::Input, M::Output>], lim
             if path.len() > longest.len() {
                 longest = path.iter().map(|p| p.op).collect();
             }
-            cursor = events.head;
             advanced = true;
             break;
         }
@@ -332,7 +343,6 @@ pub fn check<M: Model>(model: M, history: &[Operation<M::Input, M::Output>], lim
             }
             current = before;
             tried = tried_before;
-            cursor = events.events[events.of_op[i].0].next;
             if !forced {
                 break;
             }

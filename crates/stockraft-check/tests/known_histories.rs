@@ -51,11 +51,11 @@ impl Stock {
 }
 
 fn op(input: Call, invoked_at: u64, completed_at: u64, reply: Reply) -> Operation<Call, Reply> {
-    Operation { input, invoked_at, completed: Some((completed_at, reply)) }
+    Operation { input, invoked_at, completed: Some((completed_at, reply)), hint: None }
 }
 
 fn unknown(input: Call, invoked_at: u64) -> Operation<Call, Reply> {
-    Operation { input, invoked_at, completed: None }
+    Operation { input, invoked_at, completed: None, hint: None }
 }
 
 fn verdict(units: u32, history: &[Operation<Call, Reply>]) -> Verdict {
@@ -206,7 +206,7 @@ proptest::proptest! {
                     2 | 3 if reserve => Some((invoked_at + length, Reply::Held)),
                     n => Some((invoked_at + length, Reply::Left(u32::from(n % 3)))),
                 };
-                Operation { input, invoked_at, completed }
+                Operation { input, invoked_at, completed, hint: None }
             })
             .collect();
         let expected = brute_force(units, &history);

@@ -20,11 +20,8 @@ fn a_cut_connection_is_not_an_answer() {
 
 #[test]
 fn the_clusters_own_refusals_are_final() {
-    let out_of_stock = ErrorDetail {
-        reason: Reason::OutOfStock as i32,
-        message: "sold out".into(),
-        ..ErrorDetail::default()
-    };
+    let out_of_stock =
+        ErrorDetail { reason: Reason::OutOfStock as i32, message: "sold out".into(), ..ErrorDetail::default() };
     assert!(!retryable(&status_with_detail(Code::FailedPrecondition, out_of_stock.clone())));
     // Even coded Internal or Unknown, a status with stockd's detail is stockd's answer.
     assert!(!retryable(&status_with_detail(Code::Internal, out_of_stock)));

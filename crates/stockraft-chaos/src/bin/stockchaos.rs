@@ -43,7 +43,11 @@ async fn main() {
         config.sale.seed = flags.seed;
         eprintln!("stockchaos: {nodes} nodes, {} s, {} buyers, seed {} ...", flags.seconds, flags.buyers, flags.seed);
         let result = run(&config).await;
-        eprintln!("stockchaos: {nodes} nodes: {}; history in {}", if result.passed() { "PASS" } else { "FAIL" }, result.history_file.display());
+        eprintln!(
+            "stockchaos: {nodes} nodes: {}; history in {}",
+            if result.passed() { "PASS" } else { "FAIL" },
+            result.history_file.display()
+        );
         if !result.passed() {
             eprintln!("{}", result.log_tails);
         }
