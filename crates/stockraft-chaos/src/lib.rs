@@ -190,6 +190,7 @@ pub async fn run(config: &RunConfig) -> RunReport {
     report.checks.push(checkers::no_oversell(&final_state));
     report.checks.push(checkers::no_lost_acknowledgement(&records, &final_state));
     report.checks.push(checkers::no_duplicates(&records, &final_state, &config.sale));
+    report.checks.push(checkers::connections_kept(&cluster));
     let histories = checkers::sku_histories(&records, &final_state, config.sale.skus);
     report.skus =
         checkers::linearizable(&histories, &config.sale, workload::initial_units(&config.sale), config.max_steps);

@@ -13,6 +13,9 @@ fn a_cut_connection_is_not_an_answer() {
     // Regression: the chaos run reported an applied confirm as refused.
     assert!(retryable(&Status::internal("h2 protocol error: http2 error")));
     assert!(retryable(&Status::unknown("transport error")));
+    // h2's rapid-reset defence tears the connection down (GOAWAY ENHANCE_YOUR_CALM); tonic
+    // reports the calls on it as ResourceExhausted. Regression: reported as refused.
+    assert!(retryable(&Status::resource_exhausted("h2 protocol error: http2 error")));
     assert!(retryable(&Status::new(Code::Unavailable, "connection refused")));
     assert!(retryable(&Status::deadline_exceeded("timeout")));
     assert!(retryable(&unavailable("no leader yet")));
