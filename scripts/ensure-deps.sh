@@ -3,7 +3,8 @@
 # nothing that is already there. Run by `make run` and `make test` (through `make deps`).
 #
 #   - a C toolchain, for crates that build C code;
-#   - libclang, which the RocksDB bindings need at build time (bindgen).
+#   - libclang, which the RocksDB bindings need at build time (bindgen);
+#   - kill(1) (procps), which the chaos runs use to pause and resume nodes (SIGSTOP, SIGCONT).
 set -euo pipefail
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -14,6 +15,7 @@ fi
 missing=()
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
+[ -x /bin/kill ] || [ -x /usr/bin/kill ] || missing+=(procps)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

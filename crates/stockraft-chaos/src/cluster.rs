@@ -249,8 +249,14 @@ impl Cluster {
     }
 }
 
+/// Sends a signal with kill(1) (procps; `make deps` installs it).
 fn signal(child: &Child, signal: &str) {
-    let _ = Command::new("kill").arg(signal).arg(child.id().to_string()).status();
+    let status = Command::new("kill").arg(signal).arg(child.id().to_string()).status();
+    assert!(
+        status.as_ref().is_ok_and(|s| s.success()) || signal == "-CONT",
+        "kill {signal} {} failed ({status:?}): is kill(1) installed (Debian: procps)?",
+        child.id()
+    );
 }
 
 impl Drop for Cluster {

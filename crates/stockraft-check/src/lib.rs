@@ -16,7 +16,11 @@
 //! walks a doubly linked list of call and return events, so each step costs the number of
 //! operations concurrent with it, not the length of the history, and it remembers explored
 //! pairs as two 64-bit hashes (a Zobrist hash of the set of operations placed, and the model's
-//! digest). It is exponential in the worst case; per-key histories (one SKU at a time) keep it
+//! digest). Two orderings keep real histories fast without changing any verdict: an
+//! operation that leaves the state unchanged (a matching read, a refusal) is placed as soon
+//! as it can be and never reordered ([`Model::is_noop`]), and candidates are tried in the
+//! order the system reports ([`Operation::hint`], e.g. log positions) before the rest.
+//! It is exponential in the worst case; per-key histories (one SKU at a time) keep it
 //! small in practice, and [`Limits::max_steps`] bounds it (the verdict is then
 //! [`Verdict::Unknown`], never a pass).
 
