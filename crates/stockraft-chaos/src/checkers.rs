@@ -129,8 +129,8 @@ pub fn no_lost_acknowledgement(records: &[Record], state: &FinalState) -> CheckR
         let mut legal = vec![Held, Expired];
         for (call, outcome) in ends.get(hold.as_str()).into_iter().flatten() {
             legal = match (call, outcome) {
-                (Call::Confirm { .. }, Outcome::Confirmed) => vec![Confirmed],
-                (Call::Release { .. }, Outcome::Released) => vec![Released],
+                (Call::Confirm { .. }, Outcome::Confirmed { .. }) => vec![Confirmed],
+                (Call::Release { .. }, Outcome::Released { .. }) => vec![Released],
                 (_, Outcome::Rejected { .. }) => vec![Expired],
                 (Call::Confirm { .. }, Outcome::Unknown { .. }) => vec![Held, Expired, Confirmed],
                 (Call::Release { .. }, Outcome::Unknown { .. }) => vec![Held, Expired, Released],
@@ -143,7 +143,7 @@ pub fn no_lost_acknowledgement(records: &[Record], state: &FinalState) -> CheckR
     }
     // Acknowledged confirms of holds whose reserve outcome was unknown count too.
     for record in records {
-        if let (Call::Confirm { hold, .. }, Outcome::Confirmed) = (&record.call, &record.outcome)
+        if let (Call::Confirm { hold, .. }, Outcome::Confirmed { .. }) = (&record.call, &record.outcome)
             && !matches!(state.holds.get(hold), Some(Some(h)) if hold_state(h) == Confirmed)
         {
             problems.push(format!("hold {hold}'s confirm was acknowledged but it is not CONFIRMED"));
@@ -289,7 +289,7 @@ pub fn sku_histories(records: &[Record], state: &FinalState, skus: usize) -> Vec
             (Call::Confirm { hold, .. }, outcome) => {
                 let input = Input::Confirm { hold: number(hold) };
                 match outcome {
-                    Outcome::Confirmed => (input, Some(Output::Confirmed), done),
+                    Outcome::Confirmed { .. } => (input, Some(Output::Confirmed), done),
                     Outcome::Rejected { reason, .. } if reason == "HOLD_EXPIRED" => {
                         (input, Some(Output::Expired), done)
                     }
@@ -304,7 +304,7 @@ pub fn sku_histories(records: &[Record], state: &FinalState, skus: usize) -> Vec
             (Call::Release { hold, .. }, outcome) => {
                 let input = Input::Release { hold: number(hold) };
                 match outcome {
-                    Outcome::Released => (input, Some(Output::Released), done),
+                    Outcome::Released { .. } => (input, Some(Output::Released), done),
                     Outcome::Rejected { reason, .. } if reason == "INVALID_TRANSITION" => {
                         (input, Some(Output::Expired), done)
                     }
@@ -319,7 +319,7 @@ pub fn sku_histories(records: &[Record], state: &FinalState, skus: usize) -> Vec
                 (Input::Read, Some(Output::Available(*units)), done)
             }
             (Call::Read { .. }, _) => continue,
-            (Call::Restock { units, .. }, Outcome::Restocked) => {
+            (Call::Restock { units, .. }, Outcome::Restocked { .. }) => {
                 (Input::Restock { units: *units }, Some(Output::Restocked), done)
             }
             (Call::Restock { units, .. }, Outcome::Unknown { .. }) => (Input::Restock { units: *units }, None, end),
@@ -333,7 +333,10 @@ pub fn sku_histories(records: &[Record], state: &FinalState, skus: usize) -> Vec
             completed,
             hint: match &record.outcome {
                 // Writes take effect at their log position; a read sees the state after one.
-                Outcome::Held { log_index, .. } => Some(log_index * 2),
+                Outcome::Held { log_index, .. }
+                | Outcome::Confirmed { log_index }
+                | Outcome::Released { log_index }
+                | Outcome::Restocked { log_index } => Some(log_index * 2),
                 Outcome::Available { as_of_log_index, .. } => Some(as_of_log_index * 2 + 1),
                 _ => None,
             },

@@ -75,9 +75,16 @@ pub enum Outcome {
         expires_at_ms: u64,
         log_index: u64,
     },
-    Confirmed,
-    Released,
-    Restocked,
+    /// Writes carry the log index they were applied at.
+    Confirmed {
+        log_index: u64,
+    },
+    Released {
+        log_index: u64,
+    },
+    Restocked {
+        log_index: u64,
+    },
     /// `as_of_log_index`: the log position the answer reflects.
     Available {
         units: u32,

@@ -111,8 +111,8 @@ fn failure(error: &Error) -> Outcome {
     }
 }
 
-fn hold_outcome(result: Result<v1::HoldReply, Error>, ok: Outcome) -> Outcome {
-    result.map_or_else(|e| failure(&e), |_| ok)
+fn hold_outcome(result: Result<v1::HoldReply, Error>, ok: fn(u64) -> Outcome) -> Outcome {
+    result.map_or_else(|e| failure(&e), |reply| ok(reply.log_index))
 }
 
 /// Sends `call` and records it.
@@ -136,11 +136,11 @@ pub async fn perform(client: &Client, history: &History, process: usize, call: C
         }
         Call::Confirm { hold, request_id, .. } => {
             let request = v1::HoldRequest { request_id: request_id.clone(), hold_id: hold.clone() };
-            hold_outcome(call!(client, inventory, confirm, request), Outcome::Confirmed)
+            hold_outcome(call!(client, inventory, confirm, request), |log_index| Outcome::Confirmed { log_index })
         }
         Call::Release { hold, request_id, .. } => {
             let request = v1::HoldRequest { request_id: request_id.clone(), hold_id: hold.clone() };
-            hold_outcome(call!(client, inventory, release, request), Outcome::Released)
+            hold_outcome(call!(client, inventory, release, request), |log_index| Outcome::Released { log_index })
         }
         Call::Read { sku } => {
             let request = v1::GetAvailabilityRequest { sku_id: sku_id(*sku), allow_stale: false };
@@ -161,7 +161,7 @@ pub async fn perform(client: &Client, history: &History, process: usize, call: C
                 note: "chaos: restock".into(),
             };
             match call!(client, catalog, receive_stock, request) {
-                Ok(_) => Outcome::Restocked,
+                Ok(level) => Outcome::Restocked { log_index: level.log_index },
                 Err(e) => failure(&e),
             }
         }

@@ -126,6 +126,7 @@ pub fn stock_level(item: &str, warehouse: &str, level: &core::StockLevel) -> v1:
         in_transit: level.in_transit,
         available: level.available(),
         shortfall: level.shortfall(),
+        log_index: 0,
     }
 }
 

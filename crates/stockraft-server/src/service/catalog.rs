@@ -31,10 +31,11 @@ impl CatalogService {
     }
 
     async fn stock_write(&self, request: Request) -> Result<Response<v1::StockLevel>, Status> {
-        let (_, outcome) = self.node.propose_one(request).await?;
+        let (index, outcome) = self.node.propose_one(request).await?;
         match applied(outcome)? {
             Applied::Stock(change) => {
-                ok(to_proto::stock_level(change.item.as_str(), change.warehouse.as_str(), &change.level))
+                let level = to_proto::stock_level(change.item.as_str(), change.warehouse.as_str(), &change.level);
+                ok(v1::StockLevel { log_index: index, ..level })
             }
             other => Err(unexpected("a stock change", &other)),
         }
