@@ -173,7 +173,7 @@ pub async fn run(config: &RunConfig) -> RunReport {
     };
     let records = history.operations();
     let faults = history.faults();
-    write_history(&report.history_file, config, &records, &faults);
+    write_history(&report.history_file, config, &records, &faults, &final_state);
 
     report.operations = records.len();
     for record in &records {
@@ -313,7 +313,31 @@ async fn read_final_state(cluster: &Cluster, history: &History) -> Result<FinalS
     Ok(state)
 }
 
-fn write_history(path: &std::path::Path, config: &RunConfig, records: &[history::Record], faults: &[history::Fault]) {
+fn write_history(
+    path: &std::path::Path,
+    config: &RunConfig,
+    records: &[history::Record],
+    faults: &[history::Fault],
+    final_state: &FinalState,
+) {
+    // The final state the checkers resolved unknown outcomes with: each hold's state and expiry
+    // (null: the cluster has no such hold), and each node's digest.
+    let holds: std::collections::BTreeMap<&str, serde_json::Value> = final_state
+        .holds
+        .iter()
+        .map(|(id, hold)| {
+            let value = hold.as_ref().map_or(serde_json::Value::Null, |h| {
+                let state = v1::HoldState::try_from(h.state).map_or("?", |s| s.as_str_name());
+                serde_json::json!({ "state": state, "expires_at_ms": h.expires_at_ms })
+            });
+            (id.as_str(), value)
+        })
+        .collect();
+    let nodes: Vec<serde_json::Value> = final_state
+        .nodes
+        .iter()
+        .map(|n| serde_json::json!({ "node": n.node_id, "applied": n.applied_log_index, "digest": format!("{:016x}", n.digest) }))
+        .collect();
     let document = serde_json::json!({
         "nodes": config.nodes,
         "seed": config.sale.seed,
@@ -321,6 +345,7 @@ fn write_history(path: &std::path::Path, config: &RunConfig, records: &[history:
         "skus": config.sale.skus,
         "operations": records,
         "faults": faults,
+        "final": { "end_ns": final_state.end_ns, "end_wall_ms": final_state.end_wall_ms, "holds": holds, "nodes": nodes },
     });
     if let Ok(file) = std::fs::File::create(path) {
         let _ = serde_json::to_writer(std::io::BufWriter::new(file), &document);
