@@ -105,7 +105,7 @@ fn failure(error: &Error) -> Outcome {
     match error {
         Error::Rejected(status) => Outcome::Rejected {
             reason: error.reason().as_str_name().to_string(),
-            message: format!("{:?}: {} (details: {} bytes)", status.code(), status.message(), status.details().len()),
+            message: format!("{:?}: {}", status.code(), status.message()),
         },
         other => Outcome::Unknown { error: other.to_string() },
     }

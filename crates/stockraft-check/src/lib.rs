@@ -288,9 +288,10 @@ pub fn check<M: Model>(model: M, history: &[Operation<M::Input, M::Output>], lim
             candidates.push((history[event.op].hint.unwrap_or(u64::MAX), event.op));
         }
         candidates.sort_by_key(|&(hint, _)| hint);
+        let current_digest = current.digest();
         for &(_, i) in &candidates {
             let op = &history[i];
-            if tried.contains(&i) || tried.iter().any(|&j| same(&history[j], op)) {
+            if tried.iter().any(|&j| j == i || same(&history[j], op)) {
                 continue;
             }
             tried.push(i);
@@ -313,7 +314,7 @@ pub fn check<M: Model>(model: M, history: &[Operation<M::Input, M::Output>], lim
             // linearized after it, it cannot be linearized at all from here, and the search
             // need not try the other candidates at this depth. This keeps the many refused
             // calls of a sold-out sale from multiplying the search.
-            let forced = digest == current.digest();
+            let forced = digest == current_digest;
             placed_set = placed_after;
             events.lift(i);
             if op.completed.is_some() {
