@@ -261,6 +261,9 @@ pub fn sku_histories(records: &[Record], state: &FinalState, skus: usize) -> Vec
         *hold_numbers.entry(hold.to_string()).or_insert(next)
     };
     let final_hold = |hold: &str| state.holds.get(hold).cloned().flatten();
+    // Where each hold was reserved, from the audit ledger: the hint for reserves whose answer
+    // was lost (they may sit anywhere after their invocation; the log says where they are).
+    let reserved_at: HashMap<&str, u64> = state.reserve_entries.iter().map(|(h, i)| (h.as_str(), *i)).collect();
     let end = (state.end_ns, state.end_wall_ms);
     for record in merged {
         let done = (record.completed_ns, record.completed_wall_ms);
@@ -338,6 +341,10 @@ pub fn sku_histories(records: &[Record], state: &FinalState, skus: usize) -> Vec
                 | Outcome::Released { log_index }
                 | Outcome::Restocked { log_index } => Some(log_index * 2),
                 Outcome::Available { as_of_log_index, .. } => Some(as_of_log_index * 2 + 1),
+                Outcome::Unknown { .. } => match &record.call {
+                    Call::Reserve { hold, .. } => reserved_at.get(hold.as_str()).map(|i| i * 2),
+                    _ => None,
+                },
                 _ => None,
             },
         });
