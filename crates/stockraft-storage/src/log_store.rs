@@ -7,6 +7,10 @@
 //! - writes are issued in call order on one database, whose WAL is sequential: a later synced
 //!   write (a vote) also makes every earlier append durable;
 //! - truncation and purging are single range deletes, so they never leave a hole.
+//!
+//! The flusher thread holds the database too. It is joined when the last clone of the store is
+//! dropped: a detached thread releasing RocksDB while the process exits races RocksDB's static
+//! destructors and aborts ("pthread lock: Invalid argument", facebook/rocksdb#11349).
 
 use crate::db::{self, CF_LOG, CF_META};
 use crate::type_config::{Entry, LogId, TypeConfig, Vote};
@@ -28,15 +32,33 @@ const KEY_LAST_PURGED: &str = "last_purged";
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<DB>,
-    flusher: mpsc::Sender<IOFlushed<TypeConfig>>,
+    flusher: Arc<Flusher>,
+}
+
+/// The flusher thread's queue; dropping it closes the queue and waits for the thread, which
+/// completes every queued callback first.
+struct Flusher {
+    queue: Option<mpsc::Sender<IOFlushed<TypeConfig>>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        if let Some(thread) = self.thread.take() {
+            // A panic in the flusher has already been reported on its own thread.
+            let _ = thread.join();
+        }
+    }
 }
 
 impl LogStore {
     pub fn new(db: Arc<DB>) -> io::Result<Self> {
-        let (flusher, pending) = mpsc::channel();
+        let (queue, pending) = mpsc::channel();
         let flush_db = db.clone();
-        thread::Builder::new().name("raft-log-flush".into()).spawn(move || flush_loop(&flush_db, &pending))?;
-        Ok(LogStore { db, flusher })
+        let thread =
+            thread::Builder::new().name("raft-log-flush".into()).spawn(move || flush_loop(&flush_db, &pending))?;
+        Ok(LogStore { db, flusher: Arc::new(Flusher { queue: Some(queue), thread: Some(thread) }) })
     }
 
     fn last_entry_id(&self) -> io::Result<Option<LogId>> {
@@ -149,7 +171,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             batch.put_cf(family, db::index_key(entry.index()), db::encode(&entry)?);
         }
         self.db.write(batch).map_err(|e| db::storage_error("appending to the log", e))?;
-        self.flusher.send(callback).map_err(|_| io::Error::other("the log flusher thread has stopped"))
+        let queue = self.flusher.queue.as_ref().expect("the queue is only taken on drop");
+        queue.send(callback).map_err(|_| io::Error::other("the log flusher thread has stopped"))
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
