@@ -319,6 +319,7 @@ impl State {
             expires_at_ms: hold.expires_at_ms,
             allocations: hold.allocations.clone(),
             reheld,
+            log_index: self.last_log_index,
         }
     }
 

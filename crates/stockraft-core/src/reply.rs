@@ -31,6 +31,9 @@ pub struct StockChange {
     pub level: StockLevel,
     /// Units held or committed that the stock no longer explains (reported, never hidden).
     pub shortfall: u32,
+    /// The log index the change took effect at. A retried request id is answered with the first
+    /// application's outcome, so this stays the index of the change, not of the retry.
+    pub log_index: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +46,9 @@ pub struct HoldReceipt {
     pub allocations: SmallVec<[Allocation; 1]>,
     /// Set when a late confirm took a fresh hold under the re-hold rule.
     pub reheld: bool,
+    /// The log index the transition took effect at (for a retried request id, the first
+    /// application's, like the rest of the receipt).
+    pub log_index: u64,
 }
 
 /// An allocation with the ids a client understands.

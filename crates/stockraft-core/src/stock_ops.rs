@@ -60,6 +60,7 @@ impl State {
             warehouse: self.warehouses[warehouse as usize].id.clone(),
             level,
             shortfall: level.shortfall(),
+            log_index: self.last_log_index,
         }))
     }
 

@@ -26,6 +26,28 @@ fn a_retry_with_the_same_payload_returns_the_first_result_and_applies_nothing() 
     assert_eq!(shop.level("bottle", "wh").held, 2);
 }
 
+/// Found by the chaos run: a restock retried across a leader change was answered with the
+/// retry's log index, so its acknowledgement claimed a later position than the change had.
+#[test]
+fn a_retry_is_answered_with_the_log_index_the_first_application_took_effect_at() {
+    let mut shop = Shop::with_one_sku(10, SaleRules::default());
+    let restock = Op::ReceiveStock(Shop::figure("bottle", "wh", 3));
+    let Ok(Applied::Stock(first)) = shop.apply_as(&request("restock-1"), restock.clone()) else {
+        panic!("a restock answers with the stock change");
+    };
+    let held = receipt(shop.apply_as(&request("reserve-1"), reserve_op("o1", 1))).unwrap();
+    assert_eq!(held.log_index, first.log_index + 1);
+    shop.reserve("o2", "bob", &[("moutai", 1)]).unwrap();
+
+    let Ok(Applied::Stock(retried)) = shop.apply_as(&request("restock-1"), restock) else {
+        panic!("a retried restock answers with the stock change");
+    };
+    let retried_hold = receipt(shop.apply_as(&request("reserve-1"), reserve_op("o1", 1))).unwrap();
+    assert_eq!(retried.log_index, first.log_index, "the restock took effect at its first index");
+    assert_eq!(retried_hold.log_index, held.log_index, "the hold was taken at its first index");
+    assert!(shop.state.last_log_index() > held.log_index + 2);
+}
+
 #[test]
 fn a_retry_of_a_rejection_returns_the_same_rejection() {
     let mut shop = Shop::with_one_sku(1, SaleRules::default());

@@ -105,9 +105,16 @@ impl Node {
         f(&self.state_machine.read().ledger)
     }
 
+    /// Runs `f` on the applied ledger and returns it with the log index that ledger reflects,
+    /// both under one lock (read separately, entries applied in between would be mislabeled).
+    pub fn read_as_of<T>(&self, f: impl FnOnce(&State) -> T) -> (u64, T) {
+        let machine = self.state_machine.read();
+        (machine.last_applied.as_ref().map_or(0, |id| id.index), f(&machine.ledger))
+    }
+
     /// The last applied log index.
     pub fn applied_index(&self) -> u64 {
-        self.state_machine.read().last_applied.as_ref().map_or(0, |id| id.index)
+        self.read_as_of(|_| ()).0
     }
 }
 

@@ -67,7 +67,7 @@ pub fn hold_state(state: HoldState) -> v1::HoldState {
     }
 }
 
-pub fn hold_reply(state: &State, receipt: &HoldReceipt, log_index: u64) -> v1::HoldReply {
+pub fn hold_reply(state: &State, receipt: &HoldReceipt) -> v1::HoldReply {
     v1::HoldReply {
         hold_id: receipt.hold.to_string(),
         state: hold_state(receipt.state) as i32,
@@ -85,7 +85,7 @@ pub fn hold_reply(state: &State, receipt: &HoldReceipt, log_index: u64) -> v1::H
             })
             .collect(),
         reheld: receipt.reheld,
-        log_index,
+        log_index: receipt.log_index,
     }
 }
 

@@ -31,11 +31,12 @@ impl CatalogService {
     }
 
     async fn stock_write(&self, request: Request) -> Result<Response<v1::StockLevel>, Status> {
-        let (index, outcome) = self.node.propose_one(request).await?;
+        let (_, outcome) = self.node.propose_one(request).await?;
         match applied(outcome)? {
             Applied::Stock(change) => {
+                // The index the change took effect at (a retry's answer keeps the first's).
                 let level = to_proto::stock_level(change.item.as_str(), change.warehouse.as_str(), &change.level);
-                ok(v1::StockLevel { log_index: index, ..level })
+                ok(v1::StockLevel { log_index: change.log_index, ..level })
             }
             other => Err(unexpected("a stock change", &other)),
         }

@@ -30,13 +30,15 @@ pub struct InventoryService {
 
 impl InventoryService {
     async fn hold_write(&self, request: Request) -> Result<Response<v1::HoldReply>, Status> {
-        let (index, outcome) = self.node.propose_one(request).await?;
-        self.hold_reply(index, outcome).map(Response::new)
+        let (_, outcome) = self.node.propose_one(request).await?;
+        self.hold_reply(outcome).map(Response::new)
     }
 
-    fn hold_reply(&self, index: u64, outcome: Outcome) -> Result<v1::HoldReply, Status> {
+    /// The receipt carries the index the transition took effect at: for a retried request id,
+    /// the first application's, not the retry's entry.
+    fn hold_reply(&self, outcome: Outcome) -> Result<v1::HoldReply, Status> {
         match applied(outcome)? {
-            Applied::Hold(receipt) => Ok(self.node.read(|state| to_proto::hold_reply(state, &receipt, index))),
+            Applied::Hold(receipt) => Ok(self.node.read(|state| to_proto::hold_reply(state, &receipt))),
             other => Err(unexpected("a hold request", &other)),
         }
     }
@@ -77,7 +79,7 @@ impl Inventory for InventoryService {
             })
             .collect();
         route!(self.node, call, InventoryClient, reserve_batch);
-        let (index, outcomes) = if valid.is_empty() { (0, Vec::new()) } else { self.node.propose(valid).await? };
+        let outcomes = if valid.is_empty() { Vec::new() } else { self.node.propose(valid).await?.1 };
         let mut outcomes = outcomes.into_iter();
         let mut replies = Vec::with_capacity(refusals.len());
         for refusal in refusals {
@@ -86,7 +88,7 @@ impl Inventory for InventoryService {
                 None => {
                     let outcome =
                         outcomes.next().ok_or_else(|| Status::internal("the ledger returned too few outcomes"))?;
-                    self.hold_reply(index, outcome)
+                    self.hold_reply(outcome)
                 }
             };
             replies.push(v1::ReserveOutcome {
@@ -146,9 +148,8 @@ impl Inventory for InventoryService {
             route!(self.node, call, InventoryClient, get_availability);
             self.node.linearize().await?;
         }
-        let index = self.node.applied_index();
-        let availability = self.node.read(|state| state.availability(&sku)).map_err(refused)?;
-        ok(to_proto::availability(&availability, index))
+        let (index, availability) = self.node.read_as_of(|state| state.availability(&sku));
+        ok(to_proto::availability(&availability.map_err(refused)?, index))
     }
 
     type WatchAvailabilityStream = AvailabilityStream;
@@ -176,21 +177,19 @@ impl Inventory for InventoryService {
 async fn watch(node: Arc<Node>, skus: Vec<SkuId>, sender: mpsc::Sender<Result<v1::Availability, Status>>) {
     let mut metrics = node.raft.metrics();
     // The figures last sent per SKU (with the log index zeroed: only figures count as change).
-    let mut last_sent: HashMap<SkuId, v1::Availability> = HashMap::new();
+    let mut last_sent: HashMap<String, v1::Availability> = HashMap::new();
     loop {
-        let index = node.applied_index();
-        let changed: Vec<v1::Availability> = node.read(|state| {
+        let (index, changed): (_, Vec<v1::Availability>) = node.read_as_of(|state| {
             skus.iter()
                 .filter_map(|sku| state.availability(sku).ok())
-                .filter_map(|a| {
-                    let figures = to_proto::availability(&a, 0);
-                    (last_sent.get(&a.sku) != Some(&figures)).then(|| {
-                        last_sent.insert(a.sku.clone(), figures.clone());
-                        v1::Availability { as_of_log_index: index, ..figures }
-                    })
-                })
+                .map(|a| to_proto::availability(&a, 0))
+                .filter(|figures| last_sent.get(&figures.sku_id) != Some(figures))
                 .collect()
         });
+        for figures in &changed {
+            last_sent.insert(figures.sku_id.clone(), figures.clone());
+        }
+        let changed = changed.into_iter().map(|figures| v1::Availability { as_of_log_index: index, ..figures });
         for update in changed {
             if sender.send(Ok(update)).await.is_err() {
                 return;
