@@ -1,34 +1,100 @@
-//! stockbench against a real 3-node cluster: a small hot sale sells exactly its units, and
-//! the JSON report says so.
+//! stockbench against real clusters: every workload sells what it should and says so in its
+//! JSON report; a leader killed mid-sale still sells exactly the stock, and the report says
+//! when writes resumed; the plot is written; bad usage changes nothing and exits 2.
 
-use std::process::Command;
+use serde_json::Value;
+use std::process::{Command, Output};
 use std::time::Duration;
 use stockraft_chaos::cluster::{Cluster, NodeSettings};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hot_sale_sells_exactly_its_units() {
-    let dir = tempfile_dir();
-    let cluster = Cluster::start(3, &dir, &NodeSettings::default()).await.expect("a cluster");
-    cluster.wait_for_leader(Duration::from_secs(30)).await.expect("a leader");
-    let output = Command::new(env!("CARGO_BIN_EXE_stockbench"))
-        .arg("--endpoints")
-        .arg(cluster.endpoints().join(","))
-        .arg("--json")
-        .args(["hot", "--units", "300", "--buyers", "16"])
-        .output()
-        .expect("run stockbench");
+fn stockbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stockbench")).args(args).output().expect("run stockbench")
+}
+
+/// The JSON reports of a successful run, one per line.
+fn reports(output: &Output) -> Vec<Value> {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "stockbench failed: {stdout}{}", String::from_utf8_lossy(&output.stderr));
-    let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON report");
-    assert_eq!(report["verdict"], "EXACT", "{report}");
-    assert_eq!(report["acknowledged"], 300, "{report}");
-    assert_eq!(report["left_on_sale"], 0, "{report}");
-    assert!(report["p99_ms"].as_f64().is_some_and(|p99| p99 > 0.0), "{report}");
+    stdout.lines().map(|line| serde_json::from_str(line).expect("a JSON report")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_workload_sells_exactly_what_it_should() {
+    let dir = scratch_dir("workloads");
+    let settings = NodeSettings { proxied: false, ..NodeSettings::default() };
+    let cluster = Cluster::start(3, &dir, &settings).await.expect("a cluster");
+    cluster.wait_for_leader(Duration::from_secs(30)).await.expect("a leader");
+    let endpoints = cluster.endpoints().join(",");
+    let run = |args: &[&str]| reports(&stockbench(&[&["--endpoints", &endpoints, "--json"], args].concat()));
+
+    let hot = &run(&["hot", "--units", "300", "--buyers", "16"])[0];
+    assert_eq!(hot["verdict"], "EXACT", "{hot}");
+    assert_eq!(hot["acknowledged"], 300, "{hot}");
+    assert_eq!(hot["left_on_sale"], 0, "{hot}");
+    assert!(hot["p99_ms"].as_f64().is_some_and(|p99| p99 > 0.0), "{hot}");
+
+    let spread = &run(&["spread", "--skus", "20", "--units", "10", "--buyers", "16"])[0];
+    assert_eq!(spread["verdict"], "EXACT", "{spread}");
+    assert_eq!(spread["acknowledged"], 200, "{spread}");
+    assert_eq!(spread["skus_checked"], 20, "{spread}");
+
+    let zipf = &run(&["zipf", "--skus", "500", "--units", "3", "--buyers", "16", "--seconds", "1"])[0];
+    assert_eq!(zipf["verdict"], "EXACT", "{zipf}");
+    assert!(zipf["acknowledged"].as_u64().is_some_and(|n| n > 0 && n <= 1_500), "{zipf}");
+
+    let batch = &run(&["batch", "--units", "2000", "--batch", "50", "--buyers", "4"])[0];
+    assert_eq!(batch["verdict"], "EXACT", "{batch}");
+    assert_eq!(batch["acknowledged"], 2000, "{batch}");
+
+    let lifecycle = &run(&["lifecycle", "--skus", "5", "--units", "1000", "--buyers", "16", "--seconds", "2"])[0];
+    assert_eq!(lifecycle["verdict"], "EXACT", "{lifecycle}");
+    let count = |op: usize| lifecycle["operations"][op]["count"].as_u64().unwrap_or(0);
+    assert!(count(0) > 0 && count(1) > 0 && count(2) > 0, "reserves, confirms and releases all happened: {lifecycle}");
+    assert!(lifecycle["refused_by_caps"].as_u64().is_some_and(|n| n > 0), "the caps refused some: {lifecycle}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn tempfile_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("stockbench-test-{}", std::process::id()));
+#[test]
+fn a_leader_killed_mid_sale_still_sells_exactly_the_stock() {
+    let dir = scratch_dir("kill");
+    let plot = dir.join("sale.png");
+    std::fs::create_dir_all(&dir).expect("a scratch dir");
+    let output = stockbench(&[
+        "--spawn-cluster",
+        "3",
+        "--kill-leader-at",
+        "0.5",
+        "--plot",
+        plot.to_str().expect("a UTF-8 path"),
+        "--json",
+        "hot",
+        "--units",
+        "3000",
+        "--buyers",
+        "32",
+    ]);
+    let report = &reports(&output)[0];
+    assert_eq!(report["verdict"], "EXACT", "{report}");
+    let fault = &report["fault"];
+    assert!(fault["what"].as_str().is_some_and(|w| w.starts_with("SIGKILL of leader node")), "{report}");
+    assert!(fault["writes_stalled_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{report}");
+    let png = std::fs::read(&plot).expect("the plot was written");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG file");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_usage_is_refused_before_anything_runs() {
+    let no_cluster = stockbench(&["--kill-leader-at", "1", "hot"]);
+    assert_eq!(no_cluster.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_cluster.stderr).contains("--kill-leader-at needs --spawn-cluster"));
+    let big_batch = stockbench(&["batch", "--batch", "5000"]);
+    assert_eq!(big_batch.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&big_batch.stderr).contains("--batch must be 1 to 1024"));
+}
+
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("stockbench-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }

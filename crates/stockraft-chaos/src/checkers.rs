@@ -171,7 +171,7 @@ pub fn no_duplicates(records: &[Record], state: &FinalState, sale: &Sale) -> Che
     }
     let expected = ["OUT_OF_STOCK", "LIMIT_EXCEEDED", "HOLD_EXPIRED", "INVALID_TRANSITION"];
     for record in records {
-        if let Outcome::Rejected { reason, message } = &record.outcome
+        if let Outcome::Rejected { reason, message, .. } = &record.outcome
             && !expected.contains(&reason.as_str())
         {
             problems.push(format!("{} {:?} refused: {reason} {message}", record.call.name(), record.call));
@@ -341,6 +341,9 @@ pub fn sku_histories(records: &[Record], state: &FinalState, skus: usize) -> Vec
                 | Outcome::Released { log_index }
                 | Outcome::Restocked { log_index } => Some(log_index * 2),
                 Outcome::Available { as_of_log_index, .. } => Some(as_of_log_index * 2 + 1),
+                // Refusals are decided by the ledger at an entry too (a retried request id's
+                // refusal carries the retry's entry: a later hint, never an earlier one).
+                Outcome::Rejected { log_index, .. } if *log_index > 0 => Some(log_index * 2),
                 Outcome::Unknown { .. } => match &record.call {
                     Call::Reserve { hold, .. } => reserved_at.get(hold.as_str()).map(|i| i * 2),
                     _ => None,

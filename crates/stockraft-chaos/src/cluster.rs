@@ -16,11 +16,14 @@ pub struct NodeSettings {
     pub expire_interval_ms: u64,
     /// Extra lines for the `[raft]` table.
     pub raft: String,
+    /// Nodes listen behind the fault-injecting proxy (chaos); without it they listen on their
+    /// public address directly (benchmarks: no extra hop, no partitions).
+    pub proxied: bool,
 }
 
 impl Default for NodeSettings {
     fn default() -> Self {
-        NodeSettings { expire_interval_ms: 250, raft: String::new() }
+        NodeSettings { expire_interval_ms: 250, raft: String::new(), proxied: true }
     }
 }
 
@@ -76,12 +79,19 @@ impl Cluster {
         for &(id, public, private) in &ports {
             let public_addr: SocketAddr = ([127, 0, 0, 1], public).into();
             let private_addr: SocketAddr = ([127, 0, 0, 1], private).into();
-            proxy.add(id, public_addr, private_addr).await?;
+            let network = if settings.proxied {
+                proxy.add(id, public_addr, private_addr).await?;
+                format!(
+                    "listen = \"{private_addr}\"\nadvertise = \"{public_addr}\"\nsource_ip = \"{}\"\n",
+                    source_ip(id)
+                )
+            } else {
+                format!("listen = \"{public_addr}\"\n")
+            };
             let config = dir.join(format!("node{id}.toml"));
             let text = format!(
-                "node_id = {id}\nlisten = \"{private_addr}\"\nadvertise = \"{public_addr}\"\nsource_ip = \"{}\"\n\
+                "node_id = {id}\n{network}\
                  data_dir = {:?}\nlog = \"info,openraft=warn\"\nexpire_interval_ms = {}\n{}members = [\n{members}]\n\n[raft]\n{}\n",
-                source_ip(id),
                 dir.join(format!("node{id}")),
                 settings.expire_interval_ms,
                 if id == 1 { "bootstrap = true\n" } else { "" },

@@ -95,6 +95,8 @@ pub enum Outcome {
     Rejected {
         reason: String,
         message: String,
+        /// The log entry the refusal was decided at (0: refused before the log).
+        log_index: u64,
     },
     /// Timed out or unreachable: it may or may not have taken effect.
     Unknown {

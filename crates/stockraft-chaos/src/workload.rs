@@ -106,6 +106,7 @@ fn failure(error: &Error) -> Outcome {
         Error::Rejected(status) => Outcome::Rejected {
             reason: error.reason().as_str_name().to_string(),
             message: format!("{:?}: {}", status.code(), status.message()),
+            log_index: stockraft_client::error_detail(status).map_or(0, |d| d.log_index),
         },
         other => Outcome::Unknown { error: other.to_string() },
     }

@@ -115,7 +115,7 @@ fn a_request_applied_twice_or_a_cap_exceeded_fails() {
 
     let refused = vec![record(
         reserve("h4", 2, 1),
-        Outcome::Rejected { reason: "ALREADY_EXISTS".into(), message: String::new() },
+        Outcome::Rejected { reason: "ALREADY_EXISTS".into(), message: String::new(), log_index: 0 },
     )];
     assert!(!no_duplicates(&refused, &FinalState::default(), &sale).passed, "a retry told its own hold exists");
 }

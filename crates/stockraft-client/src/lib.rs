@@ -32,7 +32,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use stockraft_proto::errors::error_detail;
+pub use stockraft_proto::errors::error_detail;
 pub use stockraft_proto::errors::reason;
 use stockraft_proto::v1::catalog_client::CatalogClient;
 use stockraft_proto::v1::cluster_client::ClusterClient;

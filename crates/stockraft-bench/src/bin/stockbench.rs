@@ -1,28 +1,53 @@
-//! stockbench: flash-sale load against a running stockraft cluster.
+//! stockbench: flash-sale load against a stockraft cluster.
 //!
 //! ```text
-//! stockbench --endpoints 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003 hot --units 10000 --buyers 16,64,256
+//! stockbench hot --units 10000 --buyers 16,64,256           # against make cluster
+//! stockbench --spawn-cluster 3 --kill-leader-at 2 --plot sale.png hot --buyers 256
+//! stockbench --spawn-cluster 3 standard                     # what make bench runs
 //! ```
 
 use clap::{Parser, Subcommand};
+use comfy_table::Table;
+use futures_util::FutureExt;
+use std::path::PathBuf;
+use std::process::exit;
 use std::sync::Arc;
-use stockraft_bench::hot::{self, Hot};
+use std::time::Duration;
+use stockraft_bench::lifecycle;
+use stockraft_bench::plot::{self, Line};
+use stockraft_bench::sale::{self, Fault, Picker, Spec};
+use stockraft_chaos::cluster::{Cluster, NodeSettings};
 use stockraft_client::{Client, Options};
+use tokio::sync::Mutex;
 
 #[derive(Debug, Parser)]
-#[command(name = "stockbench", about = "Flash-sale load against a stockraft cluster.")]
+#[command(
+    name = "stockbench",
+    about = "Flash-sale load against a stockraft cluster; every sale is checked for oversell."
+)]
 struct Flags {
-    /// host:port of the nodes.
+    /// host:port of the nodes of a running cluster.
     #[arg(long, value_delimiter = ',', default_value = "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003")]
     endpoints: Vec<String>,
-    /// One JSON object per result line instead of a table.
+    /// Start a fresh cluster of this many nodes (the stockd next to stockbench, fsync on, in a
+    /// temporary directory) instead of using --endpoints; it is stopped at the end.
+    #[arg(long)]
+    spawn_cluster: Option<u64>,
+    /// SIGKILL the leader this many seconds into each sale (needs --spawn-cluster); the killed
+    /// node is restarted after the sale.
+    #[arg(long)]
+    kill_leader_at: Option<f64>,
+    /// Draw throughput and p99 over time of every sale to this PNG file.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// One JSON object per result line instead of tables.
     #[arg(long)]
     json: bool,
     #[command(subcommand)]
     workload: Workload,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Clone, Debug, Subcommand)]
 enum Workload {
     /// One SKU, N units, C buyers reserving one unit each until it is sold out.
     Hot {
@@ -32,71 +57,315 @@ enum Workload {
         #[arg(long, value_delimiter = ',', default_value = "16,64,256")]
         buyers: Vec<usize>,
     },
+    /// Many SKUs, buyers picking uniformly, until all are sold out.
+    Spread {
+        #[arg(long, default_value_t = 1_000)]
+        skus: usize,
+        #[arg(long, default_value_t = 100)]
+        units: u32,
+        #[arg(long, value_delimiter = ',', default_value = "256")]
+        buyers: Vec<usize>,
+    },
+    /// Very many SKUs with Zipf popularity, for a fixed time.
+    Zipf {
+        #[arg(long, default_value_t = 100_000)]
+        skus: usize,
+        #[arg(long, default_value_t = 10)]
+        units: u32,
+        #[arg(long, default_value_t = 1.1)]
+        exponent: f64,
+        #[arg(long, value_delimiter = ',', default_value = "256")]
+        buyers: Vec<usize>,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+    },
+    /// The hot sale through ReserveBatch: each call carries --batch reserves.
+    Batch {
+        #[arg(long, default_value_t = 1_000_000)]
+        units: u32,
+        #[arg(long, default_value_t = 1_000)]
+        batch: usize,
+        #[arg(long, value_delimiter = ',', default_value = "16")]
+        buyers: Vec<usize>,
+    },
+    /// Reserve, then confirm (70%), release (20%) or let expire (10%), under per-buyer caps.
+    Lifecycle {
+        #[arg(long, default_value_t = 100)]
+        skus: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        units: u32,
+        #[arg(long, value_delimiter = ',', default_value = "256")]
+        buyers: Vec<usize>,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+    },
+    /// The standard set (make bench): hot at 16, 64 and 256 buyers, spread, zipf, batch and
+    /// lifecycle, with their defaults.
+    Standard,
+}
+
+/// Exit codes: 1 a sale was not EXACT, 2 bad usage, 4 the cluster failed the run.
+fn fail(code: i32, message: impl std::fmt::Display) -> ! {
+    eprintln!("stockbench: {message}");
+    exit(code)
+}
+
+/// One sale or lifecycle run to do.
+enum Job {
+    Sale(Spec),
+    Lifecycle(lifecycle::Spec),
+}
+
+fn jobs(workload: &Workload) -> Vec<Job> {
+    let sale = |workload, skus, units, buyers, picker, batch, seconds| {
+        Job::Sale(Spec { workload, skus, units, buyers, picker, batch, seconds })
+    };
+    match workload.clone() {
+        Workload::Hot { units, buyers } => {
+            buyers.into_iter().map(|b| sale("hot", 1, units, b, Picker::Uniform, 1, None)).collect()
+        }
+        Workload::Spread { skus, units, buyers } => {
+            buyers.into_iter().map(|b| sale("spread", skus, units, b, Picker::Uniform, 1, None)).collect()
+        }
+        Workload::Zipf { skus, units, exponent, buyers, seconds } => {
+            buyers.into_iter().map(|b| sale("zipf", skus, units, b, Picker::Zipf(exponent), 1, Some(seconds))).collect()
+        }
+        Workload::Batch { units, batch, buyers } => {
+            buyers.into_iter().map(|b| sale("batch", 1, units, b, Picker::Uniform, batch, None)).collect()
+        }
+        Workload::Lifecycle { skus, units, buyers, seconds } => {
+            buyers.into_iter().map(|buyers| Job::Lifecycle(lifecycle::Spec { skus, units, buyers, seconds })).collect()
+        }
+        Workload::Standard => [
+            Workload::Hot { units: 10_000, buyers: vec![16, 64, 256] },
+            Workload::Spread { skus: 1_000, units: 100, buyers: vec![256] },
+            Workload::Zipf { skus: 100_000, units: 10, exponent: 1.1, buyers: vec![256], seconds: 10.0 },
+            Workload::Batch { units: 1_000_000, batch: 1_000, buyers: vec![16] },
+            Workload::Lifecycle { skus: 100, units: 1_000_000, buyers: vec![256], seconds: 10.0 },
+        ]
+        .iter()
+        .flat_map(jobs)
+        .collect(),
+    }
+}
+
+fn check_usage(flags: &Flags, jobs: &[Job]) -> Result<(), String> {
+    for job in jobs {
+        match job {
+            Job::Sale(spec) => {
+                if spec.skus == 0 || spec.units == 0 || spec.buyers == 0 {
+                    return Err("--skus, --units and --buyers must be 1 or more".into());
+                }
+                if spec.batch == 0 || spec.batch > 1_024 {
+                    return Err("--batch must be 1 to 1024 (the server's ReserveBatch limit)".into());
+                }
+                if let Picker::Zipf(s) = spec.picker
+                    && !(s > 0.0 && s.is_finite())
+                {
+                    return Err("--exponent must be a positive number".into());
+                }
+                if spec.seconds.is_some_and(|s| !(s > 0.0 && s.is_finite())) {
+                    return Err("--seconds must be a positive number".into());
+                }
+            }
+            Job::Lifecycle(spec) => {
+                if spec.skus == 0 || spec.units == 0 || spec.buyers == 0 || !(spec.seconds > 0.0) {
+                    return Err("--skus, --units, --buyers and --seconds must be positive".into());
+                }
+            }
+        }
+    }
+    match (flags.kill_leader_at, flags.spawn_cluster) {
+        (Some(_), None) => {
+            Err("--kill-leader-at needs --spawn-cluster (stockbench kills only nodes it started)".into())
+        }
+        (Some(at), _) if !(at > 0.0 && at.is_finite()) => Err("--kill-leader-at must be a positive number".into()),
+        (_, Some(0)) => Err("--spawn-cluster must be 1 or more".into()),
+        _ => Ok(()),
+    }
 }
 
 #[tokio::main]
 async fn main() {
     let flags = Flags::parse();
-    let client = match Client::new(Options::new(flags.endpoints.clone())) {
-        Ok(client) => Arc::new(client),
-        Err(e) => {
-            eprintln!("stockbench: {e}");
-            std::process::exit(2);
+    let jobs = jobs(&flags.workload);
+    if let Err(e) = check_usage(&flags, &jobs) {
+        fail(2, e);
+    }
+    let dir = tempfile::Builder::new().prefix("stockbench-").tempdir().unwrap_or_else(|e| fail(4, e));
+    let cluster = match flags.spawn_cluster {
+        Some(size) => {
+            let settings = NodeSettings { expire_interval_ms: 1_000, raft: String::new(), proxied: false };
+            let cluster = Cluster::start(size, dir.path(), &settings).await.unwrap_or_else(|e| fail(4, e));
+            if cluster.wait_for_leader(Duration::from_secs(30)).await.is_none() {
+                fail(4, format!("the cluster elected no leader in 30 s; logs:\n{}", cluster.log_tails(20)));
+            }
+            Some(Arc::new(Mutex::new(cluster)))
         }
+        None => None,
     };
+    let endpoints = match &cluster {
+        Some(cluster) => cluster.lock().await.endpoints(),
+        None => flags.endpoints.clone(),
+    };
+    let client = Arc::new(Client::new(Options::new(endpoints)).unwrap_or_else(|e| fail(2, e)));
     let run_id = format!(
         "{:x}",
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis()
     );
-    let Workload::Hot { units, buyers } = flags.workload;
-    if units == 0 || buyers.contains(&0) {
-        eprintln!("stockbench: --units and --buyers must be 1 or more");
-        std::process::exit(2);
-    }
-    let mut table = comfy_table::Table::new();
-    table.set_header([
-        "workload",
-        "units",
-        "buyers",
-        "sell-out",
-        "reserves/s",
-        "p50",
-        "p99",
-        "max",
-        "unknown",
-        "verdict",
-    ]);
+
+    let mut sales = Vec::new();
+    let mut lifecycles = Vec::new();
     let mut failed = false;
-    for (i, &buyers) in buyers.iter().enumerate() {
-        let report = match hot::run(client.clone(), &Hot { units, buyers }, &format!("{run_id}-{i}")).await {
-            Ok(report) => report,
-            Err(e) => {
-                eprintln!("stockbench: {e}");
-                std::process::exit(4);
+    for (i, job) in jobs.iter().enumerate() {
+        let run = format!("{run_id}-{i}");
+        match job {
+            Job::Sale(spec) => {
+                let killed = Arc::new(std::sync::Mutex::new(None));
+                let fault = match (flags.kill_leader_at, &cluster) {
+                    (Some(at), Some(cluster)) => Some(kill_leader(at, cluster.clone(), killed.clone())),
+                    _ => None,
+                };
+                let report = sale::run(client.clone(), spec, &run, fault).await.unwrap_or_else(|e| fail(4, e));
+                if let (Some(id), Some(cluster)) = (killed.lock().expect("killed").take(), &cluster) {
+                    cluster.lock().await.spawn(id);
+                }
+                failed |= report.verdict != "EXACT";
+                if flags.json {
+                    println!("{}", serde_json::to_string(&report).expect("a report serializes"));
+                }
+                sales.push(report);
             }
-        };
-        failed |= report.verdict != "EXACT";
-        if flags.json {
-            println!("{}", serde_json::to_string(&report).expect("a report serializes"));
-        } else {
-            table.add_row([
-                "hot".to_string(),
-                report.units.to_string(),
-                report.buyers.to_string(),
-                format!("{:.2} s", report.sell_out_seconds),
-                format!("{:.0}", report.reserves_per_second),
-                format!("{:.2} ms", report.p50_ms),
-                format!("{:.2} ms", report.p99_ms),
-                format!("{:.2} ms", report.max_ms),
-                report.unknown.to_string(),
-                report.verdict.clone(),
-            ]);
+            Job::Lifecycle(spec) => {
+                let report = lifecycle::run(client.clone(), spec, &run).await.unwrap_or_else(|e| fail(4, e));
+                failed |= report.verdict != "EXACT";
+                if flags.json {
+                    println!("{}", serde_json::to_string(&report).expect("a report serializes"));
+                }
+                lifecycles.push(report);
+            }
         }
     }
     if !flags.json {
-        println!("{table}");
+        print_tables(&sales, &lifecycles);
+    }
+    if let Some(file) = &flags.plot {
+        let lines: Vec<Line> = sales
+            .iter()
+            .map(|r| Line {
+                label: format!("{} {} buyers", r.workload, r.buyers),
+                series: &r.series,
+                fault_at: r.fault.as_ref().map(|f| f.at_seconds),
+            })
+            .collect();
+        let title = format!("stockbench: {} sale(s), acknowledged reserves", lines.len());
+        if let Err(e) = plot::draw(file, &title, &lines) {
+            fail(4, e);
+        }
+        if !flags.json {
+            println!("plot: {}", file.display());
+        }
+    }
+    if let Some(cluster) = cluster {
+        let mut cluster = cluster.lock().await;
+        for id in cluster.ids() {
+            cluster.terminate(id);
+        }
     }
     if failed {
-        std::process::exit(1);
+        exit(1);
+    }
+}
+
+/// SIGKILLs whoever leads `at` seconds into the sale and notes its id for the restart.
+fn kill_leader(at: f64, cluster: Arc<Mutex<Cluster>>, killed: Arc<std::sync::Mutex<Option<u64>>>) -> Fault {
+    let action = async move {
+        let mut cluster = cluster.lock().await;
+        match cluster.leader().await {
+            Some(id) => {
+                cluster.kill(id);
+                *killed.lock().expect("killed") = Some(id);
+                format!("SIGKILL of leader node {id}")
+            }
+            None => "no leader to kill".to_string(),
+        }
+    };
+    Fault { at: Duration::from_secs_f64(at), action: action.boxed() }
+}
+
+fn print_tables(sales: &[sale::Report], lifecycles: &[lifecycle::Report]) {
+    if !sales.is_empty() {
+        let mut table = Table::new();
+        table.set_header([
+            "workload",
+            "SKUs x units",
+            "buyers",
+            "batch",
+            "time",
+            "reserves/s",
+            "p50",
+            "p99",
+            "max",
+            "unknown",
+            "verdict",
+        ]);
+        for r in sales {
+            table.add_row([
+                r.workload.to_string(),
+                format!("{} x {}", r.skus, r.units_per_sku),
+                r.buyers.to_string(),
+                r.batch.to_string(),
+                format!("{:.2} s", r.seconds),
+                format!("{:.0}", r.reserves_per_second),
+                format!("{:.2} ms", r.p50_ms),
+                format!("{:.2} ms", r.p99_ms),
+                format!("{:.2} ms", r.max_ms),
+                r.unknown.to_string(),
+                r.verdict.clone(),
+            ]);
+        }
+        println!("{table}");
+        for r in sales {
+            if let Some(f) = &r.fault {
+                let stall = f
+                    .writes_stalled_ms
+                    .map_or("writes never resumed".to_string(), |ms| format!("writes stalled {ms:.0} ms"));
+                println!("{} {} buyers: {} at {:.1} s; {stall}", r.workload, r.buyers, f.what, f.at_seconds);
+            }
+            for problem in &r.problems {
+                println!("{} {} buyers: {problem}", r.workload, r.buyers);
+            }
+        }
+    }
+    for r in lifecycles {
+        let mut table = Table::new();
+        table.set_header(["lifecycle operation", "count", "per second", "p50", "p99", "max"]);
+        for op in &r.operations {
+            table.add_row([
+                op.operation.to_string(),
+                op.count.to_string(),
+                format!("{:.0}", op.per_second),
+                format!("{:.2} ms", op.p50_ms),
+                format!("{:.2} ms", op.p99_ms),
+                format!("{:.2} ms", op.max_ms),
+            ]);
+        }
+        println!("{table}");
+        println!(
+            "lifecycle {} buyers, {} SKUs x {} units, {:.1} s: refused by caps {}, out of stock {}, left to expire {}, confirms too late {}, unknown {}: {}",
+            r.buyers,
+            r.skus,
+            r.units_per_sku,
+            r.seconds,
+            r.refused_by_caps,
+            r.refused_out_of_stock,
+            r.left_to_expire,
+            r.confirms_too_late,
+            r.unknown,
+            r.verdict
+        );
+        for problem in &r.problems {
+            println!("lifecycle: {problem}");
+        }
     }
 }

@@ -9,8 +9,14 @@ use tonic::{Code, Status};
 
 /// The gRPC status for a ledger rejection, with its reason and figures in the details.
 pub fn rejection(r: &Rejection) -> Status {
+    rejection_at(r, 0)
+}
+
+/// A refusal the ledger decided at log index `log_index`.
+pub fn rejection_at(r: &Rejection, log_index: u64) -> Status {
     let reason = v1::Reason::from_str_name(r.reason()).unwrap_or(v1::Reason::Unspecified);
-    let mut detail = v1::ErrorDetail { reason: reason as i32, message: r.to_string(), ..v1::ErrorDetail::default() };
+    let mut detail =
+        v1::ErrorDetail { reason: reason as i32, message: r.to_string(), log_index, ..v1::ErrorDetail::default() };
     let code = match r {
         Rejection::InvalidArgument(_) => Code::InvalidArgument,
         Rejection::NotFound { .. } => Code::NotFound,

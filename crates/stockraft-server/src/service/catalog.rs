@@ -23,16 +23,16 @@ impl CatalogService {
         request: Request,
         answer: impl FnOnce(&State) -> Result<T, Rejection>,
     ) -> Result<Response<T>, Status> {
-        let (_, outcome) = self.node.propose_one(request).await?;
-        match applied(outcome)? {
+        let (index, outcome) = self.node.propose_one(request).await?;
+        match applied(outcome, index)? {
             Applied::Updated => self.node.read(answer).map(Response::new).map_err(refused),
             other => Err(unexpected("a catalog change", &other)),
         }
     }
 
     async fn stock_write(&self, request: Request) -> Result<Response<v1::StockLevel>, Status> {
-        let (_, outcome) = self.node.propose_one(request).await?;
-        match applied(outcome)? {
+        let (index, outcome) = self.node.propose_one(request).await?;
+        match applied(outcome, index)? {
             Applied::Stock(change) => {
                 // The index the change took effect at (a retry's answer keeps the first's).
                 let level = to_proto::stock_level(change.item.as_str(), change.warehouse.as_str(), &change.level);
@@ -253,8 +253,8 @@ impl Catalog for CatalogService {
         let request = to_core::ship(call.get_ref()).map_err(refused)?;
         route!(self.node, call, CatalogClient, ship);
         let id = HoldId::new(&call.get_ref().hold_id).map_err(refused)?;
-        let (_, outcome) = self.node.propose_one(request).await?;
-        match applied(outcome)? {
+        let (index, outcome) = self.node.propose_one(request).await?;
+        match applied(outcome, index)? {
             Applied::Hold(_) => self
                 .node
                 .read(|state| state.hold(&id).map(|view| to_proto::hold(&view)))

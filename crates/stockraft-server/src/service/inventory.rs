@@ -30,14 +30,14 @@ pub struct InventoryService {
 
 impl InventoryService {
     async fn hold_write(&self, request: Request) -> Result<Response<v1::HoldReply>, Status> {
-        let (_, outcome) = self.node.propose_one(request).await?;
-        self.hold_reply(outcome).map(Response::new)
+        let (index, outcome) = self.node.propose_one(request).await?;
+        self.hold_reply(outcome, index).map(Response::new)
     }
 
     /// The receipt carries the index the transition took effect at: for a retried request id,
-    /// the first application's, not the retry's entry.
-    fn hold_reply(&self, outcome: Outcome) -> Result<v1::HoldReply, Status> {
-        match applied(outcome)? {
+    /// the first application's, not the retry's entry (`index`, which refusals carry).
+    fn hold_reply(&self, outcome: Outcome, index: u64) -> Result<v1::HoldReply, Status> {
+        match applied(outcome, index)? {
             Applied::Hold(receipt) => Ok(self.node.read(|state| to_proto::hold_reply(state, &receipt))),
             other => Err(unexpected("a hold request", &other)),
         }
@@ -79,7 +79,7 @@ impl Inventory for InventoryService {
             })
             .collect();
         route!(self.node, call, InventoryClient, reserve_batch);
-        let outcomes = if valid.is_empty() { Vec::new() } else { self.node.propose(valid).await?.1 };
+        let (index, outcomes) = if valid.is_empty() { (0, Vec::new()) } else { self.node.propose(valid).await? };
         let mut outcomes = outcomes.into_iter();
         let mut replies = Vec::with_capacity(refusals.len());
         for refusal in refusals {
@@ -88,7 +88,7 @@ impl Inventory for InventoryService {
                 None => {
                     let outcome =
                         outcomes.next().ok_or_else(|| Status::internal("the ledger returned too few outcomes"))?;
-                    self.hold_reply(outcome)
+                    self.hold_reply(outcome, index)
                 }
             };
             replies.push(v1::ReserveOutcome {

@@ -46,9 +46,9 @@ pub fn refused(rejection: Rejection) -> Status {
     to_proto::rejection(&rejection)
 }
 
-/// The applied result, or the rejection as a status.
-pub fn applied(outcome: Outcome) -> Result<Applied, Status> {
-    outcome.map_err(refused)
+/// The applied result of the entry at `log_index`, or the rejection (with that index) as a status.
+pub fn applied(outcome: Outcome, log_index: u64) -> Result<Applied, Status> {
+    outcome.map_err(|rejection| to_proto::rejection_at(&rejection, log_index))
 }
 
 pub fn unexpected(what: &str, applied: &Applied) -> Status {

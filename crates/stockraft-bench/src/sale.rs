@@ -1,0 +1,327 @@
+//! The sale engine behind `hot`, `spread`, `zipf` and `batch`: buyers, each with its own buyer
+//! id and one call outstanding, pick a SKU (always the one, uniformly, or by Zipf popularity)
+//! and reserve one unit, alone or `batch` reserves per ReserveBatch call, until every SKU is sold
+//! out or the time is up. A SKU answered OUT_OF_STOCK is marked sold out for everyone, as a
+//! storefront would show it.
+//!
+//! Every acknowledged hold is counted per SKU, and so is every call whose outcome the client
+//! never learned. After the sale a linearizable read per touched SKU gives what is left on
+//! sale, and the verdict follows per SKU:
+//! - OVERSOLD if acknowledged + left > units (a unit was sold twice);
+//! - UNDERSOLD if acknowledged + unknown + left < units (units vanished), or if a sold-out sale
+//!   left units on sale (a buyer was refused while stock remained);
+//! - EXACT otherwise.
+
+use crate::catalog::{self, Stock};
+use crate::recorder::{Point, Recorder};
+use futures_util::future::BoxFuture;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Zipf};
+use serde::Serialize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use stockraft_client::{Client, Error, call, new_request_id, v1};
+
+/// How buyers choose a SKU.
+#[derive(Clone, Copy, Debug)]
+pub enum Picker {
+    /// Every SKU equally likely.
+    Uniform,
+    /// SKU `k` (from 1) with probability proportional to 1 / k^s.
+    Zipf(f64),
+}
+
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub workload: &'static str,
+    pub skus: usize,
+    pub units: u32,
+    pub buyers: usize,
+    pub picker: Picker,
+    /// Reserves per call: 1 is the unary Reserve, more uses ReserveBatch.
+    pub batch: usize,
+    /// Stop after this long even if stock remains (`None`: until sold out).
+    pub seconds: Option<f64>,
+}
+
+/// Something done to the cluster during the sale, `at` after it began; the future performs it
+/// and says what it did.
+pub struct Fault {
+    pub at: Duration,
+    pub action: BoxFuture<'static, String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub workload: &'static str,
+    pub skus: usize,
+    pub units_per_sku: u32,
+    pub buyers: usize,
+    pub batch: usize,
+    pub acknowledged: u64,
+    /// Calls whose outcome the client never learned (timeouts): they may or may not hold units.
+    pub unknown: u64,
+    pub seconds: f64,
+    pub reserves_per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// SKUs checked after the sale (every SKU a buyer touched).
+    pub skus_checked: usize,
+    pub left_on_sale: u64,
+    /// EXACT, OVERSOLD or UNDERSOLD.
+    pub verdict: String,
+    /// The first SKUs that were not EXACT, with their figures.
+    pub problems: Vec<String>,
+    pub fault: Option<FaultReport>,
+    #[serde(skip)]
+    pub series: Vec<Point>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FaultReport {
+    pub at_seconds: f64,
+    pub what: String,
+    /// The longest time without an acknowledgement from the fault on: how long writes stalled.
+    pub writes_stalled_ms: Option<f64>,
+    pub longest_gap_ms: f64,
+}
+
+/// Shared between buyers: what each SKU sold, and which are sold out.
+struct Board {
+    skus: Vec<String>,
+    acknowledged: Vec<AtomicU32>,
+    unknown: Vec<AtomicU32>,
+    touched: Vec<AtomicBool>,
+    sold_out: Vec<AtomicBool>,
+    sold_out_count: AtomicUsize,
+    stop: AtomicBool,
+}
+
+impl Board {
+    fn mark_sold_out(&self, sku: usize) {
+        if !self.sold_out[sku].swap(true, Ordering::Relaxed)
+            && self.sold_out_count.fetch_add(1, Ordering::Relaxed) + 1 == self.skus.len()
+        {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+struct Chooser {
+    rng: SmallRng,
+    picker: Picker,
+    zipf: Option<Zipf<f64>>,
+    skus: usize,
+}
+
+impl Chooser {
+    fn new(picker: Picker, skus: usize, seed: u64) -> Chooser {
+        let zipf = match picker {
+            Picker::Zipf(s) => Some(Zipf::new(skus as f64, s).expect("a valid Zipf exponent")),
+            Picker::Uniform => None,
+        };
+        Chooser { rng: SmallRng::seed_from_u64(seed), picker, zipf, skus }
+    }
+
+    /// A SKU not known to be sold out, or `None` when the board says all are.
+    fn pick(&mut self, board: &Board) -> Option<usize> {
+        loop {
+            if board.stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            let sku = match (self.picker, &self.zipf) {
+                (Picker::Zipf(_), Some(zipf)) => (zipf.sample(&mut self.rng) as usize).clamp(1, self.skus) - 1,
+                _ => self.rng.random_range(0..self.skus),
+            };
+            if !board.sold_out[sku].load(Ordering::Relaxed) {
+                return Some(sku);
+            }
+        }
+    }
+}
+
+pub async fn run(client: Arc<Client>, spec: &Spec, run_id: &str, fault: Option<Fault>) -> Result<Report, Error> {
+    assert!(spec.skus > 0 && spec.units > 0 && spec.buyers > 0 && spec.batch > 0, "checked by the caller");
+    let stock = catalog::set_up(&client, run_id, spec.skus, spec.units, catalog::plain_rules()).await?;
+    let board = Arc::new(Board {
+        acknowledged: stock.skus.iter().map(|_| AtomicU32::new(0)).collect(),
+        unknown: stock.skus.iter().map(|_| AtomicU32::new(0)).collect(),
+        touched: stock.skus.iter().map(|_| AtomicBool::new(false)).collect(),
+        sold_out: stock.skus.iter().map(|_| AtomicBool::new(false)).collect(),
+        sold_out_count: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+        skus: stock.skus.clone(),
+    });
+    let started = Instant::now();
+    let fault_task = fault.map(|fault| {
+        let at = fault.at;
+        tokio::spawn(async move {
+            tokio::time::sleep_until((started + at).into()).await;
+            (at, fault.action.await)
+        })
+    });
+    if let Some(seconds) = spec.seconds {
+        let board = board.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until((started + Duration::from_secs_f64(seconds)).into()).await;
+            board.stop.store(true, Ordering::Relaxed);
+        });
+    }
+    let tasks: Vec<_> = (0..spec.buyers)
+        .map(|id| {
+            let (client, board, run_id) = (client.clone(), board.clone(), run_id.to_string());
+            let chooser = Chooser::new(spec.picker, spec.skus, id as u64 + 1);
+            tokio::spawn(buyer(client, board, run_id, id, chooser, spec.batch, started))
+        })
+        .collect();
+    let mut recorder = Recorder::default();
+    for task in tasks {
+        recorder.merge(task.await.expect("a buyer task"));
+    }
+    let elapsed = started.elapsed();
+    let fault = match fault_task {
+        Some(task) => {
+            let (at, what) = task.await.expect("the fault task");
+            Some(FaultReport {
+                at_seconds: at.as_secs_f64(),
+                what,
+                writes_stalled_ms: recorder.stall_after(at).map(|d| d.as_secs_f64() * 1e3),
+                longest_gap_ms: recorder.longest_gap().as_secs_f64() * 1e3,
+            })
+        }
+        None => None,
+    };
+    let verdict = verify(&client, &board, &stock, spec.seconds.is_none()).await?;
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    Ok(Report {
+        workload: spec.workload,
+        skus: spec.skus,
+        units_per_sku: spec.units,
+        buyers: spec.buyers,
+        batch: spec.batch,
+        acknowledged: recorder.len() as u64,
+        unknown: board.unknown.iter().map(|u| u64::from(u.load(Ordering::Relaxed))).sum(),
+        seconds: elapsed.as_secs_f64(),
+        reserves_per_second: recorder.len() as f64 / elapsed.as_secs_f64(),
+        p50_ms: ms(recorder.quantile(0.50)),
+        p99_ms: ms(recorder.quantile(0.99)),
+        max_ms: ms(recorder.quantile(1.0)),
+        skus_checked: verdict.checked,
+        left_on_sale: verdict.left,
+        verdict: verdict.verdict.into(),
+        problems: verdict.problems,
+        fault,
+        series: recorder.series(),
+    })
+}
+
+struct Verdict {
+    checked: usize,
+    left: u64,
+    verdict: &'static str,
+    problems: Vec<String>,
+}
+
+/// At most this many problem SKUs are named in a report.
+const PROBLEMS_SHOWN: usize = 5;
+
+async fn verify(client: &Client, board: &Board, stock: &Stock, sold_out_sale: bool) -> Result<Verdict, Error> {
+    let touched: Vec<usize> = (0..stock.skus.len()).filter(|&i| board.touched[i].load(Ordering::Relaxed)).collect();
+    let names: Vec<String> = touched.iter().map(|&i| stock.skus[i].clone()).collect();
+    let left = catalog::left_on_sale(client, &names).await?;
+    let mut verdict = "EXACT";
+    let mut problems = Vec::new();
+    for (&i, &left) in touched.iter().zip(&left) {
+        let acknowledged = board.acknowledged[i].load(Ordering::Relaxed);
+        let unknown = board.unknown[i].load(Ordering::Relaxed);
+        let problem = if acknowledged + left > stock.units {
+            Some("OVERSOLD")
+        } else if acknowledged + unknown + left < stock.units || (sold_out_sale && left > 0) {
+            Some("UNDERSOLD")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            if verdict != "OVERSOLD" {
+                verdict = problem;
+            }
+            if problems.len() < PROBLEMS_SHOWN {
+                problems.push(format!(
+                    "{problem} {}: {} units, {acknowledged} acknowledged, {unknown} unknown, {left} left on sale",
+                    stock.skus[i], stock.units
+                ));
+            }
+        }
+    }
+    Ok(Verdict { checked: touched.len(), left: left.iter().map(|&l| u64::from(l)).sum(), verdict, problems })
+}
+
+/// One buyer: pick a SKU, reserve (one unit per reserve, `batch` reserves per call), repeat.
+async fn buyer(
+    client: Arc<Client>,
+    board: Arc<Board>,
+    run_id: String,
+    id: usize,
+    mut chooser: Chooser,
+    batch: usize,
+    started: Instant,
+) -> Recorder {
+    let mut recorder = Recorder::default();
+    let mut sequence = 0u64;
+    while let Some(sku) = chooser.pick(&board) {
+        board.touched[sku].store(true, Ordering::Relaxed);
+        let mut reserve = || {
+            sequence += 1;
+            v1::ReserveRequest {
+                request_id: new_request_id(),
+                hold_id: format!("{run_id}-{id}-{sequence}"),
+                // Each reserve of a batch stands for another buyer of this client's platform.
+                buyer_id: format!("{run_id}-buyer-{id}-{}", if batch == 1 { 0 } else { sequence }),
+                lines: vec![v1::Line { sku_id: board.skus[sku].clone(), quantity: 1 }],
+                ..v1::ReserveRequest::default()
+            }
+        };
+        let call_started = Instant::now();
+        if batch == 1 {
+            match call!(client, inventory, reserve, reserve()) {
+                Ok(_) => {
+                    board.acknowledged[sku].fetch_add(1, Ordering::Relaxed);
+                    recorder.record(started.elapsed(), call_started.elapsed());
+                }
+                Err(e) if e.reason() == v1::Reason::OutOfStock => board.mark_sold_out(sku),
+                Err(Error::Rejected(status)) => panic!("reserve refused: {status:?}"),
+                Err(_) => {
+                    board.unknown[sku].fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        } else {
+            let request = v1::ReserveBatchRequest { reserves: (0..batch).map(|_| reserve()).collect() };
+            match call!(client, inventory, reserve_batch, request) {
+                Ok(reply) => {
+                    let mut held = 0;
+                    for outcome in reply.outcomes {
+                        match outcome.outcome {
+                            Some(v1::reserve_outcome::Outcome::Held(_)) => held += 1,
+                            Some(v1::reserve_outcome::Outcome::Rejected(detail))
+                                if detail.reason == v1::Reason::OutOfStock as i32 =>
+                            {
+                                board.mark_sold_out(sku)
+                            }
+                            other => panic!("batch reserve refused: {other:?}"),
+                        }
+                    }
+                    board.acknowledged[sku].fetch_add(held, Ordering::Relaxed);
+                    recorder.record_many(held as usize, started.elapsed(), call_started.elapsed());
+                }
+                Err(Error::Rejected(status)) => panic!("batch reserve refused: {status:?}"),
+                Err(_) => {
+                    board.unknown[sku].fetch_add(batch as u32, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+    recorder
+}
