@@ -8,8 +8,10 @@ SOAK_CASES ?= 20000
 CHAOS_SECONDS ?= 180
 CHAOS_NODES ?= 3,5
 CHAOS_SEED ?= 1
+# Extra stockbench flags for `make bench`, e.g. BENCH_FLAGS=--json.
+BENCH_FLAGS ?=
 
-.PHONY: help deps build run demo cluster cluster-stop test test-storage bench soak chaos lint fmt clean
+.PHONY: help deps build run demo cluster cluster-stop test test-storage bench bench-failover bench-ledger soak chaos lint fmt clean
 
 # Every build selects the whole workspace and all targets (so dev-dependencies count too): then
 # features unify the same way each time and RocksDB's C++ (about 18 minutes cold on 2 cores) is
@@ -49,7 +51,17 @@ test: deps lint ## Run every test: lint, unit, property, storage conformance, cl
 test-storage: deps ## Storage tests only: openraft's conformance suite and restarts, on RocksDB
 	$(CARGO) test $(WORKSPACE) --test conformance --test restart
 
-bench: deps ## Measure apply throughput of the ledger (criterion)
+bench: deps ## Flash-sale benchmarks: the standard set on a fresh local 3-node cluster (release, fsync on); table and plot in target/bench
+	$(CARGO) build --release --workspace --bins
+	@mkdir -p target/bench
+	set -o pipefail; target/release/stockbench --spawn-cluster 3 --plot target/bench/standard.png $(BENCH_FLAGS) standard | tee target/bench/standard.txt
+
+bench-failover: deps ## The hot sale with the leader SIGKILLed 2 s in: how long writes stall, and the sale still sells exactly its stock
+	$(CARGO) build --release --workspace --bins
+	@mkdir -p target/bench
+	set -o pipefail; target/release/stockbench --spawn-cluster 3 --kill-leader-at 2 --plot target/bench/failover.png hot --units 100000 --buyers 256 | tee target/bench/failover.txt
+
+bench-ledger: deps ## Apply throughput of the ledger alone, in memory (criterion)
 	$(CARGO) bench -p stockraft-core --bench apply
 
 soak: deps ## Property tests with many more random command sequences (release build)

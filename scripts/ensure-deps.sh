@@ -4,7 +4,8 @@
 #
 #   - a C toolchain, for crates that build C code;
 #   - libclang, which the RocksDB bindings need at build time (bindgen);
-#   - kill(1) (procps), which the chaos runs use to pause and resume nodes (SIGSTOP, SIGCONT).
+#   - kill(1) (procps), which the chaos runs use to pause and resume nodes (SIGSTOP, SIGCONT);
+#   - the DejaVu Sans font (fonts-dejavu-core), which stockbench --plot draws its text with.
 set -euo pipefail
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -16,6 +17,7 @@ missing=()
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 [ -x /bin/kill ] || [ -x /usr/bin/kill ] || missing+=(procps)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -7,12 +7,20 @@ use crate::proposer::{Pending, Proposer};
 use openraft::async_runtime::WatchReceiver;
 use openraft::error::{ClientWriteError, LinearizableReadError, RaftError};
 use openraft::raft::ReadPolicy;
+use std::time::Duration;
 use stockraft_core::{Outcome, Request, State};
-use stockraft_proto::errors::{not_leader, unavailable};
+use stockraft_proto::errors::{error_detail, not_leader, unavailable};
 use stockraft_storage::{StateMachineStore, TypeConfig};
 use tokio::sync::oneshot;
-use tonic::Status;
 use tonic::transport::Channel;
+use tonic::{Code, Response, Status};
+
+/// Whether a forwarded call failed to reach the leader at all (connection refused or cut), as
+/// opposed to an answer from the leader, which always carries stockd's ErrorDetail.
+fn unreachable(status: &Status) -> bool {
+    matches!(status.code(), Code::Unavailable | Code::Unknown | Code::Internal | Code::Cancelled)
+        && error_detail(status).is_none()
+}
 
 /// The metadata key a follower sets when it forwards a call to the leader. A forwarded call
 /// that reaches a node which is not (or no longer) the leader is answered NOT_LEADER instead
@@ -26,8 +34,8 @@ pub type StockRaft = openraft::Raft<TypeConfig, StateMachineStore>;
 pub enum Route {
     /// This node is the leader.
     Local,
-    /// Forward to the leader over this channel.
-    Leader(Channel),
+    /// Forward to the leader (its id) over this channel.
+    Leader(u64, Channel),
 }
 
 pub struct Node {
@@ -50,9 +58,31 @@ impl Node {
         Some((id, address))
     }
 
-    /// Serve here if this node leads; otherwise forward to the leader, once.
-    pub fn route<T>(&self, request: &tonic::Request<T>) -> Result<Route, Status> {
-        match self.leader() {
+    /// How long a call waits at this node for a leader: while an election is under way, or after
+    /// the leader it was forwarded to turned out unreachable. Twice the longest election timeout,
+    /// so a call that arrives mid-election is answered by (or pointed at) the new leader, instead
+    /// of failing and sending its client into backoff: that backoff, not the election, was most
+    /// of the write stall when a leader died.
+    fn leader_wait(&self) -> Duration {
+        Duration::from_millis(self.raft.config().election_timeout_max.saturating_mul(2))
+    }
+
+    /// Waits until this node knows a leader other than `not`, up to [`Node::leader_wait`].
+    async fn wait_for_leader(&self, not: Option<u64>) -> Option<(u64, String)> {
+        let known = |id: Option<u64>| id.is_some() && id != not;
+        let _ =
+            self.raft.wait(Some(self.leader_wait())).metrics(|m| known(m.current_leader), "a leader is known").await;
+        self.leader().filter(|(id, _)| known(Some(*id)))
+    }
+
+    /// Serve here if this node leads; otherwise forward to the leader, once. With no leader known
+    /// (an election), waits for one.
+    pub async fn route<T>(&self, request: &tonic::Request<T>) -> Result<Route, Status> {
+        let leader = match self.leader() {
+            Some(leader) => Some(leader),
+            None => self.wait_for_leader(None).await,
+        };
+        match leader {
             Some((id, _)) if id == self.id => Ok(Route::Local),
             Some((id, address)) => {
                 if request.metadata().contains_key(FORWARDED) {
@@ -62,11 +92,24 @@ impl Node {
                     .peers
                     .channel(&address)
                     .map_err(|e| unavailable(format!("leader {id} at {address:?} is unreachable: {e}")))?;
-                Ok(Route::Leader(channel))
+                Ok(Route::Leader(id, channel))
             }
             None => {
                 Err(unavailable("no leader is known (an election may be in progress); retry with the same request id"))
             }
+        }
+    }
+
+    /// The answer to a call forwarded to `leader`. If the leader could not be reached (it died,
+    /// or is cut off), waits for the cluster to elect another and answers NOT_LEADER naming it,
+    /// so the client goes there at once.
+    pub async fn forwarded<T>(&self, leader: u64, answer: Result<Response<T>, Status>) -> Result<Response<T>, Status> {
+        match answer {
+            Err(status) if unreachable(&status) => match self.wait_for_leader(Some(leader)).await {
+                Some((id, address)) => Err(not_leader(id, &address)),
+                None => Err(status),
+            },
+            answer => answer,
         }
     }
 

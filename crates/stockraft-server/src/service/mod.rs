@@ -34,8 +34,9 @@ pub fn forward<T>(request: tonic::Request<T>) -> tonic::Request<T> {
 /// Forwards the call to the leader and returns its answer, unless this node leads.
 macro_rules! route {
     ($node:expr, $request:ident, $client:ident, $method:ident) => {
-        if let $crate::node::Route::Leader(channel) = $node.route(&$request)? {
-            return $client::new(channel).$method($crate::service::forward($request)).await;
+        if let $crate::node::Route::Leader(leader, channel) = $node.route(&$request).await? {
+            let answer = $client::new(channel).$method($crate::service::forward($request)).await;
+            return $node.forwarded(leader, answer).await;
         }
     };
 }
