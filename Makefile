@@ -11,7 +11,7 @@ CHAOS_SEED ?= 1
 # Extra stockbench flags for `make bench`, e.g. BENCH_FLAGS=--json.
 BENCH_FLAGS ?=
 
-.PHONY: help deps build run demo cluster cluster-stop test test-storage bench bench-failover bench-ledger soak chaos lint fmt clean
+.PHONY: help deps build run demo cluster cluster-stop test test-storage bench bench-failover bench-peers bench-ledger soak chaos lint fmt clean
 
 # Every build selects the whole workspace and all targets (so dev-dependencies count too): then
 # features unify the same way each time and RocksDB's C++ (about 18 minutes cold on 2 cores) is
@@ -60,6 +60,10 @@ bench-failover: deps ## The hot sale with the leader SIGKILLed 2 s in: how long 
 	$(CARGO) build --release --workspace --bins
 	@mkdir -p target/bench
 	set -o pipefail; target/release/stockbench --spawn-cluster 3 --kill-leader-at 2 --plot target/bench/failover.png hot --units 100000 --buyers 256 | tee target/bench/failover.txt
+
+bench-peers: deps ## The hot sale against etcd (3 members, CAS txn) and Redis (Lua, fsync always) and stockraft, with ratios (installs etcd-server, redis-server)
+	$(CARGO) build --release --workspace --bins
+	scripts/bench-peers.sh
 
 bench-ledger: deps ## Apply throughput of the ledger alone, in memory (criterion)
 	$(CARGO) bench -p stockraft-core --bench apply

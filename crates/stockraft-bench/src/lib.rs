@@ -15,6 +15,7 @@
 pub mod catalog;
 pub mod latency;
 pub mod lifecycle;
+pub mod peers;
 pub mod plot;
 pub mod recorder;
 pub mod sale;

@@ -102,6 +102,20 @@ enum Workload {
     /// The standard set (make bench): hot at 16, 64 and 256 buyers, spread, zipf, batch and
     /// lifecycle, with their defaults.
     Standard,
+    /// The hot sale against etcd (compare-and-swap transactions) and Redis (a Lua script, AOF
+    /// fsync always), then against stockraft, with the ratios (make bench-peers).
+    Peers {
+        /// host:port of the etcd members' client URLs.
+        #[arg(long, value_delimiter = ',', required = true)]
+        etcd: Vec<String>,
+        /// host:port of the Redis server.
+        #[arg(long, required = true)]
+        redis: String,
+        #[arg(long, default_value_t = 10_000)]
+        units: u32,
+        #[arg(long, value_delimiter = ',', default_value = "16,64,256")]
+        buyers: Vec<usize>,
+    },
 }
 
 /// Exit codes: 1 a sale was not EXACT, 2 bad usage, 4 the cluster failed the run.
@@ -146,6 +160,9 @@ fn jobs(workload: &Workload) -> Vec<Job> {
         .iter()
         .flat_map(jobs)
         .collect(),
+        Workload::Peers { units, buyers, .. } => {
+            buyers.into_iter().map(|b| sale("hot", 1, units, b, Picker::Uniform, 1, None)).collect()
+        }
     }
 }
 
@@ -214,6 +231,11 @@ async fn main() {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis()
     );
 
+    if let Workload::Peers { etcd, redis, units, buyers } = &flags.workload {
+        let failed = peers(client, etcd, redis, *units, buyers, &run_id, flags.json).await;
+        stop(cluster).await;
+        exit(i32::from(failed));
+    }
     let mut sales = Vec::new();
     let mut lifecycles = Vec::new();
     let mut failed = false;
@@ -266,15 +288,87 @@ async fn main() {
             println!("plot: {}", file.display());
         }
     }
+    stop(cluster).await;
+    if failed {
+        exit(1);
+    }
+}
+
+async fn stop(cluster: Option<Arc<Mutex<Cluster>>>) {
     if let Some(cluster) = cluster {
         let mut cluster = cluster.lock().await;
         for id in cluster.ids() {
             cluster.terminate(id);
         }
     }
-    if failed {
-        exit(1);
+}
+
+/// The hot sale on etcd, Redis and stockraft for each buyer count; true if any was not EXACT.
+async fn peers(
+    client: Arc<Client>,
+    etcd: &[String],
+    redis: &str,
+    units: u32,
+    buyers: &[usize],
+    run_id: &str,
+    json: bool,
+) -> bool {
+    let mut table = Table::new();
+    table.set_header(["buyers", "system", "reserves/s", "p50", "p99", "max", "verdict", "stockraft is"]);
+    let mut failed = false;
+    for (i, &buyers) in buyers.iter().enumerate() {
+        let run = format!("{run_id}-{i}");
+        let etcd = stockraft_bench::peers::etcd_hot(etcd, units, buyers, &run)
+            .await
+            .unwrap_or_else(|e| fail(4, format!("etcd: {e}")));
+        let redis = stockraft_bench::peers::redis_hot(redis, units, buyers, &run)
+            .await
+            .unwrap_or_else(|e| fail(4, format!("redis: {e}")));
+        let spec = Spec { workload: "hot", skus: 1, units, buyers, picker: Picker::Uniform, batch: 1, seconds: None };
+        let ours = sale::run(client.clone(), &spec, &run, None).await.unwrap_or_else(|e| fail(4, e));
+        failed |= ours.verdict != "EXACT";
+        if json {
+            println!("{}", serde_json::to_string(&etcd).expect("a report serializes"));
+            println!("{}", serde_json::to_string(&redis).expect("a report serializes"));
+            println!("{}", serde_json::to_string(&ours).expect("a report serializes"));
+            continue;
+        }
+        let rows = [
+            (
+                "etcd (3 members, CAS txn)",
+                etcd.reserves_per_second,
+                etcd.p50_ms,
+                etcd.p99_ms,
+                etcd.max_ms,
+                &etcd.verdict,
+            ),
+            (
+                "redis (1 node, Lua, fsync always)",
+                redis.reserves_per_second,
+                redis.p50_ms,
+                redis.p99_ms,
+                redis.max_ms,
+                &redis.verdict,
+            ),
+            ("stockraft (3 nodes)", ours.reserves_per_second, ours.p50_ms, ours.p99_ms, ours.max_ms, &ours.verdict),
+        ];
+        for (system, rate, p50, p99, max, verdict) in rows {
+            table.add_row([
+                buyers.to_string(),
+                system.to_string(),
+                format!("{rate:.0}"),
+                format!("{p50:.2} ms"),
+                format!("{p99:.2} ms"),
+                format!("{max:.2} ms"),
+                verdict.clone(),
+                format!("{:.2}x", ours.reserves_per_second / rate),
+            ]);
+        }
     }
+    if !json {
+        println!("{table}");
+    }
+    failed
 }
 
 /// SIGKILLs whoever leads `at` seconds into the sale and notes its id for the restart.

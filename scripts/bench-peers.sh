@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# make bench-peers: the same `hot` sale against what platforms use today and against stockraft,
+# on this machine, in one run:
+#   - etcd: 3 members on loopback (Debian's etcd-server), fsync on (etcd always fsyncs);
+#   - Redis: one node (Debian's redis-server), append-only file fsynced on every write;
+#   - stockraft: a fresh 3-node cluster started by stockbench.
+# Installs the two servers if missing; everything runs in a temporary directory, stopped at exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+UNITS=${UNITS:-10000}
+BUYERS=${BUYERS:-16,64,256}
+STOCKBENCH=${STOCKBENCH:-target/release/stockbench}
+
+missing=()
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+work=$(mktemp -d /tmp/bench-peers.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# etcd: members e1..e3, clients on 23791..23793, peers on 23801..23803.
+cluster="e1=http://127.0.0.1:23801,e2=http://127.0.0.1:23802,e3=http://127.0.0.1:23803"
+for n in 1 2 3; do
+  etcd --name "e$n" --data-dir "$work/etcd$n" \
+    --listen-client-urls "http://127.0.0.1:2379$n" --advertise-client-urls "http://127.0.0.1:2379$n" \
+    --listen-peer-urls "http://127.0.0.1:2380$n" --initial-advertise-peer-urls "http://127.0.0.1:2380$n" \
+    --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token stockbench \
+    --log-level error >"$work/etcd$n.log" 2>&1 &
+  pids+=($!)
+done
+
+redis-server --port 6390 --bind 127.0.0.1 --dir "$work" --save "" \
+  --appendonly yes --appendfsync always --daemonize no >"$work/redis.log" 2>&1 &
+pids+=($!)
+
+# Wait until Redis answers (stockbench waits for etcd to elect a leader itself).
+for _ in $(seq 1 100); do
+  redis-cli -p 6390 ping 2>/dev/null | grep -q PONG && break
+  sleep 0.2
+done
+
+"$STOCKBENCH" --spawn-cluster 3 peers --units "$UNITS" --buyers "$BUYERS" \
+  --etcd 127.0.0.1:23791,127.0.0.1:23792,127.0.0.1:23793 --redis 127.0.0.1:6390
