@@ -18,6 +18,13 @@ const FONTS: [&str; 3] = [
 const SIZE: (u32, u32) = (1200, 800);
 const COLOURS: [RGBColor; 6] = [BLUE, GREEN, MAGENTA, CYAN, BLACK, RGBColor(255, 140, 0)];
 
+/// One of the two charts: what it plots of each point, and its scale.
+struct Panel {
+    y_label: &'static str,
+    y_max: f64,
+    value: fn(&Point) -> f64,
+}
+
 /// One line of the plot.
 pub struct Line<'a> {
     pub label: String,
@@ -50,11 +57,11 @@ fn draw_with_font(file: &Path, title: &str, lines: &[Line]) -> Result<(), Box<dy
     let rate_max = lines.iter().flat_map(|l| l.series.iter().map(|p| p.per_second)).fold(1.0_f64, f64::max) * 1.1;
     let p99_max = lines.iter().flat_map(|l| l.series.iter().map(|p| p.p99_ms)).fold(1.0_f64, f64::max) * 1.1;
 
-    let panels: [(&DrawingArea<_, _>, &str, f64, fn(&Point) -> f64); 2] = [
-        (&top, "acknowledged per second", rate_max, |p| p.per_second),
-        (&bottom, "p99 latency (ms)", p99_max, |p| p.p99_ms),
+    let panels = [
+        (&top, Panel { y_label: "acknowledged per second", y_max: rate_max, value: |p| p.per_second }),
+        (&bottom, Panel { y_label: "p99 latency (ms)", y_max: p99_max, value: |p| p.p99_ms }),
     ];
-    for (area, y_label, y_max, value) in panels {
+    for (area, Panel { y_label, y_max, value }) in panels {
         let mut chart = ChartBuilder::on(area)
             .margin(12)
             .x_label_area_size(36)

@@ -186,7 +186,7 @@ fn check_usage(flags: &Flags, jobs: &[Job]) -> Result<(), String> {
                 }
             }
             Job::Lifecycle(spec) => {
-                if spec.skus == 0 || spec.units == 0 || spec.buyers == 0 || !(spec.seconds > 0.0) {
+                if spec.skus == 0 || spec.units == 0 || spec.buyers == 0 || spec.seconds.is_nan() || spec.seconds <= 0.0 {
                     return Err("--skus, --units, --buyers and --seconds must be positive".into());
                 }
             }
@@ -249,7 +249,8 @@ async fn main() {
                     _ => None,
                 };
                 let report = sale::run(client.clone(), spec, &run, fault).await.unwrap_or_else(|e| fail(4, e));
-                if let (Some(id), Some(cluster)) = (killed.lock().expect("killed").take(), &cluster) {
+                let killed = killed.lock().expect("killed").take();
+                if let (Some(id), Some(cluster)) = (killed, &cluster) {
                     cluster.lock().await.spawn(id);
                 }
                 failed |= report.verdict != "EXACT";
