@@ -1,7 +1,7 @@
 //! `lifecycle`: the whole life of holds under per-buyer caps. Buyers reserve one or two units of
-//! a random SKU, then confirm (70%), release (20%) or walk away so the hold expires (10%). Each
-//! customer (a buyer id) makes up to three reserves, so the caps (4 units, 2 open holds) refuse
-//! some. Reports each operation's rate and latency.
+//! a SKU, then confirm (70%), release (20%) or walk away so the hold expires (10%). Each customer
+//! (a buyer id) picks one SKU at random and makes three reserves of it, so the caps (4 units and
+//! 2 open holds per buyer and SKU) refuse some. Reports each operation's rate and latency.
 //!
 //! After the sale it waits for every walked-away hold to expire, then checks each SKU by a
 //! linearizable read: what is left on sale must be its stock minus the confirmed units, within
@@ -183,13 +183,14 @@ async fn buyer(client: Arc<Client>, board: Arc<Board>, run_id: String, id: usize
     let mut rng = SmallRng::seed_from_u64(id as u64 + 1);
     let mut tally = Tally::default();
     let (mut customer, mut reserves, mut sequence) = (0u64, 0u32, 0u64);
+    let mut sku = rng.random_range(0..board.skus.len());
     while !board.stop.load(Ordering::Relaxed) {
         if reserves == RESERVES_PER_CUSTOMER {
             (customer, reserves) = (customer + 1, 0);
+            sku = rng.random_range(0..board.skus.len());
         }
         reserves += 1;
         sequence += 1;
-        let sku = rng.random_range(0..board.skus.len());
         let quantity = if rng.random_bool(0.7) { 1 } else { 2 };
         let hold = format!("{run_id}-{id}-{sequence}");
         let request = v1::ReserveRequest {

@@ -186,7 +186,8 @@ fn check_usage(flags: &Flags, jobs: &[Job]) -> Result<(), String> {
                 }
             }
             Job::Lifecycle(spec) => {
-                if spec.skus == 0 || spec.units == 0 || spec.buyers == 0 || spec.seconds.is_nan() || spec.seconds <= 0.0 {
+                if spec.skus == 0 || spec.units == 0 || spec.buyers == 0 || spec.seconds.is_nan() || spec.seconds <= 0.0
+                {
                     return Err("--skus, --units, --buyers and --seconds must be positive".into());
                 }
             }
