@@ -84,6 +84,15 @@ fn a_leader_killed_mid_sale_still_sells_exactly_the_stock() {
 }
 
 #[test]
+fn open_holds_are_weighed_and_survive_a_restart_of_the_leader() {
+    let report = &reports(&stockbench(&["--spawn-cluster", "3", "--json", "holds", "--count", "3000"]))[0];
+    assert_eq!(report["verdict"], "EXACT", "{report}");
+    assert_eq!(report["holds"], 3000, "{report}");
+    assert!(report["leader_rss_after_mb"].as_f64() > report["leader_rss_before_mb"].as_f64(), "{report}");
+    assert!(report["restart_serving_seconds"].as_f64().is_some_and(|s| s > 0.0), "{report}");
+}
+
+#[test]
 fn bad_usage_is_refused_before_anything_runs() {
     let no_cluster = stockbench(&["--kill-leader-at", "1", "hot"]);
     assert_eq!(no_cluster.status.code(), Some(2));
@@ -91,6 +100,9 @@ fn bad_usage_is_refused_before_anything_runs() {
     let big_batch = stockbench(&["batch", "--batch", "5000"]);
     assert_eq!(big_batch.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&big_batch.stderr).contains("--batch must be 1 to 1024"));
+    let holds = stockbench(&["holds", "--count", "10"]);
+    assert_eq!(holds.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&holds.stderr).contains("holds needs --spawn-cluster"));
 }
 
 fn scratch_dir(name: &str) -> std::path::PathBuf {

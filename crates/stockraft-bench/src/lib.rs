@@ -8,11 +8,14 @@
 //! - [`sale`]: `hot` (one SKU), `spread` (uniform over many SKUs), `zipf` (popularity-skewed),
 //!   `batch` (the hot sale through ReserveBatch), one unit per reserve;
 //! - [`lifecycle`]: reserve then confirm, release or let expire, under per-buyer caps;
+//! - [`holds`]: memory per open hold on the leader, and restart time with a million open;
+//! - [`peers`]: the hot sale against etcd and Redis (`make bench-peers`);
 //! - [`recorder`]: latencies and the time series behind `--plot` ([`plot`]) and the stall a
 //!   `--kill-leader-at` fault causes;
 //! - [`catalog`]: the SKUs and stock a run sells, named by run so runs can share a cluster.
 
 pub mod catalog;
+pub mod holds;
 pub mod latency;
 pub mod lifecycle;
 pub mod peers;

@@ -183,6 +183,11 @@ impl Cluster {
         }
     }
 
+    /// The process id of node `id`, while it runs.
+    pub fn pid(&self, id: u64) -> Option<u32> {
+        self.nodes[&id].child.as_ref().map(Child::id)
+    }
+
     pub fn is_up(&self, id: u64) -> bool {
         let node = &self.nodes[&id];
         node.child.is_some() && !node.paused

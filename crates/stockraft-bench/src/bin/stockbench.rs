@@ -99,8 +99,14 @@ enum Workload {
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
     },
-    /// The standard set (make bench): hot at 16, 64 and 256 buyers, spread, zipf, batch and
-    /// lifecycle, with their defaults.
+    /// Memory per open hold on the leader, and how fast the leader, restarted with all of them
+    /// open, serves again (needs --spawn-cluster).
+    Holds {
+        #[arg(long, default_value_t = 1_000_000)]
+        count: u32,
+    },
+    /// The standard set (make bench): hot at 16, 64 and 256 buyers, spread, zipf, batch,
+    /// lifecycle and holds, with their defaults.
     Standard,
     /// The hot sale against etcd (compare-and-swap transactions) and Redis (a Lua script, AOF
     /// fsync always), then against stockraft, with the ratios (make bench-peers).
@@ -128,6 +134,7 @@ fn fail(code: i32, message: impl std::fmt::Display) -> ! {
 enum Job {
     Sale(Spec),
     Lifecycle(lifecycle::Spec),
+    Holds(u32),
 }
 
 fn jobs(workload: &Workload) -> Vec<Job> {
@@ -156,10 +163,12 @@ fn jobs(workload: &Workload) -> Vec<Job> {
             Workload::Zipf { skus: 100_000, units: 10, exponent: 1.1, buyers: vec![256], seconds: 10.0 },
             Workload::Batch { units: 1_000_000, batch: 1_000, buyers: vec![16] },
             Workload::Lifecycle { skus: 100, units: 1_000_000, buyers: vec![256], seconds: 10.0 },
+            Workload::Holds { count: 1_000_000 },
         ]
         .iter()
         .flat_map(jobs)
         .collect(),
+        Workload::Holds { count } => vec![Job::Holds(count)],
         Workload::Peers { units, buyers, .. } => {
             buyers.into_iter().map(|b| sale("hot", 1, units, b, Picker::Uniform, 1, None)).collect()
         }
@@ -183,6 +192,14 @@ fn check_usage(flags: &Flags, jobs: &[Job]) -> Result<(), String> {
                 }
                 if spec.seconds.is_some_and(|s| !(s > 0.0 && s.is_finite())) {
                     return Err("--seconds must be a positive number".into());
+                }
+            }
+            Job::Holds(count) => {
+                if *count == 0 {
+                    return Err("--count must be 1 or more".into());
+                }
+                if flags.spawn_cluster.is_none() {
+                    return Err("holds needs --spawn-cluster (it restarts a node and reads its memory)".into());
                 }
             }
             Job::Lifecycle(spec) => {
@@ -239,6 +256,7 @@ async fn main() {
     }
     let mut sales = Vec::new();
     let mut lifecycles = Vec::new();
+    let mut holds = Vec::new();
     let mut failed = false;
     for (i, job) in jobs.iter().enumerate() {
         let run = format!("{run_id}-{i}");
@@ -260,6 +278,16 @@ async fn main() {
                 }
                 sales.push(report);
             }
+            Job::Holds(count) => {
+                let cluster = cluster.clone().expect("checked: holds needs --spawn-cluster");
+                let report = stockraft_bench::holds::run(client.clone(), cluster, *count, &run)
+                    .await
+                    .unwrap_or_else(|e| fail(4, e));
+                if flags.json {
+                    println!("{}", serde_json::to_string(&report).expect("a report serializes"));
+                }
+                holds.push(report);
+            }
             Job::Lifecycle(spec) => {
                 let report = lifecycle::run(client.clone(), spec, &run).await.unwrap_or_else(|e| fail(4, e));
                 failed |= report.verdict != "EXACT";
@@ -272,6 +300,19 @@ async fn main() {
     }
     if !flags.json {
         print_tables(&sales, &lifecycles);
+        for h in &holds {
+            println!(
+                "holds: {} open holds reserved in {:.2} s ({}); leader node {} RSS {:.0} MB -> {:.0} MB: {:.0} bytes per open hold; restarted with them, serving again after {:.2} s",
+                h.holds,
+                h.reserve_seconds,
+                h.verdict,
+                h.leader,
+                h.leader_rss_before_mb,
+                h.leader_rss_after_mb,
+                h.bytes_per_hold,
+                h.restart_serving_seconds
+            );
+        }
     }
     if let Some(file) = &flags.plot {
         let lines: Vec<Line> = sales
