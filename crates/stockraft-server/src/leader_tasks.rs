@@ -80,6 +80,9 @@ pub async fn health(node: Arc<Node>, reporter: HealthReporter) {
     }
 }
 
+/// Between two attempts to load the demo catalog.
+const DEMO_RETRY_PAUSE: Duration = Duration::from_millis(50);
+
 /// Loads the demo catalog once this node leads and the ledger has no warehouses. The requests
 /// carry fixed ids, so a second node or a restart cannot load it twice.
 pub async fn demo_catalog(node: Arc<Node>) {
@@ -95,7 +98,13 @@ pub async fn demo_catalog(node: Arc<Node>) {
                     tracing::info!(log_index = index, requests = outcomes.len(), refused, "demo catalog loaded");
                     return;
                 }
-                Err(status) => tracing::warn!(%status, "demo catalog not loaded yet"),
+                Err(status) => {
+                    // Right after an election openraft may report leadership before it accepts
+                    // writes, and metrics change many times a millisecond then: pause between
+                    // attempts instead of spinning through them.
+                    tracing::warn!(%status, "demo catalog not loaded yet");
+                    tokio::time::sleep(DEMO_RETRY_PAUSE).await;
+                }
             }
         }
         if metrics.changed().await.is_err() {
