@@ -4,7 +4,7 @@
 //! | --- | --- | --- |
 //! | `log` | log index, 8 bytes big-endian (so keys sort by index) | postcard `Entry` |
 //! | `meta` | `vote`, `committed`, `last_purged` | postcard value |
-//! | `snapshot` | `meta`, `data` | postcard `SnapshotMeta`; the ledger's snapshot image |
+//! | `snapshot` | `meta`, `data` | read only: where builds before `snapshot/current` saved snapshots |
 
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Options, WriteOptions};
 use serde::{Serialize, de::DeserializeOwned};

@@ -10,6 +10,7 @@
 
 mod db;
 mod log_store;
+mod snapshot_file;
 mod state_machine;
 mod type_config;
 
@@ -23,5 +24,6 @@ use std::path::Path;
 /// Opens (creating if needed) a node's storage under `dir`.
 pub fn open(dir: &Path) -> io::Result<(LogStore, StateMachineStore)> {
     let db = db::open(dir)?;
-    Ok((LogStore::new(db.clone())?, StateMachineStore::new(db)))
+    let snapshots = snapshot_file::SnapshotFile::open(dir)?;
+    Ok((LogStore::new(db.clone())?, StateMachineStore::new(db, snapshots)))
 }

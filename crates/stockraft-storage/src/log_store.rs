@@ -84,6 +84,25 @@ impl LogStore {
     }
 }
 
+/// Calls `f` on each entry with an index in `from..=to`, in index order, one at a time (a
+/// snapshot rebuild reads up to a whole snapshot interval of entries).
+pub(crate) fn for_each_entry(
+    db: &DB,
+    from: u64,
+    to: u64,
+    mut f: impl FnMut(Entry) -> io::Result<()>,
+) -> io::Result<()> {
+    let start = db::index_key(from);
+    for item in db.iterator_cf(db::cf(db, CF_LOG), IteratorMode::From(&start, Direction::Forward)) {
+        let (key, bytes) = item.map_err(|e| db::storage_error("reading the log", e))?;
+        if db::index_of(&key)? > to {
+            break;
+        }
+        f(db::decode("log entry", &bytes)?)?;
+    }
+    Ok(())
+}
+
 /// Fsyncs the WAL for every batch of queued callbacks, then completes them in order.
 fn flush_loop(db: &DB, pending: &mpsc::Receiver<IOFlushed<TypeConfig>>) {
     while let Ok(first) = pending.recv() {

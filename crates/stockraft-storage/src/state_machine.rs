@@ -5,18 +5,22 @@
 //! re-applies the log up to the saved `committed` index, which rebuilds exactly the same state
 //! because the ledger is deterministic.
 //!
-//! A snapshot is a consistent view at its log id: the builder takes a copy of the ledger under
-//! the lock, at the applied log id, and serialises the copy while the live ledger moves on.
+//! A snapshot is a consistent view at its log id. The builder notes the applied log id and
+//! rebuilds the state there from the last snapshot and the log, on a blocking thread, while
+//! the live ledger moves on (see [`SnapshotBuilder`]).
 
 use crate::db::{self, CF_SNAPSHOT};
+use crate::log_store;
+use crate::snapshot_file::SnapshotFile;
 use crate::type_config::{LogId, Response, SnapshotMeta, StoredMembership, TypeConfig};
 use futures_util::TryStreamExt;
 use openraft::alias::SnapshotOf;
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, OptionalSend, entry::RaftEntry};
-use rocksdb::{DB, WriteBatch};
+use rocksdb::DB;
 use std::io;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
 use stockraft_core::State;
 
 const KEY_META: &str = "meta";
@@ -34,7 +38,9 @@ pub struct Machine {
 /// (`read()`) while openraft applies to it.
 #[derive(Clone)]
 pub struct StateMachineStore {
+    /// Only read: snapshots saved by builds before they moved to [`SnapshotFile`].
     db: Arc<DB>,
+    file: SnapshotFile,
     machine: Arc<RwLock<Machine>>,
 }
 
@@ -42,8 +48,8 @@ pub struct StateMachineStore {
 pub type SnapshotData = Vec<u8>;
 
 impl StateMachineStore {
-    pub fn new(db: Arc<DB>) -> Self {
-        StateMachineStore { db, machine: Arc::default() }
+    pub fn new(db: Arc<DB>, file: SnapshotFile) -> Self {
+        StateMachineStore { db, file, machine: Arc::default() }
     }
 
     /// Read access to the applied state.
@@ -56,11 +62,119 @@ impl StateMachineStore {
     }
 
     fn save_snapshot(&self, meta: &SnapshotMeta, data: &[u8]) -> io::Result<()> {
-        let family = db::cf(&self.db, CF_SNAPSHOT);
-        let mut batch = WriteBatch::default();
-        batch.put_cf(family, KEY_META, db::encode(meta)?);
-        batch.put_cf(family, KEY_DATA, data);
-        self.db.write_opt(batch, &db::durable()).map_err(|e| db::storage_error("saving a snapshot", e))
+        self.file.save(meta, data)
+    }
+
+    /// The last saved snapshot: the file, or failing that one an older build saved.
+    fn current_snapshot(&self) -> io::Result<Option<(SnapshotMeta, SnapshotData)>> {
+        match self.file.load()? {
+            Some(saved) => Ok(Some(saved)),
+            None => self.legacy_snapshot(),
+        }
+    }
+
+    /// A snapshot an older build saved in the database (before snapshots moved to a file).
+    fn legacy_snapshot(&self) -> io::Result<Option<(SnapshotMeta, SnapshotData)>> {
+        let Some(meta) = db::get::<SnapshotMeta>(&self.db, CF_SNAPSHOT, KEY_META)? else {
+            return Ok(None);
+        };
+        let data = self
+            .db
+            .get_cf(db::cf(&self.db, CF_SNAPSHOT), KEY_DATA)
+            .map_err(|e| db::storage_error("reading a snapshot", e))?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "snapshot metadata without data"))?;
+        Ok(Some((meta, data)))
+    }
+}
+
+/// Builds the snapshot at one log id without holding up the live ledger.
+///
+/// Copying the live ledger stops applies for as long as the copy takes (they run on the same
+/// task that asks for the builder): 300 to 470 ms at 100,000 holds, measured, and it grows with
+/// the ledger. So the builder only notes where the machine stands (`at`, and the membership
+/// there), and on a blocking thread rebuilds that state from what is already durable: the last
+/// snapshot plus the committed log entries after it, re-applied. The ledger is deterministic,
+/// so this is the same state; it is how a restart rebuilds it too.
+pub struct SnapshotBuilder {
+    store: StateMachineStore,
+    at: Option<LogId>,
+    membership: StoredMembership,
+}
+
+/// What [`SnapshotBuilder::rebuild`] found.
+enum Rebuilt {
+    /// The state at the builder's log id.
+    At(State, RebuildCounts),
+    /// A snapshot past the builder's log id was installed from the leader meanwhile.
+    Overtaken(SnapshotMeta, SnapshotData),
+}
+
+impl SnapshotBuilder {
+    /// The machine at `self.at`: the last saved snapshot, then the log up to `at`.
+    fn rebuild(&self) -> io::Result<Rebuilt> {
+        let mut counts = RebuildCounts::default();
+        let (mut ledger, from) = match self.store.current_snapshot()? {
+            Some((meta, image)) if meta.last_log_id <= self.at => {
+                let ledger = State::restore(&image).map_err(|e| invalid(format!("saved snapshot refused: {e}")))?;
+                (ledger, meta.last_log_id.map_or(0, |id| id.index() + 1))
+            }
+            Some((meta, image)) => return Ok(Rebuilt::Overtaken(meta, image)),
+            None => (State::new(), 0),
+        };
+        let Some(at) = self.at else { return Ok(Rebuilt::At(ledger, counts)) };
+        let mut expected = from;
+        log_store::for_each_entry(&self.store.db, from, at.index(), |entry| {
+            if entry.index() != expected {
+                return Err(invalid(format!("log entry {expected} is missing (found {})", entry.index())));
+            }
+            expected += 1;
+            if let EntryPayload::Normal(command) = &entry.payload {
+                // The outcome went to its client when the entry was first applied.
+                let _ = ledger.apply(entry.index(), command);
+            }
+            counts.entries += 1;
+            Ok(())
+        })?;
+        if expected != at.index() + 1 {
+            return Err(invalid(format!("the log ends at {expected} before the snapshot point {}", at.index())));
+        }
+        Ok(Rebuilt::At(ledger, counts))
+    }
+
+    fn build(&self) -> io::Result<SnapshotOf<TypeConfig, SnapshotData>> {
+        let started = Instant::now();
+        let (meta, ledger, replayed) = match self.rebuild() {
+            Ok(Rebuilt::At(ledger, counts)) => (
+                SnapshotMeta { last_log_id: self.at, last_membership: self.membership.clone() },
+                ledger,
+                counts.entries,
+            ),
+            Ok(Rebuilt::Overtaken(meta, snapshot)) => {
+                tracing::info!(last_log_id = ?meta.last_log_id, "snapshot build overtaken by an installed snapshot");
+                return Ok(Snapshot { meta, snapshot });
+            }
+            // Not expected (the log after the last snapshot is kept until the next one is
+            // saved), but the live ledger is always a correct source: copy it, as applies wait.
+            Err(e) => {
+                tracing::warn!(error = %e, "snapshot: cannot rebuild from the log; copying the live ledger instead");
+                let machine = self.store.read().clone();
+                (meta_of(&machine), machine.ledger, 0)
+            }
+        };
+        let rebuilt = started.elapsed();
+        let data = ledger.snapshot();
+        let encoded = started.elapsed() - rebuilt;
+        self.store.save_snapshot(&meta, &data)?;
+        tracing::info!(
+            last_log_id = ?meta.last_log_id,
+            bytes = data.len(),
+            replayed_entries = replayed,
+            rebuild_ms = rebuilt.as_millis() as u64,
+            encode_ms = encoded.as_millis() as u64,
+            save_ms = (started.elapsed() - rebuilt - encoded).as_millis() as u64,
+            "snapshot built"
+        );
+        Ok(Snapshot { meta, snapshot: data })
     }
 }
 
@@ -68,21 +182,24 @@ fn meta_of(machine: &Machine) -> SnapshotMeta {
     SnapshotMeta { last_log_id: machine.last_applied, last_membership: machine.membership.clone() }
 }
 
-/// Builds a snapshot from a copy of the machine taken at one log id.
-pub struct SnapshotBuilder {
-    store: StateMachineStore,
-    view: Machine,
+#[derive(Default)]
+struct RebuildCounts {
+    entries: u64,
+}
+
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message)
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     type SnapshotData = SnapshotData;
 
     async fn build_snapshot(&mut self) -> Result<SnapshotOf<TypeConfig, SnapshotData>, io::Error> {
-        let meta = meta_of(&self.view);
-        let data = self.view.ledger.snapshot();
-        self.store.save_snapshot(&meta, &data)?;
-        tracing::info!(last_log_id = ?meta.last_log_id, bytes = data.len(), "snapshot built");
-        Ok(Snapshot { meta, snapshot: data })
+        let builder = SnapshotBuilder { store: self.store.clone(), at: self.at, membership: self.membership.clone() };
+        // Seconds of CPU for a large ledger: off the async workers, which serve clients and Raft.
+        tokio::task::spawn_blocking(move || builder.build())
+            .await
+            .map_err(|e| io::Error::other(format!("the snapshot builder panicked: {e}")))?
     }
 }
 
@@ -122,7 +239,8 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        SnapshotBuilder { store: self.clone(), view: self.read().clone() }
+        let machine = self.read();
+        SnapshotBuilder { store: self.clone(), at: machine.last_applied, membership: machine.membership.clone() }
     }
 
     async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotData) -> Result<(), io::Error> {
@@ -134,14 +252,6 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<SnapshotOf<TypeConfig, SnapshotData>>, io::Error> {
-        let Some(meta) = db::get::<SnapshotMeta>(&self.db, CF_SNAPSHOT, KEY_META)? else {
-            return Ok(None);
-        };
-        let data = self
-            .db
-            .get_cf(db::cf(&self.db, CF_SNAPSHOT), KEY_DATA)
-            .map_err(|e| db::storage_error("reading a snapshot", e))?
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "snapshot metadata without data"))?;
-        Ok(Some(Snapshot { meta, snapshot: data }))
+        Ok(self.current_snapshot()?.map(|(meta, snapshot)| Snapshot { meta, snapshot }))
     }
 }

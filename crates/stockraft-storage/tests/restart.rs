@@ -135,3 +135,46 @@ fn a_log_entry_that_does_not_decode_is_an_error_not_a_skipped_entry() {
         assert_eq!(log.try_get_log_entries(1..4).await.unwrap().len(), 3, "the entries before it still read");
     });
 }
+
+/// A reserve of one unit as the log entry at `index`.
+fn reserve_entry(index: u64, hold: &str) -> Entry {
+    let op = Op::Reserve(Reserve {
+        hold: HoldId::new(hold).unwrap(),
+        buyer: BuyerId::new(&format!("buyer-of-{hold}")).unwrap(),
+        region: None,
+        signals: None,
+        lines: vec![Line { sku: SkuId::new("moutai").unwrap(), quantity: 1 }],
+    });
+    Entry::new_normal(log_id::<TypeConfig>(1, 1, index), command(index, op))
+}
+
+#[test]
+fn a_snapshot_is_the_ledger_at_the_point_it_was_asked_for_even_after_the_ledger_moved_on() {
+    TypeConfig::run(async {
+        let dir = TempDir::new().unwrap();
+        let (mut log, mut machine) = stockraft_storage::open(dir.path()).unwrap();
+        append_durably(&mut log, sale()).await;
+        apply(&mut machine, sale()).await;
+        let first = machine.get_snapshot_builder().await.build_snapshot().await.unwrap();
+        assert_eq!(first.meta.last_log_id, Some(log_id::<TypeConfig>(1, 1, 6)));
+
+        // Two more reserves; the builder is asked for at index 8 ...
+        let more = vec![reserve_entry(7, "order-2"), reserve_entry(8, "order-3")];
+        append_durably(&mut log, more.clone()).await;
+        apply(&mut machine, more).await;
+        let at_8 = machine.read().ledger.snapshot();
+        let mut builder = machine.get_snapshot_builder().await;
+
+        // ... and the ledger moves on before the builder runs.
+        append_durably(&mut log, vec![reserve_entry(9, "order-4")]).await;
+        apply(&mut machine, vec![reserve_entry(9, "order-4")]).await;
+        assert_ne!(machine.read().ledger.snapshot(), at_8);
+
+        // Built from the first snapshot plus entries 7 and 8 of the log: the ledger at 8.
+        let second = builder.build_snapshot().await.unwrap();
+        assert_eq!(second.meta.last_log_id, Some(log_id::<TypeConfig>(1, 1, 8)));
+        assert_eq!(second.snapshot, at_8, "the ledger at index 8, byte for byte");
+        let saved = machine.get_current_snapshot().await.unwrap().expect("saved");
+        assert_eq!((saved.meta, saved.snapshot), (second.meta, at_8), "and it is the one a restart finds");
+    });
+}
