@@ -104,7 +104,7 @@ pub struct SnapshotBuilder {
 /// What [`SnapshotBuilder::rebuild`] found.
 enum Rebuilt {
     /// The state at the builder's log id.
-    At(State, RebuildCounts),
+    At(Box<State>, RebuildCounts),
     /// A snapshot past the builder's log id was installed from the leader meanwhile.
     Overtaken(SnapshotMeta, SnapshotData),
 }
@@ -121,7 +121,7 @@ impl SnapshotBuilder {
             Some((meta, image)) => return Ok(Rebuilt::Overtaken(meta, image)),
             None => (State::new(), 0),
         };
-        let Some(at) = self.at else { return Ok(Rebuilt::At(ledger, counts)) };
+        let Some(at) = self.at else { return Ok(Rebuilt::At(Box::new(ledger), counts)) };
         let mut expected = from;
         log_store::for_each_entry(&self.store.db, from, at.index(), |entry| {
             if entry.index() != expected {
@@ -138,7 +138,7 @@ impl SnapshotBuilder {
         if expected != at.index() + 1 {
             return Err(invalid(format!("the log ends at {expected} before the snapshot point {}", at.index())));
         }
-        Ok(Rebuilt::At(ledger, counts))
+        Ok(Rebuilt::At(Box::new(ledger), counts))
     }
 
     fn build(&self) -> io::Result<SnapshotOf<TypeConfig, SnapshotData>> {
@@ -158,7 +158,7 @@ impl SnapshotBuilder {
             Err(e) => {
                 tracing::warn!(error = %e, "snapshot: cannot rebuild from the log; copying the live ledger instead");
                 let machine = self.store.read().clone();
-                (meta_of(&machine), machine.ledger, 0)
+                (meta_of(&machine), Box::new(machine.ledger), 0)
             }
         };
         let rebuilt = started.elapsed();
