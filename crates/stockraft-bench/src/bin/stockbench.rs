@@ -229,14 +229,7 @@ async fn main() {
     }
     let dir = tempfile::Builder::new().prefix("stockbench-").tempdir().unwrap_or_else(|e| fail(4, e));
     let cluster = match flags.spawn_cluster {
-        Some(size) => {
-            let settings = NodeSettings { expire_interval_ms: 1_000, raft: String::new(), proxied: false };
-            let cluster = Cluster::start(size, dir.path(), &settings).await.unwrap_or_else(|e| fail(4, e));
-            if cluster.wait_for_leader(Duration::from_secs(30)).await.is_none() {
-                fail(4, format!("the cluster elected no leader in 30 s; logs:\n{}", cluster.log_tails(20)));
-            }
-            Some(Arc::new(Mutex::new(cluster)))
-        }
+        Some(size) => Some(spawn_cluster(size, dir.path()).await),
         None => None,
     };
     let endpoints = match &cluster {
@@ -279,10 +272,16 @@ async fn main() {
                 sales.push(report);
             }
             Job::Holds(count) => {
-                let cluster = cluster.clone().expect("checked: holds needs --spawn-cluster");
-                let report = stockraft_bench::holds::run(client.clone(), cluster, *count, &run)
+                // On a fresh cluster of its own: the leader's memory growth and restart time are
+                // then those of these holds alone, not of the sales run before them.
+                let size = flags.spawn_cluster.expect("checked: holds needs --spawn-cluster");
+                let fresh = spawn_cluster(size, &dir.path().join(format!("holds-{i}"))).await;
+                let endpoints = fresh.lock().await.endpoints();
+                let client = Arc::new(Client::new(Options::new(endpoints)).unwrap_or_else(|e| fail(2, e)));
+                let report = stockraft_bench::holds::run(client, fresh.clone(), *count, &run)
                     .await
                     .unwrap_or_else(|e| fail(4, e));
+                stop(Some(fresh)).await;
                 if flags.json {
                     println!("{}", serde_json::to_string(&report).expect("a report serializes"));
                 }
@@ -335,6 +334,16 @@ async fn main() {
     if failed {
         exit(1);
     }
+}
+
+/// Starts a fresh cluster of `size` stockd processes under `dir` and waits for a leader.
+async fn spawn_cluster(size: u64, dir: &std::path::Path) -> Arc<Mutex<Cluster>> {
+    let settings = NodeSettings { expire_interval_ms: 1_000, raft: String::new(), proxied: false };
+    let cluster = Cluster::start(size, dir, &settings).await.unwrap_or_else(|e| fail(4, e));
+    if cluster.wait_for_leader(Duration::from_secs(30)).await.is_none() {
+        fail(4, format!("the cluster elected no leader in 30 s; logs:\n{}", cluster.log_tails(20)));
+    }
+    Arc::new(Mutex::new(cluster))
 }
 
 async fn stop(cluster: Option<Arc<Mutex<Cluster>>>) {
