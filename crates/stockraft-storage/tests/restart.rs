@@ -178,3 +178,20 @@ fn a_snapshot_is_the_ledger_at_the_point_it_was_asked_for_even_after_the_ledger_
         assert_eq!((saved.meta, saved.snapshot), (second.meta, at_8), "and it is the one a restart finds");
     });
 }
+
+#[test]
+fn a_snapshot_whose_log_is_gone_is_copied_from_the_live_ledger_instead() {
+    TypeConfig::run(async {
+        let dir = TempDir::new().unwrap();
+        let (mut log, mut machine) = stockraft_storage::open(dir.path()).unwrap();
+        append_durably(&mut log, sale()).await;
+        apply(&mut machine, sale()).await;
+        let mut builder = machine.get_snapshot_builder().await;
+        // No snapshot saved and the log purged: nothing to rebuild index 6 from.
+        log.purge(log_id::<TypeConfig>(1, 1, 6)).await.unwrap();
+
+        let snapshot = builder.build_snapshot().await.unwrap();
+        assert_eq!(snapshot.meta.last_log_id, Some(log_id::<TypeConfig>(1, 1, 6)));
+        assert_eq!(snapshot.snapshot, machine.read().ledger.snapshot(), "the live ledger, byte for byte");
+    });
+}
