@@ -65,6 +65,7 @@ pub fn storage_error(doing: &str, error: rocksdb::Error) -> io::Error {
     io::Error::other(format!("rocksdb {doing}: {error}"))
 }
 
-fn corrupt(message: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, message)
+/// Stored data that is not what it should be (undecodable, cut short, missing).
+pub fn corrupt(message: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message.into())
 }

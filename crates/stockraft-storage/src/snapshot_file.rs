@@ -39,7 +39,7 @@ impl SnapshotFile {
     /// Replaces the current snapshot; durable when this returns.
     pub fn save(&self, meta: &SnapshotMeta, image: &[u8]) -> io::Result<()> {
         let meta = db::encode(meta)?;
-        let length = u32::try_from(meta.len()).map_err(|_| invalid("snapshot metadata over 4 GiB"))?;
+        let length = u32::try_from(meta.len()).map_err(|_| db::corrupt("snapshot metadata over 4 GiB"))?;
         let temporary = self.dir.join(TEMPORARY);
         let mut file = File::create(&temporary)?;
         file.write_all(&length.to_le_bytes())?;
@@ -61,17 +61,13 @@ impl SnapshotFile {
         let length: [u8; LENGTH_BYTES] = bytes
             .get(..LENGTH_BYTES)
             .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| invalid("snapshot file shorter than its header"))?;
+            .ok_or_else(|| db::corrupt("snapshot file shorter than its header"))?;
         let end = LENGTH_BYTES + u32::from_le_bytes(length) as usize;
         let meta = db::decode(
             "snapshot metadata",
-            bytes.get(LENGTH_BYTES..end).ok_or_else(|| invalid("snapshot file cut in its metadata"))?,
+            bytes.get(LENGTH_BYTES..end).ok_or_else(|| db::corrupt("snapshot file cut in its metadata"))?,
         )?;
         let image = bytes.split_off(end);
         Ok(Some((meta, image)))
     }
-}
-
-fn invalid(message: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, message.to_string())
 }

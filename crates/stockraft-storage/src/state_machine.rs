@@ -115,7 +115,7 @@ impl SnapshotBuilder {
         let mut counts = RebuildCounts::default();
         let (mut ledger, from) = match self.store.current_snapshot()? {
             Some((meta, image)) if meta.last_log_id <= self.at => {
-                let ledger = State::restore(&image).map_err(|e| invalid(format!("saved snapshot refused: {e}")))?;
+                let ledger = State::restore(&image).map_err(|e| db::corrupt(format!("saved snapshot refused: {e}")))?;
                 (ledger, meta.last_log_id.map_or(0, |id| id.index() + 1))
             }
             Some((meta, image)) => return Ok(Rebuilt::Overtaken(meta, image)),
@@ -125,7 +125,7 @@ impl SnapshotBuilder {
         let mut expected = from;
         log_store::for_each_entry(&self.store.db, from, at.index(), |entry| {
             if entry.index() != expected {
-                return Err(invalid(format!("log entry {expected} is missing (found {})", entry.index())));
+                return Err(db::corrupt(format!("log entry {expected} is missing (found {})", entry.index())));
             }
             expected += 1;
             if let EntryPayload::Normal(command) = &entry.payload {
@@ -136,7 +136,7 @@ impl SnapshotBuilder {
             Ok(())
         })?;
         if expected != at.index() + 1 {
-            return Err(invalid(format!("the log ends at {expected} before the snapshot point {}", at.index())));
+            return Err(db::corrupt(format!("the log ends at {expected} before the snapshot point {}", at.index())));
         }
         Ok(Rebuilt::At(Box::new(ledger), counts))
     }
@@ -185,10 +185,6 @@ fn meta_of(machine: &Machine) -> SnapshotMeta {
 #[derive(Default)]
 struct RebuildCounts {
     entries: u64,
-}
-
-fn invalid(message: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, message)
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
