@@ -38,7 +38,9 @@ use stockraft_proto::v1::catalog_client::CatalogClient;
 use stockraft_proto::v1::cluster_client::ClusterClient;
 use stockraft_proto::v1::inventory_client::InventoryClient;
 pub use stockraft_proto::{FILE_DESCRIPTOR_SET, v1};
-use tonic::transport::{Channel, Endpoint};
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::{Interceptor, interceptor::InterceptedService};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Code, Response, Status};
 
 /// Sends one call with [`Client`]'s retries, building the request once so that every retry
@@ -73,6 +75,35 @@ pub struct Options {
     pub backoff_min: Duration,
     pub backoff_max: Duration,
     pub connect_timeout: Duration,
+    /// Sent as `authorization: Bearer <token>` on every call (when the cluster has `[auth]` on).
+    pub token: Option<String>,
+    /// TLS to the nodes (when they have `[tls]` on).
+    pub tls: Option<Tls>,
+}
+
+/// TLS settings for a client: the CA that signed the nodes' certificates, and this client's own
+/// certificate and key when the nodes require one (`require_client_cert`).
+#[derive(Clone, Debug)]
+pub struct Tls {
+    pub ca_pem: Vec<u8>,
+    pub identity: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Tls {
+    /// Reads the CA and, when both are given, a certificate and key (PEM files).
+    pub fn from_files(
+        ca: &std::path::Path,
+        identity: Option<(&std::path::Path, &std::path::Path)>,
+    ) -> Result<Tls, Error> {
+        let read = |path: &std::path::Path| {
+            std::fs::read(path).map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))
+        };
+        let identity = match identity {
+            Some((cert, key)) => Some((read(cert)?, read(key)?)),
+            None => None,
+        };
+        Ok(Tls { ca_pem: read(ca)?, identity })
+    }
 }
 
 impl Options {
@@ -86,6 +117,8 @@ impl Options {
             backoff_min: Duration::from_millis(20),
             backoff_max: Duration::from_secs(1),
             connect_timeout: Duration::from_millis(500),
+            token: None,
+            tls: None,
         }
     }
 }
@@ -100,7 +133,7 @@ pub enum Error {
     /// with the same request id to learn it.
     #[error("cluster unreachable after {attempts} attempts: {last}")]
     Unavailable { attempts: u32, last: String },
-    /// The options are unusable (no endpoints, a malformed address).
+    /// The options are unusable (no endpoints, a malformed address, a bad token or certificate).
     #[error("{0}")]
     Usage(String),
 }
@@ -142,10 +175,28 @@ pub fn retryable(status: &Status) -> bool {
     }
 }
 
+/// Adds the bearer token to every call.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    token: Option<MetadataValue<Ascii>>,
+}
+
+impl Interceptor for Credentials {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        if let Some(token) = &self.token {
+            request.metadata_mut().insert("authorization", token.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A connection to one node, carrying the client's credentials.
+pub type Transport = InterceptedService<Channel, Credentials>;
+
 pub struct Client {
     options: Options,
     /// Known nodes, the configured endpoints first; leaders named by NOT_LEADER errors are added.
-    nodes: Mutex<Vec<(String, Channel)>>,
+    nodes: Mutex<Vec<(String, Transport)>>,
     /// The node to try first: the last one that answered.
     preferred: AtomicUsize,
 }
@@ -167,7 +218,7 @@ impl Client {
         &self.options
     }
 
-    fn node(&self, n: usize) -> (usize, String, Channel) {
+    fn node(&self, n: usize) -> (usize, String, Transport) {
         let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
         let n = n % nodes.len();
         (n, nodes[n].0.clone(), nodes[n].1.clone())
@@ -188,7 +239,7 @@ impl Client {
     /// channel to one node and must send the same message every time it is invoked.
     pub async fn call<T, F, Fut>(&self, mut call: F) -> Result<T, Error>
     where
-        F: FnMut(Channel) -> Fut,
+        F: FnMut(Transport) -> Fut,
         Fut: Future<Output = Result<Response<T>, Status>>,
     {
         let started = Instant::now();
@@ -236,7 +287,7 @@ impl Client {
     /// A call on the Inventory service (see [`Client::call`]).
     pub async fn inventory<T, F, Fut>(&self, mut call: F) -> Result<T, Error>
     where
-        F: FnMut(InventoryClient<Channel>) -> Fut,
+        F: FnMut(InventoryClient<Transport>) -> Fut,
         Fut: Future<Output = Result<Response<T>, Status>>,
     {
         self.call(|channel| call(InventoryClient::new(channel).max_decoding_message_size(MESSAGE_BYTES_MAX))).await
@@ -245,7 +296,7 @@ impl Client {
     /// A call on the Catalog service (see [`Client::call`]).
     pub async fn catalog<T, F, Fut>(&self, mut call: F) -> Result<T, Error>
     where
-        F: FnMut(CatalogClient<Channel>) -> Fut,
+        F: FnMut(CatalogClient<Transport>) -> Fut,
         Fut: Future<Output = Result<Response<T>, Status>>,
     {
         self.call(|channel| call(CatalogClient::new(channel).max_decoding_message_size(MESSAGE_BYTES_MAX))).await
@@ -254,7 +305,7 @@ impl Client {
     /// A call on the Cluster service (see [`Client::call`]).
     pub async fn cluster<T, F, Fut>(&self, mut call: F) -> Result<T, Error>
     where
-        F: FnMut(ClusterClient<Channel>) -> Fut,
+        F: FnMut(ClusterClient<Transport>) -> Fut,
         Fut: Future<Output = Result<Response<T>, Status>>,
     {
         self.call(|channel| call(ClusterClient::new(channel))).await
@@ -274,16 +325,32 @@ impl Client {
     }
 
     /// A channel to one node, for calls that must go to that node (watches, per-node status).
-    pub fn channel_to(&self, address: &str) -> Result<Channel, Error> {
+    pub fn channel_to(&self, address: &str) -> Result<Transport, Error> {
         channel(address, &self.options)
     }
 }
 
-fn channel(address: &str, options: &Options) -> Result<Channel, Error> {
-    let url = if address.contains("://") { address.to_string() } else { format!("http://{address}") };
-    Ok(Endpoint::from_shared(url)
+fn channel(address: &str, options: &Options) -> Result<Transport, Error> {
+    let scheme = if options.tls.is_some() { "https" } else { "http" };
+    let url = if address.contains("://") { address.to_string() } else { format!("{scheme}://{address}") };
+    let mut endpoint = Endpoint::from_shared(url)
         .map_err(|e| Error::Usage(format!("endpoint {address:?}: {e}")))?
         .connect_timeout(options.connect_timeout)
-        .tcp_nodelay(true)
-        .connect_lazy())
+        .tcp_nodelay(true);
+    if let Some(tls) = &options.tls {
+        let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&tls.ca_pem));
+        if let Some((cert, key)) = &tls.identity {
+            config = config.identity(Identity::from_pem(cert, key));
+        }
+        endpoint = endpoint.tls_config(config).map_err(|e| Error::Usage(format!("tls: {e}")))?;
+    }
+    let token = match &options.token {
+        Some(token) => Some(
+            format!("Bearer {}", token.trim())
+                .parse()
+                .map_err(|_| Error::Usage("the token must be printable ASCII without spaces".into()))?,
+        ),
+        None => None,
+    };
+    Ok(InterceptedService::new(endpoint.connect_lazy(), Credentials { token }))
 }

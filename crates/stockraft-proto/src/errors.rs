@@ -57,3 +57,17 @@ pub fn invalid_argument(message: impl Into<String>) -> Status {
         ErrorDetail { reason: Reason::InvalidArgument as i32, message: message.into(), ..ErrorDetail::default() },
     )
 }
+
+/// A node's own limit is reached (`limits.*` in its config): `limit` names it, `allowed` is its value.
+pub fn resource_exhausted(limit: &str, allowed: u64, message: impl Into<String>) -> Status {
+    status_with_detail(
+        Code::ResourceExhausted,
+        ErrorDetail {
+            reason: Reason::LimitExceeded as i32,
+            message: message.into(),
+            limit: limit.into(),
+            allowed: allowed as i64,
+            ..ErrorDetail::default()
+        },
+    )
+}

@@ -2,6 +2,7 @@
 //! by flags. [`Config::validate`] refuses a bad configuration with a message that names the
 //! setting, before anything is opened or bound.
 
+use crate::telemetry::logs::LogFormat;
 use clap::Parser;
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -48,6 +49,93 @@ impl Default for RaftSettings {
     }
 }
 
+/// TLS on the node's port, for clients and peers alike, and on its connections to peers.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// This node's certificate chain (PEM): shown to clients, and to peers as a client certificate.
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+    /// The CA certificate (PEM) the cluster's certificates are signed by. Peers must present a
+    /// certificate it signed before the Raft transport answers them (mutual TLS between nodes),
+    /// and clients that present one are checked against it.
+    pub ca: PathBuf,
+    /// Refuse, at the TLS handshake, every client without a certificate signed by `ca` (mutual
+    /// TLS for clients too). Off: clients need only trust `ca` (and hold a token when `[auth]` is on).
+    #[serde(default)]
+    pub require_client_cert: bool,
+}
+
+/// Bearer tokens by role. A call must carry `authorization: Bearer <token>` of a role allowed to
+/// make it; the roles and what they may call are in `crate::auth`. Empty everywhere: auth is off.
+/// Each list is replaced by its environment variable when set (`STOCKD_AUTH_ORDER`, ...;
+/// comma-separated), so that secrets can stay out of files and never appear on a command line.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Order platforms: the Inventory service.
+    pub order: Vec<String>,
+    /// Back office, ERP and bulk import: the Catalog service and Inventory's reads.
+    pub backoffice: Vec<String>,
+    /// SREs: the Cluster service (status, membership, snapshots, backups, log filter).
+    pub operator: Vec<String>,
+    /// Node to node: the Raft transport. A node sends the first; required when auth is on.
+    pub peer: Vec<String>,
+}
+
+/// Never print a secret: tokens show as their count.
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("order", &self.order.len())
+            .field("backoffice", &self.backoffice.len())
+            .field("operator", &self.operator.len())
+            .field("peer", &self.peer.len())
+            .finish()
+    }
+}
+
+impl AuthSettings {
+    pub fn enabled(&self) -> bool {
+        !(self.order.is_empty() && self.backoffice.is_empty() && self.operator.is_empty() && self.peer.is_empty())
+    }
+
+    /// The role lists with their names, for validation and lookup.
+    pub fn roles(&self) -> [(&'static str, &[String]); 4] {
+        [("order", &self.order), ("backoffice", &self.backoffice), ("operator", &self.operator), ("peer", &self.peer)]
+    }
+}
+
+/// `limits.message_bytes_max` bounds: a Raft append of `batch_max` reserves needs about 1 MiB;
+/// above 256 MiB one message could take a node's memory with it.
+pub const MESSAGE_BYTES_MIN: usize = 1 << 20;
+pub const MESSAGE_BYTES_LIMIT: usize = 256 << 20;
+
+/// The shortest token accepted: 16 characters, 80+ bits even as hex.
+pub const TOKEN_CHARS_MIN: usize = 16;
+
+/// Limits on what one client may ask of a node.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// The largest gRPC message accepted or sent, in bytes: larger ones are refused with
+    /// RESOURCE_EXHAUSTED before they are decoded. A full reserve batch or ledger page fits.
+    pub message_bytes_max: usize,
+    /// Calls in flight on one client connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); more
+    /// wait in the client until one finishes.
+    pub concurrent_streams_max: u32,
+    /// `WatchAvailability` streams open on this node at once; the next is refused with
+    /// RESOURCE_EXHAUSTED until one closes.
+    pub watchers_max: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { message_bytes_max: 16 << 20, concurrent_streams_max: 1_024, watchers_max: 10_000 }
+    }
+}
+
 /// The node's configuration, as a TOML file spells it.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
@@ -72,9 +160,20 @@ pub struct Config {
     pub expire_interval_ms: u64,
     /// The most client requests the leader packs into one Raft entry.
     pub batch_max: usize,
-    /// The log filter (`info`, `stockraft_server=debug,openraft=warn`, ...).
+    /// The log filter (`info`, `stockraft_server=debug,openraft=warn`, ...); changeable at runtime.
     pub log: String,
+    /// `human` (default) or `json`.
+    pub log_format: LogFormat,
+    /// Where Prometheus scrapes `/metrics` (HTTP, an `IP:port` of its own); none: not served.
+    pub metrics_listen: Option<String>,
     pub raft: RaftSettings,
+    pub tls: Option<TlsSettings>,
+    pub auth: AuthSettings,
+    pub limits: Limits,
+    /// Seed a new node from this backup (`stockctl snapshot save`) before it starts; refused
+    /// unless the data dir is empty. Every voter of the new cluster restores the same file.
+    #[serde(skip)]
+    pub restore: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -91,7 +190,13 @@ impl Default for Config {
             expire_interval_ms: 1_000,
             batch_max: 1_024,
             log: "info,openraft=warn".into(),
+            log_format: LogFormat::Human,
+            metrics_listen: None,
             raft: RaftSettings::default(),
+            tls: None,
+            auth: AuthSettings::default(),
+            limits: Limits::default(),
+            restore: None,
         }
     }
 }
@@ -128,6 +233,15 @@ pub struct Flags {
     /// Log filter, e.g. info or stockraft_server=debug.
     #[arg(long, env = "STOCKD_LOG")]
     pub log: Option<String>,
+    /// human (default) or json: one JSON object per line, with the request's ids.
+    #[arg(long, env = "STOCKD_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// IP:port to serve Prometheus metrics on (/metrics).
+    #[arg(long, env = "STOCKD_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
+    /// Seed this new node's empty data dir from a backup (stockctl snapshot save), then start.
+    #[arg(long, value_name = "FILE")]
+    pub restore: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +285,14 @@ impl Config {
         if let Some(log) = flags.log {
             config.log = log;
         }
+        if let Some(format) = flags.log_format {
+            config.log_format = format;
+        }
+        if flags.metrics_listen.is_some() {
+            config.metrics_listen = flags.metrics_listen;
+        }
+        config.restore = flags.restore;
+        config.auth.from_environment(|name| std::env::var(name).ok());
         if !flags.members.is_empty() {
             config.members = flags.members.iter().map(|m| parse_member(m)).collect::<Result<_, _>>()?;
         }
@@ -255,7 +377,87 @@ impl Config {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log)
             .map_err(|e| invalid(format!("log filter {:?}: {e}", self.log)))?;
+        if let Some(metrics) = &self.metrics_listen {
+            let address = metrics
+                .parse::<SocketAddr>()
+                .map_err(|e| invalid(format!("metrics_listen {metrics:?} is not an IP:port address: {e}")))?;
+            if address.to_string() == self.listen {
+                return Err(invalid(
+                    "metrics_listen must differ from listen (metrics are plain HTTP on their own port)",
+                ));
+            }
+        }
+        if let Some(tls) = &self.tls {
+            tls.validate()?;
+        }
+        self.auth.validate()?;
+        let l = &self.limits;
+        if !(MESSAGE_BYTES_MIN..=MESSAGE_BYTES_LIMIT).contains(&l.message_bytes_max) {
+            return Err(invalid(format!(
+                "limits.message_bytes_max must be {MESSAGE_BYTES_MIN} to {MESSAGE_BYTES_LIMIT} bytes"
+            )));
+        }
+        if l.concurrent_streams_max == 0 || l.watchers_max == 0 {
+            return Err(invalid("limits.concurrent_streams_max and limits.watchers_max must be at least 1"));
+        }
+        if let Some(backup) = &self.restore
+            && !backup.is_file()
+        {
+            return Err(invalid(format!("--restore {}: no such file", backup.display())));
+        }
         check_data_dir(&self.data_dir)
+    }
+}
+
+impl AuthSettings {
+    /// Replaces each role's tokens with `STOCKD_AUTH_<ROLE>` (comma-separated) when it is set.
+    pub fn from_environment(&mut self, var: impl Fn(&str) -> Option<String>) {
+        for (role, tokens) in [
+            ("ORDER", &mut self.order),
+            ("BACKOFFICE", &mut self.backoffice),
+            ("OPERATOR", &mut self.operator),
+            ("PEER", &mut self.peer),
+        ] {
+            if let Some(value) = var(&format!("STOCKD_AUTH_{role}")) {
+                *tokens = value.split(',').map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect();
+            }
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let mut seen = BTreeSet::new();
+        for (role, tokens) in self.roles() {
+            for token in tokens {
+                if token.len() < TOKEN_CHARS_MIN {
+                    return Err(invalid(format!(
+                        "auth.{role}: a token is shorter than {TOKEN_CHARS_MIN} characters (too easy to guess)"
+                    )));
+                }
+                if !token.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(invalid(format!("auth.{role}: tokens are printable ASCII without spaces")));
+                }
+                if !seen.insert(token.as_str()) {
+                    return Err(invalid(format!("auth.{role}: a token is given to two roles; each needs its own")));
+                }
+            }
+        }
+        if self.enabled() && self.peer.is_empty() {
+            return Err(invalid("auth.peer: with auth on, nodes need a peer token to talk to each other"));
+        }
+        Ok(())
+    }
+}
+
+impl TlsSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (what, path) in [("cert", &self.cert), ("key", &self.key), ("ca", &self.ca)] {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| invalid(format!("tls.{what} {}: cannot read: {e}", path.display())))?;
+            if !text.contains("-----BEGIN ") {
+                return Err(invalid(format!("tls.{what} {}: not a PEM file", path.display())));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -29,6 +29,8 @@ pub async fn expire_timer(node: Arc<Node>, interval: Duration) {
                 Ok(response) => match response.data {
                     Response::Ledger(Ok(Applied::Expired(report))) => {
                         if report.holds_expired > 0 {
+                            metrics::counter!(crate::telemetry::prometheus::HOLDS_EXPIRED)
+                                .increment(report.holds_expired as u64);
                             tracing::info!(
                                 holds = report.holds_expired,
                                 log_index = response.log_id.index,

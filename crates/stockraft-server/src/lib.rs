@@ -4,6 +4,7 @@
 //! (`stockraft-storage`), behind the `Inventory`, `Catalog` and `Cluster` services of
 //! `stockraft-proto`. See `DESIGN.md` for how a write and a read travel through a node.
 
+pub mod auth;
 pub mod config;
 pub mod convert;
 pub mod demo;
@@ -12,5 +13,7 @@ pub mod node;
 pub mod peers;
 pub mod proposer;
 pub mod raft_network;
+pub mod restore;
 pub mod server;
 pub mod service;
+pub mod telemetry;

@@ -96,6 +96,7 @@ async fn commit(raft: &StockRaft, batch: Vec<Pending>) {
         CommandBody::Batch(requests.into_iter().flatten().collect())
     };
     let single = matches!(body, CommandBody::Request(_));
+    crate::telemetry::prometheus::batch(sizes.iter().sum());
     let result = raft.client_write(Command { now_ms: now_ms(), body }).await;
     let outcomes = match result {
         Err(e) => {

@@ -55,7 +55,12 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = PeerClient;
 
     async fn new_client(&mut self, target: u64, node: &BasicNode) -> PeerClient {
-        PeerClient { id: self.id, target, channel: self.peers.channel(&node.addr).map_err(|e| e.to_string()) }
+        PeerClient {
+            id: self.id,
+            target,
+            channel: self.peers.channel(&node.addr).map_err(|e| e.to_string()),
+            peers: self.peers.clone(),
+        }
     }
 }
 
@@ -64,6 +69,8 @@ pub struct PeerClient {
     target: u64,
     /// An invalid peer address is reported on every RPC (as unreachable) rather than panicking.
     channel: Result<Channel, String>,
+    /// Signs each message with the peer token (when auth is on).
+    peers: Peers,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +115,7 @@ impl PeerClient {
     {
         let mut message = tonic::Request::new(RaftPayload { data: encode(request) });
         message.set_timeout(timeout);
+        self.peers.authorize(message.metadata_mut());
         let reply = call(self.client()?, message).await.map_err(|s| self.error(action, timeout, s))?;
         decode(&reply.get_ref().data)
             .map_err(|e| RPCError::Network(NetworkError::new(&TransportError(format!("undecodable reply: {e}")))))
@@ -185,6 +193,7 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         });
         let mut request = tonic::Request::new(stream::iter(messages));
         request.set_timeout(timeout);
+        self.peers.authorize(request.metadata_mut());
         let sent = client.install_snapshot(request);
         let reply = tokio::select! {
             reply = sent => reply,

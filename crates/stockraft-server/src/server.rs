@@ -1,15 +1,20 @@
 //! Starting a node: storage, Raft, the gRPC server (the three services, the Raft transport,
 //! health and reflection) and the background tasks; stopping it cleanly on a signal.
 
-use crate::config::Config;
+use crate::auth::{AuthLayer, Tokens};
+use crate::config::{Config, TlsSettings};
 use crate::leader_tasks;
 use crate::node::Node;
 use crate::peers::Peers;
 use crate::proposer::Proposer;
 use crate::raft_network::NetworkFactory;
+use crate::restore;
 use crate::service::{
     catalog::CatalogService, cluster::ClusterService, inventory::InventoryService, raft::RaftService,
 };
+use crate::telemetry;
+use crate::telemetry::logs::LogControl;
+use crate::telemetry::rpc::RpcMetricsLayer;
 use openraft::{BasicNode, Raft, SnapshotPolicy};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -21,11 +26,14 @@ use stockraft_proto::v1::catalog_server::CatalogServer;
 use stockraft_proto::v1::cluster_server::ClusterServer;
 use stockraft_proto::v1::inventory_server::InventoryServer;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 
-/// The largest gRPC message a node accepts or sends: a full reserve batch or ledger page fits
-/// with room to spare; anything larger is refused with RESOURCE_EXHAUSTED before decoding.
-pub const MESSAGE_BYTES_MAX: usize = 16 << 20;
+/// The largest Raft transport message a node accepts or sends: an append of `batch_max`
+/// reserves is about 1 MiB and snapshots travel in 1 MiB chunks. (Client services use
+/// `limits.message_bytes_max`.)
+pub const RAFT_MESSAGE_BYTES_MAX: usize = 16 << 20;
 
 /// How many streams a client may reset before the server reads them (h2's defence against the
 /// HTTP/2 "rapid reset" attack, CVE-2023-44487; h2's default is 20). When a node stalls (a
@@ -45,6 +53,28 @@ pub enum StartError {
     Raft(String),
     #[error("gRPC server: {0}")]
     Serve(#[from] tonic::transport::Error),
+    #[error("tls: {0}")]
+    Tls(String),
+    #[error("metrics: {0}")]
+    Metrics(String),
+    #[error("restore: {0}")]
+    Restore(String),
+}
+
+/// The TLS settings' files, read.
+struct TlsFiles {
+    identity: Identity,
+    ca: Certificate,
+}
+
+fn read_tls(tls: &TlsSettings) -> Result<TlsFiles, StartError> {
+    let read = |what: &str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| StartError::Tls(format!("{what} {}: {e}", path.display())))
+    };
+    Ok(TlsFiles {
+        identity: Identity::from_pem(read("cert", &tls.cert)?, read("key", &tls.key)?),
+        ca: Certificate::from_pem(read("ca", &tls.ca)?),
+    })
 }
 
 fn raft_config(config: &Config) -> Result<openraft::Config, StartError> {
@@ -67,16 +97,32 @@ pub struct Started {
     pub node: Arc<Node>,
     listener: TcpListener,
     config: Config,
+    logs: Option<LogControl>,
 }
 
-/// Opens storage, binds the port and starts Raft; initialises a new cluster when configured to.
-pub async fn start(config: Config) -> Result<Started, StartError> {
+/// Opens storage, binds the ports and starts Raft; initialises a new cluster when configured
+/// to. `logs` changes the log filter at runtime (the process's subscriber, when it owns one).
+pub async fn start(config: Config, logs: Option<LogControl>) -> Result<Started, StartError> {
     let listener = TcpListener::bind(&config.listen)
         .await
         .map_err(|source| StartError::Listen { address: config.listen.clone(), source })?;
+    if let Some(address) = &config.metrics_listen {
+        let address = address.parse().map_err(|e| StartError::Metrics(format!("{address}: {e}")))?;
+        telemetry::prometheus::install(address).map_err(|e| StartError::Metrics(e.to_string()))?;
+    }
+    if let Some(backup) = &config.restore {
+        restore::seed(&config, backup)?;
+    }
     let (log_store, state_machine) = stockraft_storage::open(&config.data_dir)
         .map_err(|source| StartError::Storage { dir: config.data_dir.display().to_string(), source })?;
-    let peers = Peers::new(config.source_ip);
+    let peer_tls = match &config.tls {
+        Some(tls) => {
+            let files = read_tls(tls)?;
+            Some(ClientTlsConfig::new().ca_certificate(files.ca).identity(files.identity))
+        }
+        None => None,
+    };
+    let peers = Peers::new(config.source_ip, peer_tls, config.auth.peer.first().map(String::as_str));
     let network = NetworkFactory { id: config.node_id, peers: peers.clone() };
     let raft = Raft::new(config.node_id, Arc::new(raft_config(&config)?), network, log_store, state_machine.clone())
         .await
@@ -89,7 +135,7 @@ pub async fn start(config: Config) -> Result<Started, StartError> {
     }
     let proposer = Proposer::start(raft.clone(), config.batch_max);
     let node = Arc::new(Node { id: config.node_id, raft, state_machine, peers, proposer });
-    Ok(Started { node, listener, config })
+    Ok(Started { node, listener, config, logs })
 }
 
 impl Started {
@@ -100,7 +146,8 @@ impl Started {
 
     /// Serves until `shutdown` completes, then stops Raft.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
-        let Started { node, listener, config } = self;
+        let Started { node, listener, config, logs } = self;
+        let message_max = config.limits.message_bytes_max;
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -111,6 +158,7 @@ impl Started {
         let tasks = [
             tokio::spawn(leader_tasks::expire_timer(node.clone(), Duration::from_millis(config.expire_interval_ms))),
             tokio::spawn(leader_tasks::health(node.clone(), health_reporter)),
+            tokio::spawn(telemetry::prometheus::sample(node.clone())),
             tokio::spawn(if config.demo_catalog {
                 Box::pin(leader_tasks::demo_catalog(node.clone())) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
             } else {
@@ -118,21 +166,52 @@ impl Started {
             }),
         ];
 
-        let inventory = InventoryServer::new(InventoryService { node: node.clone() })
-            .max_decoding_message_size(MESSAGE_BYTES_MAX)
-            .max_encoding_message_size(MESSAGE_BYTES_MAX);
+        let watchers = Arc::new(Semaphore::new(config.limits.watchers_max));
+        let inventory = InventoryServer::new(InventoryService {
+            node: node.clone(),
+            watchers,
+            watchers_max: config.limits.watchers_max,
+        })
+        .max_decoding_message_size(message_max)
+        .max_encoding_message_size(message_max);
         let catalog = CatalogServer::new(CatalogService { node: node.clone() })
-            .max_decoding_message_size(MESSAGE_BYTES_MAX)
-            .max_encoding_message_size(MESSAGE_BYTES_MAX);
-        let cluster = ClusterServer::new(ClusterService { node: node.clone() });
+            .max_decoding_message_size(message_max)
+            .max_encoding_message_size(message_max);
+        let cluster = ClusterServer::new(ClusterService { node: node.clone(), logs })
+            .max_decoding_message_size(message_max)
+            .max_encoding_message_size(message_max);
         let transport = RaftTransportServer::new(RaftService { raft: node.raft.clone() })
-            .max_decoding_message_size(MESSAGE_BYTES_MAX)
-            .max_encoding_message_size(MESSAGE_BYTES_MAX);
+            .max_decoding_message_size(RAFT_MESSAGE_BYTES_MAX)
+            .max_encoding_message_size(RAFT_MESSAGE_BYTES_MAX);
 
-        tracing::info!(node = node.id, listen = %config.listen, data_dir = %config.data_dir.display(), "serving");
-        let served = tonic::transport::Server::builder()
+        let mut server = tonic::transport::Server::builder();
+        if let Some(tls) = &config.tls {
+            let files = read_tls(tls)?;
+            server = server
+                .tls_config(
+                    ServerTlsConfig::new()
+                        .identity(files.identity)
+                        .client_ca_root(files.ca)
+                        .client_auth_optional(!tls.require_client_cert),
+                )
+                .map_err(|e| StartError::Tls(e.to_string()))?;
+        }
+        let tokens = Tokens::new(&config.auth);
+        tracing::info!(
+            node = node.id,
+            listen = %config.listen,
+            data_dir = %config.data_dir.display(),
+            tls = config.tls.is_some(),
+            auth = tokens.enabled(),
+            metrics = config.metrics_listen.as_deref().unwrap_or("off"),
+            "serving"
+        );
+        let layers = tower::ServiceBuilder::new().layer(RpcMetricsLayer).layer(AuthLayer { tokens });
+        let served = server
             .tcp_nodelay(true)
             .http2_max_pending_accept_reset_streams(Some(PENDING_RESET_STREAMS_MAX))
+            .max_concurrent_streams(Some(config.limits.concurrent_streams_max))
+            .layer(layers)
             .add_service(health_service)
             .add_service(reflection)
             .add_service(inventory)

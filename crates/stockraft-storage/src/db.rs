@@ -6,8 +6,9 @@
 //! | `meta` | `vote`, `committed`, `last_purged` | postcard value |
 //! | `snapshot` | `meta`, `data` | read only: where builds before `snapshot/current` saved snapshots |
 
+pub use crate::codec::{corrupt, decode, encode};
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Options, WriteOptions};
-use serde::{Serialize, de::DeserializeOwned};
+use serde::de::DeserializeOwned;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -46,16 +47,6 @@ pub fn index_of(key: &[u8]) -> io::Result<u64> {
     Ok(u64::from_be_bytes(bytes))
 }
 
-pub fn encode<T: Serialize>(value: &T) -> io::Result<Vec<u8>> {
-    postcard::to_allocvec(value).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-}
-
-/// Decodes a stored value. A value that does not decode is corruption: the error stops the
-/// node (openraft treats storage errors as fatal) rather than skipping the entry.
-pub fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> io::Result<T> {
-    postcard::from_bytes(bytes).map_err(|e| corrupt(format!("{what} does not decode: {e}")))
-}
-
 pub fn get<T: DeserializeOwned>(db: &DB, family: &str, key: &str) -> io::Result<Option<T>> {
     let bytes = db.get_cf(cf(db, family), key).map_err(|e| storage_error("reading", e))?;
     bytes.map(|bytes| decode(key, &bytes)).transpose()
@@ -63,9 +54,4 @@ pub fn get<T: DeserializeOwned>(db: &DB, family: &str, key: &str) -> io::Result<
 
 pub fn storage_error(doing: &str, error: rocksdb::Error) -> io::Error {
     io::Error::other(format!("rocksdb {doing}: {error}"))
-}
-
-/// Stored data that is not what it should be (undecodable, cut short, missing).
-pub fn corrupt(message: impl Into<String>) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, message.into())
 }

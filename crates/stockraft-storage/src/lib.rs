@@ -8,14 +8,17 @@
 //! Both are checked against openraft's storage conformance suite (`tests/conformance.rs`).
 //! See `DESIGN.md` for what is durable when.
 
+pub mod backup;
+mod codec;
 mod db;
 mod log_store;
+pub mod restore;
 mod snapshot_file;
 mod state_machine;
 mod type_config;
 
 pub use log_store::LogStore;
-pub use state_machine::{Machine, SnapshotBuilder, SnapshotData, StateMachineStore};
+pub use state_machine::{Backup, Machine, SnapshotBuilder, SnapshotData, StateMachineStore};
 pub use type_config::{Entry, LogId, Response, SnapshotMeta, StoredMembership, TypeConfig, Vote};
 
 use std::io;

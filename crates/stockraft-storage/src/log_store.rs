@@ -26,7 +26,7 @@ use std::thread;
 
 const KEY_VOTE: &str = "vote";
 const KEY_COMMITTED: &str = "committed";
-const KEY_LAST_PURGED: &str = "last_purged";
+pub(crate) const KEY_LAST_PURGED: &str = "last_purged";
 
 /// The log store; clones share the database and the flusher (a clone is the log reader).
 #[derive(Clone)]

@@ -1,8 +1,5 @@
-//! The current snapshot, as one file beside the database: `snapshot/current`.
-//!
-//! ```text
-//! metadata length (u32 LE) | postcard SnapshotMeta | the ledger's snapshot image
-//! ```
+//! The current snapshot, as one file beside the database: `snapshot/current`, in the format of
+//! [`crate::backup`].
 //!
 //! Written to `current.tmp`, fsynced, renamed over `current`, and the directory fsynced: a crash
 //! leaves either the old snapshot or the new one, never half of one. The image carries its own
@@ -12,7 +9,7 @@
 //! through the write-ahead log the Raft log shares made every log fsync behind it wait for the
 //! whole image: appends stalled for the length of the write, on every node at once.
 
-use crate::db;
+use crate::backup;
 use crate::type_config::SnapshotMeta;
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -21,7 +18,6 @@ use std::path::{Path, PathBuf};
 const DIR: &str = "snapshot";
 const CURRENT: &str = "current";
 const TEMPORARY: &str = "current.tmp";
-const LENGTH_BYTES: usize = 4;
 
 #[derive(Clone, Debug)]
 pub struct SnapshotFile {
@@ -38,12 +34,10 @@ impl SnapshotFile {
 
     /// Replaces the current snapshot; durable when this returns.
     pub fn save(&self, meta: &SnapshotMeta, image: &[u8]) -> io::Result<()> {
-        let meta = db::encode(meta)?;
-        let length = u32::try_from(meta.len()).map_err(|_| db::corrupt("snapshot metadata over 4 GiB"))?;
+        let header = backup::header(meta)?;
         let temporary = self.dir.join(TEMPORARY);
         let mut file = File::create(&temporary)?;
-        file.write_all(&length.to_le_bytes())?;
-        file.write_all(&meta)?;
+        file.write_all(&header)?;
         file.write_all(image)?;
         file.sync_all()?;
         drop(file);
@@ -53,21 +47,24 @@ impl SnapshotFile {
 
     /// The current snapshot's metadata and image, if one was saved.
     pub fn load(&self) -> io::Result<Option<(SnapshotMeta, Vec<u8>)>> {
-        let mut bytes = match fs::read(self.dir.join(CURRENT)) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let length: [u8; LENGTH_BYTES] = bytes
-            .get(..LENGTH_BYTES)
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| db::corrupt("snapshot file shorter than its header"))?;
-        let end = LENGTH_BYTES + u32::from_le_bytes(length) as usize;
-        let meta = db::decode(
-            "snapshot metadata",
-            bytes.get(LENGTH_BYTES..end).ok_or_else(|| db::corrupt("snapshot file cut in its metadata"))?,
-        )?;
-        let image = bytes.split_off(end);
-        Ok(Some((meta, image)))
+        match fs::read(self.path()) {
+            Ok(bytes) => backup::parse(bytes).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The current snapshot's file, opened: it stays readable as it was even if a newer
+    /// snapshot replaces it meanwhile (the rename leaves the open file alone).
+    pub fn open_current(&self) -> io::Result<Option<File>> {
+        match File::open(self.path()) {
+            Ok(file) => Ok(Some(file)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(CURRENT)
     }
 }

@@ -18,12 +18,18 @@ use openraft::alias::SnapshotOf;
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, OptionalSend, entry::RaftEntry};
 use rocksdb::DB;
-use std::io;
+use std::io::{self, Read};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 use stockraft_core::State;
 
 const KEY_META: &str = "meta";
+
+/// Metrics (stockd serves them; see its `telemetry::prometheus`): the last snapshot's size, how
+/// long builds take, and how many were built here or installed from the leader.
+const SNAPSHOT_BYTES: &str = "stockraft_snapshot_bytes";
+const SNAPSHOT_SECONDS: &str = "stockraft_snapshot_build_seconds";
+const SNAPSHOTS: &str = "stockraft_snapshots_total";
 const KEY_DATA: &str = "data";
 
 /// The applied state: the ledger and where in the log it stands.
@@ -42,6 +48,14 @@ pub struct StateMachineStore {
     db: Arc<DB>,
     file: SnapshotFile,
     machine: Arc<RwLock<Machine>>,
+}
+
+/// A saved snapshot, to stream out as a backup.
+pub struct Backup {
+    pub meta: SnapshotMeta,
+    /// The size of the whole backup (header and image).
+    pub bytes: u64,
+    pub reader: Box<dyn io::Read + Send>,
 }
 
 /// The snapshot payload: the ledger's versioned snapshot image.
@@ -71,6 +85,28 @@ impl StateMachineStore {
             Some(saved) => Ok(Some(saved)),
             None => self.legacy_snapshot(),
         }
+    }
+
+    /// The last saved snapshot as a backup: its metadata, its size and a reader of its bytes (in
+    /// the format of [`crate::backup`]). The reader sees the snapshot as it was when this was
+    /// called, even if a newer one is saved while it is read.
+    pub fn backup(&self) -> io::Result<Option<Backup>> {
+        if let Some(mut file) = self.file.open_current()? {
+            let bytes = file.metadata()?.len();
+            let mut length = [0; 4];
+            file.read_exact(&mut length)?;
+            let mut header = length.to_vec();
+            let meta_len = (u32::from_le_bytes(length) as usize).min(crate::backup::META_BYTES_MAX);
+            header.resize(4 + meta_len, 0);
+            file.read_exact(&mut header[4..])?;
+            let (meta, _) = crate::backup::parse(header.clone())?;
+            let reader = io::Cursor::new(header).chain(file);
+            return Ok(Some(Backup { meta, bytes, reader: Box::new(reader) }));
+        }
+        let Some((meta, image)) = self.legacy_snapshot()? else { return Ok(None) };
+        let mut bytes = crate::backup::header(&meta)?;
+        bytes.extend_from_slice(&image);
+        Ok(Some(Backup { meta, bytes: bytes.len() as u64, reader: Box::new(io::Cursor::new(bytes)) }))
     }
 
     /// A snapshot an older build saved in the database (before snapshots moved to a file).
@@ -165,6 +201,9 @@ impl SnapshotBuilder {
         let data = ledger.snapshot();
         let encoded = started.elapsed() - rebuilt;
         self.store.save_snapshot(&meta, &data)?;
+        metrics::histogram!(SNAPSHOT_SECONDS).record(started.elapsed().as_secs_f64());
+        metrics::gauge!(SNAPSHOT_BYTES).set(data.len() as f64);
+        metrics::counter!(SNAPSHOTS, "how" => "built").increment(1);
         tracing::info!(
             last_log_id = ?meta.last_log_id,
             bytes = data.len(),
@@ -243,6 +282,8 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let ledger = State::restore(&snapshot)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("snapshot refused: {e}")))?;
         self.save_snapshot(meta, &snapshot)?;
+        metrics::gauge!(SNAPSHOT_BYTES).set(snapshot.len() as f64);
+        metrics::counter!(SNAPSHOTS, "how" => "installed").increment(1);
         *self.write() = Machine { ledger, last_applied: meta.last_log_id, membership: meta.last_membership.clone() };
         Ok(())
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use stockraft_server::config::{Config, Flags};
 use stockraft_server::server;
+use stockraft_server::telemetry::logs::{self, LogControl};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -18,14 +19,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log))
-        .with_target(false)
-        // Colours on a terminal only: logs written to files stay plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let logs = logs::init(&config.log, config.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
-    match runtime.block_on(run(config)) {
+    match runtime.block_on(run(config, logs)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("stockd: {e}");
@@ -34,14 +30,18 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(config: Config) -> Result<(), server::StartError> {
+async fn run(config: Config, logs: LogControl) -> Result<(), server::StartError> {
     let node_id = config.node_id;
     let advertised = config.advertised().to_string();
-    let started = server::start(config).await?;
+    let metrics = config.metrics_listen.clone();
+    let started = server::start(config, Some(logs)).await?;
     let stockctl = stockctl_path();
     eprintln!("stockd: node {node_id} serving gRPC on {advertised} (Ctrl-C stops it)");
     eprintln!("  status:  {stockctl} --endpoints {advertised} cluster status");
     eprintln!("  reserve: {stockctl} --endpoints {advertised} reserve --sku moutai-flash --buyer alice --hold order-1");
+    if let Some(metrics) = metrics {
+        eprintln!("  metrics: curl -s http://{metrics}/metrics");
+    }
     started.serve(shutdown_signal()).await
 }
 

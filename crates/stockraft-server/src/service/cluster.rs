@@ -4,16 +4,22 @@
 use super::{ok, route};
 use crate::convert::to_proto;
 use crate::node::{Node, write_error};
+use crate::telemetry::logs::LogControl;
 use openraft::BasicNode;
 use openraft::async_runtime::WatchReceiver;
 use openraft::storage::RaftStateMachine;
 use std::collections::BTreeSet;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use stockraft_proto::errors::{invalid_argument, unavailable};
 use stockraft_proto::v1;
 use stockraft_proto::v1::cluster_client::ClusterClient;
 use stockraft_proto::v1::cluster_server::Cluster;
+use stockraft_storage::Backup;
+use tokio::sync::mpsc;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request as Call, Response, Status};
 
 /// How long TransferLeader waits for the new leader to take over.
@@ -23,8 +29,78 @@ const CATCH_UP_WAIT: Duration = Duration::from_secs(60);
 /// How long TriggerSnapshot waits for the snapshot to be built and saved.
 const SNAPSHOT_WAIT: Duration = Duration::from_secs(120);
 
+/// A backup streams in parts of this size (below the smallest `limits.message_bytes_max`).
+const BACKUP_PART_BYTES: usize = 512 << 10;
+/// Parts read ahead of the client.
+const BACKUP_PARTS_AHEAD: usize = 4;
+
 pub struct ClusterService {
     pub node: Arc<Node>,
+    /// The process's log filter, when stockd owns the subscriber.
+    pub logs: Option<LogControl>,
+}
+
+type SnapshotStream = Pin<Box<dyn Stream<Item = Result<v1::SnapshotPart, Status>> + Send>>;
+
+impl ClusterService {
+    /// Builds a snapshot on this node at or after `applied` and waits until it is saved.
+    async fn snapshot_at_least(&self, applied: u64) -> Result<(), Status> {
+        self.node.raft.trigger().snapshot().await.map_err(|e| unavailable(e.to_string()))?;
+        self.node
+            .raft
+            .wait(Some(SNAPSHOT_WAIT))
+            .metrics(|m| m.snapshot.as_ref().is_some_and(|s| s.index >= applied), "snapshot built")
+            .await
+            .map_err(|e| unavailable(format!("the snapshot was not built in time: {e}")))?;
+        Ok(())
+    }
+}
+
+/// Streams a backup's bytes in parts, the first with `info`; reads on a blocking thread.
+fn stream_backup(backup: Backup, info: v1::SnapshotInfo) -> SnapshotStream {
+    let (sender, receiver) = mpsc::channel(BACKUP_PARTS_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let Backup { mut reader, bytes, .. } = backup;
+        let mut info = Some(info);
+        let mut sent = 0u64;
+        loop {
+            let mut data = vec![0; BACKUP_PART_BYTES];
+            let read = match read_full(&mut reader, &mut data) {
+                Ok(read) => read,
+                Err(e) => {
+                    let _ = sender.blocking_send(Err(Status::internal(format!("reading the snapshot: {e}"))));
+                    return;
+                }
+            };
+            data.truncate(read);
+            sent += read as u64;
+            if read == 0 && info.is_none() {
+                break;
+            }
+            if sender.blocking_send(Ok(v1::SnapshotPart { info: info.take(), data })).is_err() {
+                return;
+            }
+            if read < BACKUP_PART_BYTES {
+                break;
+            }
+        }
+        if sent != bytes {
+            tracing::error!(sent, bytes, "the backup changed size while it was read");
+        }
+    });
+    Box::pin(ReceiverStream::new(receiver))
+}
+
+/// Fills `buffer` unless the reader ends first; returns how much was read.
+fn read_full(reader: &mut impl std::io::Read, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match reader.read(&mut buffer[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
 }
 
 /// This node's view of the cluster.
@@ -148,14 +224,7 @@ impl Cluster for ClusterService {
         &self,
         _call: Call<v1::TriggerSnapshotRequest>,
     ) -> Result<Response<v1::SnapshotInfo>, Status> {
-        let applied = self.node.applied_index();
-        self.node.raft.trigger().snapshot().await.map_err(|e| unavailable(e.to_string()))?;
-        self.node
-            .raft
-            .wait(Some(SNAPSHOT_WAIT))
-            .metrics(|m| m.snapshot.as_ref().is_some_and(|s| s.index >= applied), "snapshot built")
-            .await
-            .map_err(|e| unavailable(format!("the snapshot was not built in time: {e}")))?;
+        self.snapshot_at_least(self.node.applied_index()).await?;
         let mut store = self.node.state_machine.clone();
         let snapshot = store
             .get_current_snapshot()
@@ -164,6 +233,40 @@ impl Cluster for ClusterService {
             .ok_or_else(|| Status::internal("no snapshot after building one"))?;
         let (log_index, term) = snapshot.meta.last_log_id.map_or((0, 0), |id| (id.index, id.leader_id.term));
         ok(v1::SnapshotInfo { log_index, term, size_bytes: snapshot.snapshot.len() as u64 })
+    }
+
+    type SaveSnapshotStream = SnapshotStream;
+
+    async fn save_snapshot(&self, _call: Call<v1::SaveSnapshotRequest>) -> Result<Response<SnapshotStream>, Status> {
+        // The leader, after confirming it still leads, has applied every acknowledged write:
+        // a snapshot at or after its applied index holds them all.
+        self.node.linearize().await?;
+        let applied = self.node.applied_index();
+        self.snapshot_at_least(applied).await?;
+        let backup = self
+            .node
+            .state_machine
+            .backup()
+            .map_err(|e| Status::internal(format!("opening the snapshot: {e}")))?
+            .ok_or_else(|| Status::internal("no snapshot after building one"))?;
+        let (log_index, term) = backup.meta.last_log_id.map_or((0, 0), |id| (id.index, id.leader_id.term));
+        tracing::info!(log_index, bytes = backup.bytes, "streaming a backup");
+        let info = v1::SnapshotInfo { log_index, term, size_bytes: backup.bytes };
+        ok(stream_backup(backup, info))
+    }
+
+    async fn set_log_filter(&self, call: Call<v1::SetLogFilterRequest>) -> Result<Response<v1::LogFilter>, Status> {
+        let logs =
+            self.logs.as_ref().ok_or_else(|| Status::unimplemented("this process does not own its log subscriber"))?;
+        let filter = call.into_inner().filter;
+        let previous = if filter.trim().is_empty() {
+            logs.current()
+        } else {
+            let previous = logs.set(filter.trim()).map_err(invalid_argument)?;
+            tracing::info!(filter = filter.trim(), previous, "log filter changed");
+            previous
+        };
+        ok(v1::LogFilter { node_id: self.node.id, filter: logs.current(), previous })
     }
 
     async fn check_state(&self, _call: Call<v1::CheckStateRequest>) -> Result<Response<v1::StateCheck>, Status> {

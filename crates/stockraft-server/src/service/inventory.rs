@@ -9,11 +9,11 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 use stockraft_core::{Applied, HoldId, Outcome, Request, SkuId, limits::RESERVE_BATCH_MAX};
-use stockraft_proto::errors::{error_detail, invalid_argument};
+use stockraft_proto::errors::{error_detail, invalid_argument, resource_exhausted};
 use stockraft_proto::v1::inventory_client::InventoryClient;
 use stockraft_proto::v1::inventory_server::Inventory;
 use stockraft_proto::v1::{self, reserve_outcome};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request as Call, Response, Status};
@@ -26,6 +26,9 @@ const WATCH_BUFFER: usize = 64;
 
 pub struct InventoryService {
     pub node: Arc<Node>,
+    /// One permit per open watch, held by the watch's task; `watchers_max` in all.
+    pub watchers: Arc<Semaphore>,
+    pub watchers_max: usize,
 }
 
 impl InventoryService {
@@ -168,8 +171,22 @@ impl Inventory for InventoryService {
         for sku in &skus {
             self.node.read(|state| state.sku(sku).map(|_| ())).map_err(refused)?;
         }
+        let permit = self.watchers.clone().try_acquire_owned().map_err(|_| {
+            let max = self.watchers_max;
+            resource_exhausted(
+                "limits.watchers_max",
+                max as u64,
+                format!(
+                    "this node already serves its limit of {max} watches; retry later or watch through another node"
+                ),
+            )
+        })?;
         let (sender, receiver) = mpsc::channel(WATCH_BUFFER);
-        tokio::spawn(watch(self.node.clone(), skus, sender));
+        let node = self.node.clone();
+        tokio::spawn(async move {
+            watch(node, skus, sender).await;
+            drop(permit);
+        });
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 }

@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod inventory;
 pub mod raft;
 
+use crate::auth::AUTHORIZATION;
 use crate::convert::to_proto;
 use crate::node::FORWARDED;
 use std::time::Duration;
@@ -23,10 +24,15 @@ use tonic::{Response, Status};
 /// only stops a forwarded call from outliving any reasonable caller.
 pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The call to send to the leader: the same message, marked as forwarded.
+/// The call to send to the leader: the same message, marked as forwarded, with the caller's
+/// token (the leader checks it again, so a follower never lends its own authority).
 pub fn forward<T>(request: tonic::Request<T>) -> tonic::Request<T> {
+    let token = request.metadata().get(AUTHORIZATION).cloned();
     let mut forwarded = tonic::Request::new(request.into_inner());
     forwarded.metadata_mut().insert(FORWARDED, MetadataValue::from_static("1"));
+    if let Some(token) = token {
+        forwarded.metadata_mut().insert(AUTHORIZATION, token);
+    }
     forwarded.set_timeout(FORWARD_TIMEOUT);
     forwarded
 }

@@ -1,0 +1,88 @@
+//! The `/metrics` endpoint (Prometheus text format, served by `metrics-exporter-prometheus` on
+//! the `metrics_listen` address) and the gauges sampled from Raft and the ledger.
+//!
+//! Every metric stockd exports is named here, with its unit in the name as Prometheus
+//! expects. Counters and histograms are recorded where the event happens (the RPC layer, the
+//! proposer, the expire timer, storage); gauges are sampled every [`SAMPLE_INTERVAL`].
+
+use crate::node::Node;
+use metrics::{gauge, histogram};
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
+use openraft::async_runtime::WatchReceiver;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const RPC_REQUESTS: &str = "stockraft_rpc_requests_total";
+pub const RPC_SECONDS: &str = "stockraft_rpc_duration_seconds";
+pub const REJECTIONS: &str = "stockraft_rejections_total";
+pub const BATCH_REQUESTS: &str = "stockraft_batch_requests";
+pub const HOLDS_EXPIRED: &str = "stockraft_holds_expired_total";
+pub const HOLDS_OPEN: &str = "stockraft_holds_open";
+pub const RAFT_TERM: &str = "stockraft_raft_term";
+pub const RAFT_LEADER: &str = "stockraft_raft_leader_id";
+pub const RAFT_IS_LEADER: &str = "stockraft_raft_is_leader";
+pub const RAFT_LAST_LOG: &str = "stockraft_raft_last_log_index";
+pub const RAFT_COMMITTED: &str = "stockraft_raft_committed_index";
+pub const RAFT_APPLIED: &str = "stockraft_raft_applied_index";
+pub const RAFT_SNAPSHOT: &str = "stockraft_raft_snapshot_index";
+pub const REPLICATION_LAG: &str = "stockraft_raft_replication_lag_entries";
+// Recorded by stockraft-storage (it names them itself; listed here so that one file has them all).
+pub const SNAPSHOT_BYTES: &str = "stockraft_snapshot_bytes";
+pub const SNAPSHOT_SECONDS: &str = "stockraft_snapshot_build_seconds";
+pub const SNAPSHOTS: &str = "stockraft_snapshots_total";
+
+/// How often gauges are read from Raft's metrics and the ledger. Scrapes are seconds apart;
+/// sampling is a lock-free read of Raft's metrics and one short ledger read lock.
+pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Latency buckets in seconds: a reserve takes milliseconds; an election or a slow fsync
+/// pushes calls toward a second, and forwarded calls may wait a few.
+const LATENCY_BUCKETS: [f64; 14] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0];
+/// Requests per Raft entry: 1 with a lone caller, up to `batch_max` (1,024) under a sale.
+const BATCH_BUCKETS: [f64; 11] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0];
+/// Snapshot builds: milliseconds for a small catalog, seconds at a million holds.
+const SNAPSHOT_BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// Starts serving `/metrics` on `listen` and installs the process-wide recorder. Must run inside
+/// the tokio runtime; once per process.
+pub fn install(listen: SocketAddr) -> Result<(), BuildError> {
+    PrometheusBuilder::new()
+        .with_http_listener(listen)
+        .set_buckets_for_metric(Matcher::Full(RPC_SECONDS.into()), &LATENCY_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Full(BATCH_REQUESTS.into()), &BATCH_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Full(SNAPSHOT_SECONDS.into()), &SNAPSHOT_BUCKETS)?
+        .install()
+}
+
+/// Samples Raft's view and the ledger's open holds into gauges, forever.
+pub async fn sample(node: Arc<Node>) {
+    let mut tick = tokio::time::interval(SAMPLE_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let metrics = node.raft.metrics().borrow_watched().clone();
+        let last_log = metrics.last_log_index.unwrap_or_default();
+        gauge!(RAFT_TERM).set(metrics.current_term as f64);
+        gauge!(RAFT_LEADER).set(metrics.current_leader.unwrap_or_default() as f64);
+        gauge!(RAFT_IS_LEADER).set(if metrics.current_leader == Some(node.id) { 1.0 } else { 0.0 });
+        gauge!(RAFT_LAST_LOG).set(last_log as f64);
+        gauge!(RAFT_COMMITTED).set(metrics.local_committed.as_ref().map_or(0, |l| l.index) as f64);
+        gauge!(RAFT_APPLIED).set(metrics.last_applied.as_ref().map_or(0, |l| l.index) as f64);
+        gauge!(RAFT_SNAPSHOT).set(metrics.snapshot.as_ref().map_or(0, |l| l.index) as f64);
+        // Only the leader tracks its followers; elsewhere the series keep their last value, and
+        // RAFT_IS_LEADER says which node's figures are current.
+        for (follower, matched) in metrics.replication.iter().flatten() {
+            if *follower != node.id {
+                let lag = last_log.saturating_sub(matched.as_ref().map_or(0, |l| l.index));
+                gauge!(REPLICATION_LAG, "follower" => follower.to_string()).set(lag as f64);
+            }
+        }
+        gauge!(HOLDS_OPEN).set(node.read(|state| state.open_hold_count()) as f64);
+    }
+}
+
+/// Records how many client requests one Raft entry carried.
+pub fn batch(requests: usize) {
+    histogram!(BATCH_REQUESTS).record(requests as f64);
+}
