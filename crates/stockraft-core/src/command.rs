@@ -28,6 +28,10 @@ pub enum CommandBody {
     /// Expire due holds and forget old request ids and closed holds, at `now_ms`. Proposed by
     /// the leader on a timer.
     Expire,
+    /// Catalog and stock-figure requests applied all together or not at all (bulk import): if
+    /// any would be refused, none is applied. At most [`crate::limits::IMPORT_BATCH_MAX`].
+    /// (Last in the enum: entries logged before it existed decode unchanged.)
+    AllOrNothing(Vec<Request>),
 }
 
 /// A client mutation with its idempotency key.
@@ -161,12 +165,27 @@ impl fmt::Display for Command {
             CommandBody::Request(request) => write!(f, "{} {}", request.op.name(), request.request_id)?,
             CommandBody::Batch(requests) => write!(f, "batch of {}", requests.len())?,
             CommandBody::Expire => f.write_str("expire")?,
+            CommandBody::AllOrNothing(requests) => write!(f, "all-or-nothing batch of {}", requests.len())?,
         }
         write!(f, " @{}", self.now_ms)
     }
 }
 
 impl Op {
+    /// Catalog and stock-figure requests: the ones an all-or-nothing import batch may carry.
+    /// They read and change the catalog (warehouses, items and their stock levels, SKUs) only.
+    pub fn is_catalog(&self) -> bool {
+        matches!(
+            self,
+            Op::UpsertWarehouse(_)
+                | Op::UpsertItem(_)
+                | Op::UpsertSku(_)
+                | Op::SetSafetyStock(_)
+                | Op::ReceiveStock(_)
+                | Op::CountStock(_)
+        )
+    }
+
     /// The name used in logs and the audit ledger.
     pub fn name(&self) -> &'static str {
         match self {

@@ -41,6 +41,10 @@ pub const LINE_QUANTITY_MAX: u32 = 10_000;
 /// that one apply stays well under a millisecond.
 pub const RESERVE_BATCH_MAX: usize = 1_024;
 
+/// Most requests in one all-or-nothing import batch. Each batch is checked on a copy of the
+/// catalog first (so a refusal changes nothing): a copy per batch, so batches stay modest.
+pub const IMPORT_BATCH_MAX: usize = 500;
+
 /// Most buyer-risk rules on one SKU. Rules are evaluated in order on every reserve.
 pub const RISK_RULES_MAX: usize = 16;
 

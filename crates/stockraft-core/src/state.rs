@@ -8,7 +8,7 @@ use crate::hold_table::HoldTable;
 use crate::idempotency::{Remembered, RequestTable, Seen};
 use crate::ids::*;
 use crate::ledger::Ledger;
-use crate::limits::RESERVE_BATCH_MAX;
+use crate::limits::{IMPORT_BATCH_MAX, RESERVE_BATCH_MAX};
 use crate::maps::IdMap;
 use crate::reply::{Applied, Outcome};
 use crate::validate::validate_op;
@@ -90,6 +90,79 @@ impl State {
             CommandBody::Request(request) => self.apply_request(request),
             CommandBody::Batch(requests) => self.apply_batch(requests),
             CommandBody::Expire => Ok(Applied::Expired(self.expire())),
+            CommandBody::AllOrNothing(requests) => self.apply_all_or_nothing(requests),
+        }
+    }
+
+    /// Applies every request or none. They are first tried on a copy of the catalog (warehouses,
+    /// items with their stock levels, SKUs): the only state catalog and stock-figure requests
+    /// read or change. If every one passes there, they are applied here and pass the same way
+    /// (the ledger is deterministic). Otherwise nothing changes (not even the idempotency
+    /// table), and the answer is one outcome per request: the refusal for the first that
+    /// failed, and "not applied" for the rest.
+    fn apply_all_or_nothing(&mut self, requests: &[Request]) -> Outcome {
+        if requests.is_empty() || requests.len() > IMPORT_BATCH_MAX {
+            return Err(Rejection::invalid(format!(
+                "an all-or-nothing batch holds 1 to {IMPORT_BATCH_MAX} requests, not {}",
+                requests.len()
+            )));
+        }
+        if let Some(other) = requests.iter().find(|r| !r.op.is_catalog()) {
+            return Err(Rejection::invalid(format!(
+                "an all-or-nothing batch takes catalog and stock-figure requests only, not {}",
+                other.op.name()
+            )));
+        }
+        let mut trial = self.catalog_copy();
+        let mut failed = None;
+        for (at, request) in requests.iter().enumerate() {
+            let tried = match self.requests.seen(&request.request_id, request.fingerprint) {
+                Seen::Replay(first) => first.clone().map(|_| Applied::Updated),
+                Seen::Conflict => Err(Rejection::AlreadyExists {
+                    kind: EntityKind::Request,
+                    id: request.request_id.to_string(),
+                    detail: "the request id was used with a different payload".into(),
+                }),
+                Seen::New => validate_op(&request.op).and_then(|()| trial.execute(&request.op)),
+            };
+            if let Err(rejection) = tried {
+                failed = Some((at, rejection));
+                break;
+            }
+        }
+        if let Some((at, rejection)) = failed {
+            let outcomes = (0..requests.len())
+                .map(|n| match n == at {
+                    true => Err(rejection.clone()),
+                    false => Err(Rejection::invalid(format!(
+                        "not applied: request {} of this all-or-nothing batch was refused",
+                        at + 1
+                    ))),
+                })
+                .collect();
+            return Ok(Applied::Batch(outcomes));
+        }
+        let outcomes: Vec<Outcome> = requests.iter().map(|request| self.apply_request(request)).collect();
+        assert!(
+            outcomes.iter().all(Result::is_ok),
+            "an all-or-nothing batch passed on the catalog copy but not on the ledger: {outcomes:?}"
+        );
+        Ok(Applied::Batch(outcomes))
+    }
+
+    /// A state holding only this one's catalog (and clock), to try catalog requests on.
+    fn catalog_copy(&self) -> State {
+        State {
+            clock_ms: self.clock_ms,
+            last_log_index: self.last_log_index,
+            warehouses: self.warehouses.clone(),
+            warehouse_index: self.warehouse_index.clone(),
+            allocation_order: self.allocation_order.clone(),
+            items: self.items.clone(),
+            item_index: self.item_index.clone(),
+            skus: self.skus.clone(),
+            sku_index: self.sku_index.clone(),
+            ..State::default()
         }
     }
 

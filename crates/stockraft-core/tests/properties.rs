@@ -297,12 +297,13 @@ fn tally(tally: &mut Tally, body: &CommandBody, outcome: &Outcome) {
     };
     match (body, outcome) {
         (CommandBody::Request(request), _) => count(request.op.name(), outcome),
-        (CommandBody::Batch(requests), Ok(Applied::Batch(outcomes))) => {
+        (CommandBody::Batch(requests) | CommandBody::AllOrNothing(requests), Ok(Applied::Batch(outcomes))) => {
             for (request, outcome) in requests.iter().zip(outcomes) {
                 count(request.op.name(), outcome);
             }
         }
         (CommandBody::Batch(_), _) => count("batch", outcome),
+        (CommandBody::AllOrNothing(_), _) => count("all-or-nothing", outcome),
         (CommandBody::Expire, _) => count("expire", outcome),
     }
 }

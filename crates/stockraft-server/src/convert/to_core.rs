@@ -260,3 +260,17 @@ pub fn page(r: &v1::ListRequest) -> Checked<Page<'_>> {
     };
     Ok(Page { after: &r.after, limit })
 }
+
+/// One operation of a bulk import.
+pub fn import_op(op: &v1::ImportOp) -> Checked<Request> {
+    use v1::import_op::Op as Import;
+    match &op.op {
+        Some(Import::Warehouse(r)) => upsert_warehouse(r),
+        Some(Import::Item(r)) => upsert_item(r),
+        Some(Import::Sku(r)) => upsert_sku(r),
+        Some(Import::CountStock(r)) => stock_figure(r, Figure::Count),
+        Some(Import::ReceiveStock(r)) => stock_figure(r, Figure::Receive),
+        Some(Import::SafetyStock(r)) => stock_figure(r, Figure::SafetyStock),
+        None => Err(Rejection::invalid("an import operation needs one of its fields set")),
+    }
+}

@@ -4,12 +4,17 @@
 use super::{applied, ok, refused, route, unexpected};
 use crate::convert::to_core::{self, Figure};
 use crate::convert::to_proto;
-use crate::node::Node;
+use crate::node::{Node, write_error};
+use crate::proposer::now_ms;
 use std::sync::Arc;
+use stockraft_core::limits::IMPORT_BATCH_MAX;
 use stockraft_core::{Applied, EntityKind, HoldId, ItemId, Rejection, Request, SkuId, State, WarehouseId};
+use stockraft_core::{Command, CommandBody};
+use stockraft_proto::errors::{error_detail, invalid_argument};
 use stockraft_proto::v1;
 use stockraft_proto::v1::catalog_client::CatalogClient;
 use stockraft_proto::v1::catalog_server::Catalog;
+use stockraft_storage::Response as Written;
 use tonic::{Request as Call, Response, Status};
 
 pub struct CatalogService {
@@ -74,6 +79,45 @@ fn page<T>(mut entries: Vec<(String, T)>, page: &to_core::Page<'_>) -> Vec<T> {
 
 #[tonic::async_trait]
 impl Catalog for CatalogService {
+    async fn import(&self, call: Call<v1::ImportRequest>) -> Result<Response<v1::ImportReply>, Status> {
+        let ops = &call.get_ref().ops;
+        if ops.is_empty() || ops.len() > IMPORT_BATCH_MAX {
+            return Err(invalid_argument(format!(
+                "an import holds 1 to {IMPORT_BATCH_MAX} operations, not {}",
+                ops.len()
+            )));
+        }
+        let requests = ops
+            .iter()
+            .enumerate()
+            .map(|(n, op)| to_core::import_op(op).map_err(|r| invalid_argument(format!("operation {n}: {r}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        route!(self.node, call, CatalogClient, import);
+        // Its own Raft entry (not packed with other calls by the proposer): the ledger applies
+        // the whole batch or none of it.
+        let command = Command { now_ms: now_ms(), body: CommandBody::AllOrNothing(requests) };
+        let written = self.node.raft.client_write(command).await.map_err(write_error)?;
+        let log_index = written.log_id.index;
+        let outcomes = match written.data {
+            Written::Ledger(Ok(Applied::Batch(outcomes))) => outcomes,
+            Written::Ledger(Err(rejection)) => return Err(to_proto::rejection_at(&rejection, log_index)),
+            other => return Err(Status::internal(format!("the ledger answered an import with {other:?}"))),
+        };
+        let reply = match outcomes.iter().position(Result::is_err) {
+            None => v1::ImportReply { applied: true, log_index, ..v1::ImportReply::default() },
+            Some(at) => {
+                let rejection = outcomes[at].as_ref().expect_err("found as an error");
+                v1::ImportReply {
+                    applied: false,
+                    log_index,
+                    refused_op: at as u32,
+                    refusal: error_detail(&to_proto::rejection_at(rejection, log_index)),
+                }
+            }
+        };
+        ok(reply)
+    }
+
     async fn upsert_warehouse(
         &self,
         call: Call<v1::UpsertWarehouseRequest>,
