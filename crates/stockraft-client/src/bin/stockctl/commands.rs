@@ -1,6 +1,7 @@
 //! stockctl's commands: one per API call, grouped as the services are.
 
 use crate::output::{self, Format};
+use crate::{backup, bulk, certs};
 use clap::{Args, Subcommand};
 use futures_util::StreamExt;
 use stockraft_client::{Client, Error, new_request_id, v1};
@@ -51,10 +52,32 @@ pub enum Command {
     Stock(StockCommand),
     #[command(subcommand)]
     Inbound(InboundCommand),
-    /// Query the audit ledger.
+    /// Query the audit ledger, or export it (ledger export FILE).
     Ledger(LedgerArgs),
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Backups.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+    /// Load warehouses, items, SKUs or stock counts from a CSV file (with a header line).
+    Import {
+        #[arg(value_enum)]
+        kind: bulk::Kind,
+        file: std::path::PathBuf,
+        /// Lines per all-or-nothing batch.
+        #[arg(long, default_value_t = bulk::BATCH_LINES_MAX)]
+        batch: usize,
+    },
+    /// Write a private CA and certificates for a local TLS cluster into DIR.
+    Certs {
+        dir: std::path::PathBuf,
+        /// Node certificates to make (node1.pem ...).
+        #[arg(long, default_value_t = 3)]
+        nodes: u64,
+        /// Names and addresses the certificates are valid for.
+        #[arg(long = "host", default_values = ["localhost", "127.0.0.1"])]
+        hosts: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -252,22 +275,36 @@ impl PageArgs {
 
 #[derive(Debug, Args)]
 pub struct LedgerArgs {
-    #[arg(long, default_value = "")]
+    #[command(subcommand)]
+    action: Option<LedgerAction>,
+    #[arg(long, global = true, default_value = "")]
     item: String,
-    #[arg(long, default_value = "")]
+    #[arg(long, global = true, default_value = "")]
     warehouse: String,
-    #[arg(long, default_value = "")]
+    #[arg(long, global = true, default_value = "")]
     hold: String,
     /// An operation name, e.g. RESERVE, EXPIRE, COUNT_STOCK.
-    #[arg(long)]
+    #[arg(long, global = true)]
     op: Option<String>,
     #[arg(long, default_value_t = 0)]
     from_seq: u64,
     #[arg(long, default_value_t = 100)]
     limit: u32,
     /// Answer from the node asked, without confirming leadership (may be stale).
-    #[arg(long)]
+    #[arg(long, global = true)]
     stale: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerAction {
+    /// Write every retained entry (matching the filters) to a CSV file (- for standard output).
+    Export { file: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Stream a consistent backup from the leader into FILE (restore: stockd --restore FILE).
+    Save { file: std::path::PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -298,6 +335,10 @@ pub enum ClusterCommand {
     /// Each endpoint's own applied state: digest (equal on replicas at the same index),
     /// invariant check and hold counts.
     CheckState,
+    /// Show each endpoint's log filter, or set it (e.g. "info,stockraft_server=debug").
+    LogFilter {
+        filter: Option<String>,
+    },
 }
 
 /// A call with the client's retries (the request is built once, so retries resend the same
@@ -401,6 +442,13 @@ pub async fn run(client: &Client, out: Format, command: Command) -> Result<(), E
                 limit: a.limit,
                 allow_stale: a.stale,
             };
+            if let Some(LedgerAction::Export { file }) = a.action {
+                let rows = bulk::export(client, query, &file).await?;
+                if file != "-" {
+                    eprintln!("exported {rows} ledger entries to {file}");
+                }
+                return Ok(());
+            }
             let page = call!(client, catalog, query_ledger, query);
             match out {
                 Format::Json => output::print(out, "LedgerPage", &page),
@@ -411,6 +459,34 @@ pub async fn run(client: &Client, out: Format, command: Command) -> Result<(), E
             }
         }
         C::Cluster(c) => cluster(client, out, c).await?,
+        C::Snapshot(SnapshotCommand::Save { file }) => {
+            let saved = backup::save(client, &file).await?;
+            match out {
+                Format::Json => output::print(out, "SnapshotInfo", &saved.info),
+                Format::Table => output::emit(format!(
+                    "saved {}: log index {} (term {}), {} bytes\nrestore: stockd --config NODE.toml --restore {}",
+                    saved.path.display(),
+                    saved.info.log_index,
+                    saved.info.term,
+                    saved.info.size_bytes,
+                    saved.path.display()
+                )),
+            }
+        }
+        C::Import { kind, file, batch } => {
+            let imported = bulk::import(client, kind, &file, batch).await?;
+            output::emit(format!(
+                "imported {} lines from {} in {} batches (log index {})",
+                imported.lines,
+                file.display(),
+                imported.batches,
+                imported.last_log_index
+            ));
+        }
+        C::Certs { dir, nodes, hosts } => {
+            let written = certs::generate(&dir, nodes, &hosts)?;
+            output::emit(format!("wrote {} into {}", written.join(" "), dir.display()));
+        }
     }
     Ok(())
 }
@@ -583,6 +659,7 @@ async fn cluster(client: &Client, out: Format, command: ClusterCommand) -> Resul
             call!(client, cluster, transfer_leader, v1::TransferLeaderRequest { to_node_id: node_id })
         }
         ClusterCommand::CheckState => return check_state(client, out).await,
+        ClusterCommand::LogFilter { filter } => return log_filter(client, out, filter).await,
         ClusterCommand::Snapshot => {
             let address = client.options().endpoints[0].clone();
             let mut cluster = stockraft_proto::v1::cluster_client::ClusterClient::new(client.channel_to(&address)?);
@@ -600,6 +677,26 @@ async fn cluster(client: &Client, out: Format, command: ClusterCommand) -> Resul
             table.add_row(status_row(address.unwrap_or("?"), &status));
             output::emit(table);
         }
+    }
+    Ok(())
+}
+
+/// Shows or sets each endpoint's log filter (a per-node setting: every endpoint is asked).
+async fn log_filter(client: &Client, out: Format, filter: Option<String>) -> Result<(), Error> {
+    let mut table = comfy_table::Table::new();
+    table.set_header(["endpoint", "node", "filter", "previous"]);
+    for address in &client.options().endpoints {
+        let mut cluster = stockraft_proto::v1::cluster_client::ClusterClient::new(client.channel_to(address)?);
+        let request = v1::SetLogFilterRequest { filter: filter.clone().unwrap_or_default() };
+        let answer = cluster.set_log_filter(request).await.map_err(Error::Rejected)?.into_inner();
+        if out == Format::Json {
+            output::print(out, "LogFilter", &answer);
+            continue;
+        }
+        table.add_row([address.clone(), answer.node_id.to_string(), answer.filter, answer.previous]);
+    }
+    if out == Format::Table {
+        output::emit(table);
     }
     Ok(())
 }
