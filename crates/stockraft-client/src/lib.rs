@@ -246,10 +246,14 @@ impl Client {
         let mut backoff = self.options.backoff_min;
         let mut next = self.preferred.load(Ordering::Relaxed);
         let mut attempts = 0;
+        let mut last_failure = String::new();
         loop {
             attempts += 1;
             let (n, address, channel) = self.node(next);
             let remaining = self.options.deadline.saturating_sub(started.elapsed());
+            if remaining.is_zero() && attempts > 1 {
+                return Err(Error::Unavailable { attempts: attempts - 1, last: last_failure });
+            }
             let budget = self.options.attempt_timeout.min(remaining);
             let status = match tokio::time::timeout(budget, call(channel)).await {
                 Ok(Ok(reply)) => {
@@ -261,16 +265,14 @@ impl Client {
                 Err(_) => Status::deadline_exceeded(format!("no answer from {address} within {budget:?}")),
             };
             tracing::debug!(node = %address, code = ?status.code(), message = status.message(), "attempt failed");
+            last_failure = format!("{address}: {}: {}", status.code(), explain(&status));
             // A node that knows the leader names it: go there next, at once.
             let hint = error_detail(&status)
                 .filter(|d| !d.leader_address.is_empty())
                 .and_then(|d| self.node_at(&d.leader_address));
             let remaining = self.options.deadline.saturating_sub(started.elapsed());
             if remaining.is_zero() {
-                return Err(Error::Unavailable {
-                    attempts,
-                    last: format!("{address}: {}: {}", status.code(), status.message()),
-                });
+                return Err(Error::Unavailable { attempts, last: last_failure });
             }
             match hint {
                 Some(leader) if leader != n => next = leader,
@@ -328,6 +330,18 @@ impl Client {
     pub fn channel_to(&self, address: &str) -> Result<Transport, Error> {
         channel(address, &self.options)
     }
+}
+
+/// A status's message with the transport errors under it (a refused TLS handshake, a refused
+/// connection), which tonic keeps as the status's source rather than in its message.
+fn explain(status: &Status) -> String {
+    let mut message = status.message().to_string();
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        message = format!("{message}: {error}");
+        source = error.source();
+    }
+    message
 }
 
 fn channel(address: &str, options: &Options) -> Result<Transport, Error> {

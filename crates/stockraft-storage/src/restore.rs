@@ -31,7 +31,7 @@ pub struct Seeded {
 /// Refuses (changing nothing) a dir that already holds a node's data, and a backup that is not
 /// one (bad framing, a checksum mismatch, an undecodable image).
 pub fn seed(dir: &Path, backup: Vec<u8>, voters: BTreeMap<u64, BasicNode>) -> io::Result<Seeded> {
-    if dir.join("CURRENT").exists() || SnapshotFile::open(dir)?.path().exists() {
+    if dir.join("CURRENT").exists() || dir.join(SnapshotFile::CURRENT_PATH).exists() {
         return Err(io::Error::new(
             io::ErrorKind::AlreadyExists,
             format!("{} already holds a node's data; --restore seeds new, empty nodes only", dir.display()),

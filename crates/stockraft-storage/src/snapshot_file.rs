@@ -25,6 +25,9 @@ pub struct SnapshotFile {
 }
 
 impl SnapshotFile {
+    /// The current snapshot's path under a node's data dir.
+    pub const CURRENT_PATH: &str = "snapshot/current";
+
     /// The snapshot directory under a node's data dir (created if missing).
     pub fn open(data_dir: &Path) -> io::Result<SnapshotFile> {
         let dir = data_dir.join(DIR);

@@ -107,8 +107,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Error::Rejected(status)) => {
-            let reason = stockraft_client::reason(&status);
-            eprintln!("stockctl: refused ({}): {}", reason.as_str_name(), status.message());
+            let reason = match stockraft_client::reason(&status) {
+                stockraft_client::v1::Reason::Unspecified => format!("{:?}", status.code()),
+                reason => reason.as_str_name().to_string(),
+            };
+            eprintln!("stockctl: refused ({reason}): {}", status.message());
             ExitCode::from(EXIT_REJECTED)
         }
         Err(e @ Error::Unavailable { .. }) => {
