@@ -79,6 +79,7 @@ fn page<T>(mut entries: Vec<(String, T)>, page: &to_core::Page<'_>) -> Vec<T> {
 
 #[tonic::async_trait]
 impl Catalog for CatalogService {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(ops = call.get_ref().ops.len()))]
     async fn import(&self, call: Call<v1::ImportRequest>) -> Result<Response<v1::ImportReply>, Status> {
         let ops = &call.get_ref().ops;
         if ops.is_empty() || ops.len() > IMPORT_BATCH_MAX {
@@ -118,6 +119,7 @@ impl Catalog for CatalogService {
         ok(reply)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id))]
     async fn upsert_warehouse(
         &self,
         call: Call<v1::UpsertWarehouseRequest>,
@@ -141,6 +143,7 @@ impl Catalog for CatalogService {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id))]
     async fn upsert_item(&self, call: Call<v1::UpsertItemRequest>) -> Result<Response<v1::Item>, Status> {
         let request = to_core::upsert_item(call.get_ref()).map_err(refused)?;
         route!(self.node, call, CatalogClient, upsert_item);
@@ -163,6 +166,7 @@ impl Catalog for CatalogService {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id, sku_id = %call.get_ref().sku_id))]
     async fn upsert_sku(&self, call: Call<v1::UpsertSkuRequest>) -> Result<Response<v1::Sku>, Status> {
         let request = to_core::upsert_sku(call.get_ref()).map_err(refused)?;
         route!(self.node, call, CatalogClient, upsert_sku);
@@ -189,6 +193,7 @@ impl Catalog for CatalogService {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id))]
     async fn block_buyer(&self, call: Call<v1::BuyerListRequest>) -> Result<Response<v1::Sku>, Status> {
         let request = to_core::buyer_list(call.get_ref(), true).map_err(refused)?;
         route!(self.node, call, CatalogClient, block_buyer);
@@ -196,6 +201,7 @@ impl Catalog for CatalogService {
         self.update(request, |state| sku_reply(state, &id)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id))]
     async fn unblock_buyer(&self, call: Call<v1::BuyerListRequest>) -> Result<Response<v1::Sku>, Status> {
         let request = to_core::buyer_list(call.get_ref(), false).map_err(refused)?;
         route!(self.node, call, CatalogClient, unblock_buyer);
@@ -203,18 +209,21 @@ impl Catalog for CatalogService {
         self.update(request, |state| sku_reply(state, &id)).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id))]
     async fn receive_stock(&self, call: Call<v1::StockFigureRequest>) -> Result<Response<v1::StockLevel>, Status> {
         let request = to_core::stock_figure(call.get_ref(), Figure::Receive).map_err(refused)?;
         route!(self.node, call, CatalogClient, receive_stock);
         self.stock_write(request).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id))]
     async fn count_stock(&self, call: Call<v1::StockFigureRequest>) -> Result<Response<v1::StockLevel>, Status> {
         let request = to_core::stock_figure(call.get_ref(), Figure::Count).map_err(refused)?;
         route!(self.node, call, CatalogClient, count_stock);
         self.stock_write(request).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id))]
     async fn set_safety_stock(&self, call: Call<v1::StockFigureRequest>) -> Result<Response<v1::StockLevel>, Status> {
         let request = to_core::stock_figure(call.get_ref(), Figure::SafetyStock).map_err(refused)?;
         route!(self.node, call, CatalogClient, set_safety_stock);
@@ -251,18 +260,21 @@ impl Catalog for CatalogService {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id))]
     async fn add_inbound(&self, call: Call<v1::AddInboundRequest>) -> Result<Response<v1::StockLevel>, Status> {
         let request = to_core::add_inbound(call.get_ref()).map_err(refused)?;
         route!(self.node, call, CatalogClient, add_inbound);
         self.stock_write(request).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id))]
     async fn receive_inbound(&self, call: Call<v1::ReceiveInboundRequest>) -> Result<Response<v1::StockLevel>, Status> {
         let request = to_core::receive_inbound(call.get_ref()).map_err(refused)?;
         route!(self.node, call, CatalogClient, receive_inbound);
         self.stock_write(request).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id))]
     async fn cancel_inbound(&self, call: Call<v1::CancelInboundRequest>) -> Result<Response<v1::StockLevel>, Status> {
         let request = to_core::cancel_inbound(call.get_ref()).map_err(refused)?;
         route!(self.node, call, CatalogClient, cancel_inbound);
@@ -293,6 +305,7 @@ impl Catalog for CatalogService {
         .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id, hold_id = %call.get_ref().hold_id))]
     async fn ship(&self, call: Call<v1::ShipRequest>) -> Result<Response<v1::Hold>, Status> {
         let request = to_core::ship(call.get_ref()).map_err(refused)?;
         route!(self.node, call, CatalogClient, ship);

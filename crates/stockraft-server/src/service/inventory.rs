@@ -51,12 +51,14 @@ type AvailabilityStream = Pin<Box<dyn Stream<Item = Result<v1::Availability, Sta
 
 #[tonic::async_trait]
 impl Inventory for InventoryService {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id, hold_id = %call.get_ref().hold_id))]
     async fn reserve(&self, call: Call<v1::ReserveRequest>) -> Result<Response<v1::HoldReply>, Status> {
         let request = to_core::reserve(call.get_ref()).map_err(refused)?;
         route!(self.node, call, InventoryClient, reserve);
         self.hold_write(request).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(reserves = call.get_ref().reserves.len()))]
     async fn reserve_batch(
         &self,
         call: Call<v1::ReserveBatchRequest>,
@@ -106,30 +108,35 @@ impl Inventory for InventoryService {
         ok(v1::ReserveBatchReply { outcomes: replies })
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id, hold_id = %call.get_ref().hold_id))]
     async fn deduct(&self, call: Call<v1::ReserveRequest>) -> Result<Response<v1::HoldReply>, Status> {
         let request = to_core::deduct(call.get_ref()).map_err(refused)?;
         route!(self.node, call, InventoryClient, deduct);
         self.hold_write(request).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id, hold_id = %call.get_ref().hold_id))]
     async fn confirm(&self, call: Call<v1::HoldRequest>) -> Result<Response<v1::HoldReply>, Status> {
         let request = to_core::hold_action(call.get_ref(), HoldAction::Confirm).map_err(refused)?;
         route!(self.node, call, InventoryClient, confirm);
         self.hold_write(request).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id, hold_id = %call.get_ref().hold_id))]
     async fn release(&self, call: Call<v1::HoldRequest>) -> Result<Response<v1::HoldReply>, Status> {
         let request = to_core::hold_action(call.get_ref(), HoldAction::Release).map_err(refused)?;
         route!(self.node, call, InventoryClient, release);
         self.hold_write(request).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id, hold_id = %call.get_ref().hold_id))]
     async fn cancel(&self, call: Call<v1::HoldRequest>) -> Result<Response<v1::HoldReply>, Status> {
         let request = to_core::hold_action(call.get_ref(), HoldAction::Cancel).map_err(refused)?;
         route!(self.node, call, InventoryClient, cancel);
         self.hold_write(request).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(hold_id = %call.get_ref().hold_id))]
     async fn get_hold(&self, call: Call<v1::GetHoldRequest>) -> Result<Response<v1::Hold>, Status> {
         let id = HoldId::new(&call.get_ref().hold_id).map_err(refused)?;
         if !call.get_ref().allow_stale {
@@ -142,6 +149,7 @@ impl Inventory for InventoryService {
         ok(to_proto::hold(&view))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(sku_id = %call.get_ref().sku_id))]
     async fn get_availability(
         &self,
         call: Call<v1::GetAvailabilityRequest>,

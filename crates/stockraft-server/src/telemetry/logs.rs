@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 use std::sync::Arc;
+use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Registry, reload};
@@ -45,7 +46,12 @@ impl LogControl {
 pub fn init(filter: &str, format: LogFormat) -> LogControl {
     let (layer, handle) = reload::Layer::new(EnvFilter::new(filter));
     let registry = tracing_subscriber::registry().with(layer);
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
+    // Each gRPC call runs in a DEBUG span carrying its request and hold ids; at DEBUG (at start
+    // or set at runtime) the span's close is logged: one line per call, with its ids and time.
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_span_events(FmtSpan::CLOSE);
     match format {
         // Colours on a terminal only: logs written to files stay plain text.
         LogFormat::Human => registry.with(fmt.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))).init(),
