@@ -179,7 +179,7 @@ async fn a_node_restarted_from_its_data_dir_catches_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_node_joins_by_snapshot_and_leaves_again() {
     // Keep no log behind a snapshot, so the new node cannot catch up from the log.
-    let settings = Settings { extra: String::new(), raft: "logs_kept_after_snapshot = 0\n".into() };
+    let settings = Settings { raft: "logs_kept_after_snapshot = 0\n".into(), ..Settings::default() };
     let mut cluster = Cluster::start_with(3, settings);
     let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
     let client = cluster.client();
@@ -192,7 +192,7 @@ async fn a_new_node_joins_by_snapshot_and_leaves_again() {
     assert!(snapshot.log_index > 0 && snapshot.size_bytes > 0);
 
     let address =
-        cluster.add_spare(4, &Settings { extra: String::new(), raft: "logs_kept_after_snapshot = 0\n".into() });
+        cluster.add_spare(4, &Settings { raft: "logs_kept_after_snapshot = 0\n".into(), ..Settings::default() });
     cluster.spawn(4);
     let added = call!(
         client,

@@ -13,7 +13,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use stockraft_client::{Client, Error, Options, call, new_request_id, v1};
+use stockraft_client::{Client, Error, Options, Tls, call, new_request_id, v1};
 use tempfile::TempDir;
 
 /// Elections take well under a second; a loaded 2-core CI machine gets thirty.
@@ -39,6 +39,8 @@ fn free_port() -> u16 {
 pub struct Node {
     pub id: u64,
     pub address: String,
+    /// Where the node serves /metrics (when its settings ask for `{metrics}`).
+    pub metrics: String,
     config: PathBuf,
     log: PathBuf,
     child: Option<Child>,
@@ -54,13 +56,25 @@ pub struct Cluster {
     dir: TempDir,
     pub nodes: BTreeMap<u64, Node>,
     stockd: PathBuf,
+    /// The token and TLS settings the harness's own clients use.
+    pub access: Access,
 }
 
-/// Extra settings for every node's config file (TOML lines).
+/// What a client needs to reach a cluster with `[auth]` or `[tls]` on.
+#[derive(Clone, Default)]
+pub struct Access {
+    pub token: Option<String>,
+    pub tls: Option<Tls>,
+}
+
+/// Extra settings for every node's config file (TOML lines). In each, `{id}` becomes the node's
+/// id, `{dir}` the cluster's temporary directory, and `{metrics}` a free loopback address.
 #[derive(Default)]
 pub struct Settings {
     pub extra: String,
     pub raft: String,
+    /// Tables after `[raft]` (`[tls]`, `[auth]`, `[limits]`).
+    pub tables: String,
 }
 
 impl Cluster {
@@ -70,31 +84,58 @@ impl Cluster {
     }
 
     pub fn start_with(voters: u64, settings: Settings) -> Cluster {
-        let dir = tempfile::Builder::new().prefix("stockraft-cluster-").tempdir().expect("a temp dir");
-        let mut cluster = Cluster { dir, nodes: BTreeMap::new(), stockd: stockd_binary() };
-        let addresses: Vec<(u64, String)> = (1..=voters).map(|id| (id, format!("127.0.0.1:{}", free_port()))).collect();
-        let members: String =
-            addresses.iter().map(|(id, a)| format!("  {{ id = {id}, address = \"{a}\" }},\n")).collect();
-        for (id, address) in &addresses {
-            let bootstrap = if *id == 1 { "bootstrap = true\n" } else { "" };
-            cluster.write_node(*id, address, &format!("{bootstrap}members = [\n{members}]\n"), &settings);
-        }
+        let mut cluster = Cluster::prepare(voters, &settings);
         for id in 1..=voters {
             cluster.spawn(id);
         }
         cluster
     }
 
+    /// An empty temporary directory for a cluster, to prepare files (certificates) in.
+    pub fn directory() -> TempDir {
+        tempfile::Builder::new().prefix("stockraft-cluster-").tempdir().expect("a temp dir")
+    }
+
+    /// Writes the configs of nodes 1..=voters (node 1 bootstraps them) without starting them.
+    pub fn prepare(voters: u64, settings: &Settings) -> Cluster {
+        Cluster::prepare_in(Cluster::directory(), voters, settings)
+    }
+
+    pub fn prepare_in(dir: TempDir, voters: u64, settings: &Settings) -> Cluster {
+        let mut cluster = Cluster { dir, nodes: BTreeMap::new(), stockd: stockd_binary(), access: Access::default() };
+        let addresses: Vec<(u64, String)> = (1..=voters).map(|id| (id, format!("127.0.0.1:{}", free_port()))).collect();
+        let members: String =
+            addresses.iter().map(|(id, a)| format!("  {{ id = {id}, address = \"{a}\" }},\n")).collect();
+        for (id, address) in &addresses {
+            let bootstrap = if *id == 1 { "bootstrap = true\n" } else { "" };
+            cluster.write_node(*id, address, &format!("{bootstrap}members = [\n{members}]\n"), settings);
+        }
+        cluster
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     fn write_node(&mut self, id: u64, address: &str, membership: &str, settings: &Settings) {
         let data = self.dir.path().join(format!("node{id}"));
         let config = self.dir.path().join(format!("node{id}.toml"));
+        let metrics = format!("127.0.0.1:{}", free_port());
+        let fill = |text: &str| {
+            text.replace("{id}", &id.to_string())
+                .replace("{dir}", &self.dir.path().display().to_string())
+                .replace("{metrics}", &metrics)
+        };
         let text = format!(
-            "node_id = {id}\nlisten = \"{address}\"\ndata_dir = {data:?}\nlog = \"info,openraft=warn\"\n{membership}{}\n[raft]\n{}\n",
-            settings.extra, settings.raft
+            "node_id = {id}\nlisten = \"{address}\"\ndata_dir = {data:?}\nlog = \"info,openraft=warn\"\n{membership}{}\n[raft]\n{}\n{}\n",
+            fill(&settings.extra),
+            settings.raft,
+            fill(&settings.tables)
         );
         std::fs::write(&config, text).expect("write a node config");
         let log = self.dir.path().join(format!("node{id}.log"));
-        self.nodes.insert(id, Node { id, address: address.to_string(), config, log, child: None });
+        let node = Node { id, address: address.to_string(), metrics, config, log, child: None };
+        self.nodes.insert(id, node);
     }
 
     /// Prepares (does not start) a node outside the membership, to be added as a learner.
@@ -106,11 +147,17 @@ impl Cluster {
 
     /// Starts (or restarts) a node's process on its data dir.
     pub fn spawn(&mut self, id: u64) {
+        self.spawn_with(id, &[]);
+    }
+
+    /// Starts a node with extra flags (`--restore FILE`).
+    pub fn spawn_with(&mut self, id: u64, flags: &[&str]) {
         let node = self.nodes.get_mut(&id).expect("a known node");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&node.log).expect("open the node log");
         let child = Command::new(&self.stockd)
             .arg("--config")
             .arg(&node.config)
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
@@ -152,12 +199,20 @@ impl Cluster {
 
     /// A client that may use every node.
     pub fn client(&self) -> Client {
-        Client::new(Options::new(self.endpoints())).expect("a client")
+        self.client_with(self.endpoints(), &self.access)
     }
 
     /// A client that talks to one node only (which forwards to the leader if it must).
     pub fn client_of(&self, id: u64) -> Client {
-        Client::new(Options::new([self.address(id)])).expect("a client")
+        self.client_with(vec![self.address(id)], &self.access)
+    }
+
+    /// A client of these nodes with this token and TLS.
+    pub fn client_with(&self, endpoints: Vec<String>, access: &Access) -> Client {
+        let mut options = Options::new(endpoints);
+        options.token = access.token.clone();
+        options.tls = access.tls.clone();
+        Client::new(options).expect("a client")
     }
 
     pub fn data_dir(&self, id: u64) -> PathBuf {

@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, VecDeque};
 
+/// How the requests of a refused all-or-nothing batch that were not themselves refused are
+/// answered (see [`State::refused_in_batch`]).
+const NOT_APPLIED: &str = "not applied:";
+
 /// An inbound shipment: units on their way to a warehouse.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inbound {
@@ -135,7 +139,7 @@ impl State {
                 .map(|n| match n == at {
                     true => Err(rejection.clone()),
                     false => Err(Rejection::invalid(format!(
-                        "not applied: request {} of this all-or-nothing batch was refused",
+                        "{NOT_APPLIED} request {} of this all-or-nothing batch was refused",
                         at + 1
                     ))),
                 })
@@ -148,6 +152,16 @@ impl State {
             "an all-or-nothing batch passed on the catalog copy but not on the ledger: {outcomes:?}"
         );
         Ok(Applied::Batch(outcomes))
+    }
+
+    /// The request an all-or-nothing batch's answer says was refused (its position and why),
+    /// when the batch was not applied.
+    pub fn refused_in_batch(outcomes: &[Outcome]) -> Option<(usize, &Rejection)> {
+        outcomes.iter().enumerate().find_map(|(at, outcome)| match outcome {
+            Err(Rejection::InvalidArgument(message)) if message.starts_with(NOT_APPLIED) => None,
+            Err(rejection) => Some((at, rejection)),
+            Ok(_) => None,
+        })
     }
 
     /// A state holding only this one's catalog (and clock), to try catalog requests on.

@@ -120,7 +120,7 @@ pub const TOKEN_CHARS_MIN: usize = 16;
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// The largest gRPC message accepted or sent, in bytes: larger ones are refused with
-    /// RESOURCE_EXHAUSTED before they are decoded. A full reserve batch or ledger page fits.
+    /// OUT_OF_RANGE ("decoded message length too large") before they are decoded. A full reserve batch or ledger page fits.
     pub message_bytes_max: usize,
     /// Calls in flight on one client connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); more
     /// wait in the client until one finishes.

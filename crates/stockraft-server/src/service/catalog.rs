@@ -104,17 +104,14 @@ impl Catalog for CatalogService {
             Written::Ledger(Err(rejection)) => return Err(to_proto::rejection_at(&rejection, log_index)),
             other => return Err(Status::internal(format!("the ledger answered an import with {other:?}"))),
         };
-        let reply = match outcomes.iter().position(Result::is_err) {
+        let reply = match State::refused_in_batch(&outcomes) {
             None => v1::ImportReply { applied: true, log_index, ..v1::ImportReply::default() },
-            Some(at) => {
-                let rejection = outcomes[at].as_ref().expect_err("found as an error");
-                v1::ImportReply {
-                    applied: false,
-                    log_index,
-                    refused_op: at as u32,
-                    refusal: error_detail(&to_proto::rejection_at(rejection, log_index)),
-                }
-            }
+            Some((at, rejection)) => v1::ImportReply {
+                applied: false,
+                log_index,
+                refused_op: at as u32,
+                refusal: error_detail(&to_proto::rejection_at(rejection, log_index)),
+            },
         };
         ok(reply)
     }

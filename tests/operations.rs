@@ -1,0 +1,465 @@
+//! Running stockraft in production, against real `stockd` and `stockctl` processes: metrics an
+//! SRE scrapes, logs whose filter changes at runtime, TLS and roles a security reviewer checks,
+//! a backup restored into a new cluster, bulk import with a bad line, limits with clear errors.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Output};
+use stockraft_client::{Error, Tls, call, new_request_id, v1};
+use support::*;
+
+const ORDER: &str = "order-token-0123456789abcdef";
+const OFFICE: &str = "office-token-0123456789abcdef";
+const OPERATOR: &str = "operator-token-0123456789abcdef";
+const PEER: &str = "peer-token-0123456789abcdef";
+
+/// `[auth]` with one token per role.
+fn auth_table() -> String {
+    format!(
+        "[auth]\norder = [\"{ORDER}\"]\nbackoffice = [\"{OFFICE}\"]\noperator = [\"{OPERATOR}\"]\npeer = [\"{PEER}\"]\n"
+    )
+}
+
+fn stockctl(endpoints: &[String], args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stockctl"))
+        .arg("--endpoints")
+        .arg(endpoints.join(","))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run stockctl")
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Runs stockctl and expects exit code `code`; returns what it printed.
+fn expect_exit(endpoints: &[String], args: &[&str], env: &[(&str, &str)], code: i32) -> String {
+    let out = stockctl(endpoints, args, env);
+    assert_eq!(out.status.code(), Some(code), "stockctl {args:?}:\n{}", text(&out));
+    text(&out)
+}
+
+/// GET /metrics over plain HTTP, as Prometheus does.
+fn scrape(address: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to the metrics port");
+    write!(stream, "GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read the metrics");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
+/// The value of the sample `series` (name and labels exactly as exported), if present.
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_serves_prometheus_metrics_of_raft_requests_and_holds() {
+    let settings = Settings { extra: "metrics_listen = \"{metrics}\"\n".into(), ..Settings::default() };
+    let cluster = Cluster::start_with(3, settings);
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let client = cluster.client();
+    set_up_shop(&client, 5, 600_000, None).await;
+    for n in 0..5 {
+        reserve(&client, &format!("order-{n}"), &format!("buyer-{n}"), 1).await.expect("a reserve");
+    }
+    let sold_out = reserve(&client, "order-late", "late-buyer", 1).await.expect_err("sold out");
+    assert_eq!(sold_out.reason(), v1::Reason::OutOfStock);
+    let committed = cluster.committed(&[1, 2, 3]).await;
+    for id in 1..=3 {
+        cluster.wait_for_applied(id, committed).await;
+    }
+
+    // Gauges are sampled every 500 ms: wait for the leader's to show the sale.
+    let metrics = wait_for("the leader's metrics to show 5 open holds", || async {
+        let metrics = scrape(&cluster.nodes[&leader].metrics);
+        (sample(&metrics, "stockraft_holds_open") == Some(5.0)).then_some(metrics)
+    })
+    .await;
+    let reserves =
+        sample(&metrics, "stockraft_rpc_requests_total{method=\"/stockraft.v1.Inventory/Reserve\",code=\"0\"}");
+    assert!(reserves.is_some_and(|n| n >= 5.0), "reserve count: {reserves:?}\n{metrics}");
+    assert_eq!(sample(&metrics, "stockraft_rejections_total{reason=\"OUT_OF_STOCK\"}"), Some(1.0), "{metrics}");
+    assert_eq!(sample(&metrics, "stockraft_raft_is_leader"), Some(1.0));
+    assert_eq!(sample(&metrics, "stockraft_raft_leader_id"), Some(leader as f64));
+    assert!(sample(&metrics, "stockraft_raft_applied_index").is_some_and(|i| i >= committed as f64));
+    assert!(metrics.contains("stockraft_rpc_duration_seconds_bucket{method=\"/stockraft.v1.Inventory/Reserve\""));
+    assert!(sample(&metrics, "stockraft_batch_requests_count").is_some_and(|n| n >= 1.0), "{metrics}");
+    for follower in [1, 2, 3].into_iter().filter(|id| *id != leader) {
+        let lag = format!("stockraft_raft_replication_lag_entries{{follower=\"{follower}\"}}");
+        assert!(sample(&metrics, &lag).is_some(), "no {lag} on the leader:\n{metrics}");
+        let theirs = wait_for("a follower's gauges", || async {
+            let metrics = scrape(&cluster.nodes[&follower].metrics);
+            (sample(&metrics, "stockraft_holds_open") == Some(5.0)).then_some(metrics)
+        })
+        .await;
+        assert_eq!(sample(&theirs, "stockraft_raft_is_leader"), Some(0.0));
+        assert_eq!(sample(&theirs, "stockraft_raft_leader_id"), Some(leader as f64));
+    }
+
+    // A snapshot is built and measured.
+    let built =
+        call!(cluster.client_of(leader), cluster, trigger_snapshot, v1::TriggerSnapshotRequest {}).expect("a snapshot");
+    let metrics = scrape(&cluster.nodes[&leader].metrics);
+    assert_eq!(sample(&metrics, "stockraft_snapshot_bytes"), Some(built.size_bytes as f64), "{metrics}");
+    assert!(sample(&metrics, "stockraft_snapshot_build_seconds_count").is_some_and(|n| n >= 1.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_lines_are_json_on_request_and_the_filter_changes_at_runtime() {
+    let settings = Settings { extra: "log_format = \"json\"\n".into(), ..Settings::default() };
+    let cluster = Cluster::start_with(1, settings);
+    cluster.wait_for_leader(&[1]).await;
+    let client = cluster.client();
+    set_up_shop(&client, 5, 600_000, None).await;
+    let endpoints = cluster.endpoints();
+
+    // At the default (info), calls are not logged one by one.
+    reserve(&client, "order-quiet", "alice", 1).await.unwrap();
+    let out = expect_exit(&endpoints, &["cluster", "log-filter", "info,stockraft_server=debug"], &[], 0);
+    assert!(out.contains("info,openraft=warn"), "the previous filter is shown:\n{out}");
+    let out = expect_exit(&endpoints, &["cluster", "log-filter", "info,=nonsense=="], &[], 3);
+    assert!(out.contains("log filter"), "{out}");
+    reserve(&client, "order-loud", "bob", 1).await.unwrap();
+
+    let log = std::fs::read_to_string(cluster.log_path(1)).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.iter().any(|l| l["fields"]["message"] == "serving"), "the start is logged as JSON");
+    let spans: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["span"]["name"] == "reserve").map(|l| &l["span"]).collect();
+    assert_eq!(spans.len(), 1, "only the call made after the filter changed is logged:\n{log}");
+    assert_eq!(spans[0]["hold_id"], "order-loud");
+    assert_eq!(spans[0]["request_id"].as_str().map(str::len), Some(32));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_refuses_a_client_without_a_certificate_and_nodes_talk_over_mutual_tls() {
+    let dir = Cluster::directory();
+    let certs = dir.path().join("tls");
+    let out = stockctl(&["127.0.0.1:1".into()], &["certs", certs.to_str().unwrap(), "--nodes", "3"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let settings = Settings {
+        tables: "[tls]\ncert = \"{dir}/tls/node{id}.pem\"\nkey = \"{dir}/tls/node{id}-key.pem\"\nca = \"{dir}/tls/ca.pem\"\nrequire_client_cert = true\n".into(),
+        ..Settings::default()
+    };
+    let mut cluster = Cluster::prepare_in(dir, 3, &settings);
+    let client_cert = (certs.join("client.pem"), certs.join("client-key.pem"));
+    cluster.access.tls = Some(
+        Tls::from_files(&certs.join("ca.pem"), Some((&client_cert.0, &client_cert.1))).expect("the client's files"),
+    );
+    for id in 1..=3 {
+        cluster.spawn(id);
+    }
+    // A leader elected and a write committed by three nodes: Raft traffic flows over mTLS.
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let client = cluster.client();
+    set_up_shop(&client, 5, 600_000, None).await;
+    reserve(&client, "order-1", "alice", 1).await.expect("a reserve over TLS");
+    let committed = cluster.committed(&[1, 2, 3]).await;
+    for id in 1..=3 {
+        cluster.wait_for_applied(id, committed).await;
+    }
+
+    let endpoints = vec![cluster.address(leader)];
+    let ca = certs.join("ca.pem");
+    let quick = ["--timeout", "2", "--ca", ca.to_str().unwrap()];
+    // The handshake itself is refused without a client certificate.
+    // (With TLS 1.3 the client may send its call before the server's alert arrives: it then
+    // sees the connection closed instead of the alert.)
+    let out = expect_exit(&endpoints, &[&quick[..], &["availability", SKU]].concat(), &[], 4);
+    assert!(out.contains("CertificateRequired") || out.contains("connection closed"), "{out}");
+    // Plain text is not served at all.
+    expect_exit(&endpoints, &["--timeout", "2", "availability", SKU], &[], 4);
+    // With the client certificate: served.
+    let with_cert = ["--cert", client_cert.0.to_str().unwrap(), "--key", client_cert.1.to_str().unwrap()];
+    let out = expect_exit(&endpoints, &[&quick[..], &with_cert[..], &["availability", SKU]].concat(), &[], 0);
+    assert!(out.contains("moutai-flash"), "{out}");
+    // A certificate from another CA is refused as well.
+    let stranger = cluster.dir().join("stranger");
+    assert!(stockctl(&endpoints, &["certs", stranger.to_str().unwrap(), "--nodes", "1"], &[]).status.success());
+    let (cert, key) = (stranger.join("client.pem"), stranger.join("client-key.pem"));
+    let foreign = ["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()];
+    expect_exit(&endpoints, &[&quick[..], &foreign[..], &["availability", SKU]].concat(), &[], 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_role_reaches_only_its_services_and_a_refused_call_changes_nothing() {
+    let settings = Settings { tables: auth_table(), ..Settings::default() };
+    let mut cluster = Cluster::prepare(3, &settings);
+    cluster.access.token = Some(OPERATOR.into());
+    for id in 1..=3 {
+        cluster.spawn(id);
+    }
+    // The nodes elect a leader: their Raft messages carry the peer token.
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let follower = if leader == 1 { 2 } else { 1 };
+    let as_role = |token: &str| Access { token: Some(token.into()), tls: None };
+    let office = cluster.client_with(cluster.endpoints(), &as_role(OFFICE));
+    set_up_shop(&office, 5, 600_000, None).await;
+
+    // An order platform reserves through a follower: forwarded with its own token.
+    let order = cluster.client_with(vec![cluster.address(follower)], &as_role(ORDER));
+    reserve(&order, "order-1", "alice", 1).await.expect("order may reserve");
+    let denied = call!(
+        order,
+        catalog,
+        receive_stock,
+        v1::StockFigureRequest {
+            request_id: new_request_id(),
+            item_id: ITEM.into(),
+            warehouse_id: WAREHOUSE.into(),
+            units: 1_000,
+            note: "not allowed".into(),
+        }
+    )
+    .expect_err("order may not change stock");
+    assert_eq!(denied.status().map(|s| s.code()), Some(tonic::Code::PermissionDenied), "{denied}");
+
+    let anonymous = cluster.client_with(cluster.endpoints(), &Access::default());
+    let unauthenticated = reserve(&anonymous, "order-2", "bob", 1).await.expect_err("no token");
+    assert_eq!(unauthenticated.status().map(|s| s.code()), Some(tonic::Code::Unauthenticated));
+    let wrong = cluster.client_with(cluster.endpoints(), &as_role("order-token-0123456789abcdeX"));
+    let unknown = reserve(&wrong, "order-3", "carol", 1).await.expect_err("an unknown token");
+    assert_eq!(unknown.status().map(|s| s.code()), Some(tonic::Code::Unauthenticated));
+    let operator_reserving = reserve(&cluster.client(), "order-4", "dave", 1).await.expect_err("operator");
+    assert_eq!(operator_reserving.status().map(|s| s.code()), Some(tonic::Code::PermissionDenied));
+
+    // Nothing refused changed anything: one hold, the stock as received.
+    let availability = call!(
+        office,
+        inventory,
+        get_availability,
+        v1::GetAvailabilityRequest { sku_id: SKU.into(), allow_stale: false }
+    )
+    .expect("backoffice may read availability");
+    assert_eq!(availability.on_hand_units, 4, "5 received, 1 held");
+    for hold in ["order-2", "order-3", "order-4"] {
+        let missing =
+            call!(office, inventory, get_hold, v1::GetHoldRequest { hold_id: hold.into(), allow_stale: false });
+        assert_eq!(missing.map_err(|e| e.reason()).err(), Some(v1::Reason::NotFound), "{hold}");
+    }
+
+    // stockctl reads its token from a file or the environment, never from a flag.
+    let endpoints = cluster.endpoints();
+    let token_file = cluster.dir().join("operator.token");
+    std::fs::write(&token_file, format!("{OPERATOR}\n")).unwrap();
+    expect_exit(&endpoints, &["--token-file", token_file.to_str().unwrap(), "cluster", "status"], &[], 0);
+    expect_exit(&endpoints, &["cluster", "check-state"], &[("STOCKCTL_TOKEN", OPERATOR)], 0);
+    let out = expect_exit(&endpoints, &["--timeout", "2", "warehouse", "list"], &[("STOCKCTL_TOKEN", ORDER)], 3);
+    assert!(out.contains("PermissionDenied") && out.contains("role order"), "{out}");
+    let out = expect_exit(&endpoints, &["--timeout", "2", "warehouse", "list"], &[], 3);
+    assert!(out.contains("Unauthenticated"), "{out}");
+}
+
+/// Everything a client can see of the shop on the node `client` reaches, as text.
+async fn shop_state(client: &stockraft_client::Client, holds: &[String]) -> String {
+    let check = call!(client, cluster, check_state, v1::CheckStateRequest {}).expect("a state check");
+    assert!(check.invariant_violation.is_empty(), "{}", check.invariant_violation);
+    let mut seen = format!("holds {} open {}\nstock {:?}\n", check.holds, check.open_holds, check.stock);
+    for hold in holds {
+        let hold = call!(client, inventory, get_hold, v1::GetHoldRequest { hold_id: hold.clone(), allow_stale: false })
+            .expect("the hold");
+        seen += &format!("{} {} {:?} {:?}\n", hold.hold_id, hold.state, hold.lines, hold.buyer_id);
+    }
+    let availability = call!(
+        client,
+        inventory,
+        get_availability,
+        v1::GetAvailabilityRequest { sku_id: SKU.into(), allow_stale: false }
+    )
+    .expect("availability");
+    seen + &format!("available {} {:?}", availability.on_hand_units, availability.warehouses)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_restored_into_a_new_cluster_holds_exactly_the_same_state() {
+    let cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let client = cluster.client();
+    set_up_shop(&client, 20, 3_600_000, Some(3)).await;
+    let mut holds = Vec::new();
+    let mut first_request = None;
+    for n in 0..8 {
+        let request = reserve_request(&format!("order-{n}"), &format!("buyer-{}", n % 3), 1);
+        call!(client, inventory, reserve, request.clone()).expect("a reserve");
+        first_request.get_or_insert(request);
+        holds.push(format!("order-{n}"));
+    }
+    for hold in ["order-0", "order-1"] {
+        let confirm = v1::HoldRequest { request_id: new_request_id(), hold_id: hold.into() };
+        call!(client, inventory, confirm, confirm).expect("a confirm");
+    }
+    let release = v1::HoldRequest { request_id: new_request_id(), hold_id: "order-2".into() };
+    call!(client, inventory, release, release).expect("a release");
+    let before = shop_state(&client, &holds).await;
+
+    // Saved through a follower: stockctl follows NOT_LEADER to the leader, which streams it.
+    let follower = if leader == 1 { 2 } else { 1 };
+    let backup = cluster.dir().join("shop.backup");
+    let out = expect_exit(&[cluster.address(follower)], &["snapshot", "save", backup.to_str().unwrap()], &[], 0);
+    assert!(out.contains("saved") && out.contains("bytes"), "{out}");
+    assert!(!Path::new(&format!("{}.partial", backup.display())).exists());
+
+    // A new cluster, every node seeded from the backup.
+    let mut restored = Cluster::prepare(3, &Settings::default());
+    for id in 1..=3 {
+        restored.spawn_with(id, &["--restore", backup.to_str().unwrap()]);
+    }
+    restored.wait_for_leader(&[1, 2, 3]).await;
+    let again = restored.client();
+    assert_eq!(shop_state(&again, &holds).await, before);
+    // The idempotency table came along: the first reserve, retried, is answered as it was.
+    let replay = call!(again, inventory, reserve, first_request.clone().unwrap()).expect("a replay");
+    assert_eq!(replay.hold_id, "order-0");
+    assert_eq!(shop_state(&again, &holds).await, before, "a replay changes nothing");
+    // And it sells on from there, on every replica.
+    reserve(&again, "order-new", "buyer-new", 1).await.expect("the restored cluster sells");
+    let committed = restored.committed(&[1, 2, 3]).await;
+    for id in 1..=3 {
+        restored.wait_for_applied(id, committed).await;
+        let check = call!(restored.client_of(id), cluster, check_state, v1::CheckStateRequest {}).unwrap();
+        assert_eq!((check.holds, check.invariant_violation.as_str()), (9, ""), "node {id}");
+    }
+
+    // A backup is refused by a node that already has data, and a damaged one by an empty node.
+    restored.stop(1);
+    restored.spawn_with(1, &["--restore", backup.to_str().unwrap()]);
+    let log = wait_for("node 1 to refuse the restore", || async {
+        let log = std::fs::read_to_string(restored.log_path(1)).ok()?;
+        log.contains("already holds a node's data").then_some(log)
+    })
+    .await;
+    assert!(log.contains("--restore seeds new, empty nodes only"));
+    let damaged = cluster.dir().join("damaged.backup");
+    let mut bytes = std::fs::read(&backup).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&damaged, bytes).unwrap();
+    let empty = cluster.dir().join("empty-node");
+    let out = Command::new(stockd_binary())
+        .args(["--node-id", "9", "--listen", "127.0.0.1:0", "--data-dir", empty.to_str().unwrap(), "--restore"])
+        .arg(&damaged)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("checksum"), "{}", text(&out));
+    assert!(!empty.join("CURRENT").exists() && !empty.join("snapshot").exists(), "a refused restore writes nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csv_import_checks_every_line_and_applies_each_batch_whole_or_not_at_all() {
+    let cluster = Cluster::start(1);
+    cluster.wait_for_leader(&[1]).await;
+    let endpoints = cluster.endpoints();
+    let dir = cluster.dir();
+    let file = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let import = |kind: &str, path: &str, extra: &[&str], code: i32| {
+        expect_exit(&endpoints, &[&["import", kind, path][..], extra].concat(), &[], code)
+    };
+
+    let warehouses = file(
+        "warehouses.csv",
+        "id,name,region,priority,active\nsh-01,Shanghai,east,1,true\ncd-01,Chengdu,west,2,yes\n",
+    );
+    let out = import("warehouses", &warehouses, &[], 0);
+    assert!(out.contains("imported 2 lines"), "{out}");
+    let items = file("items.csv", "id,name\n# comments are skipped\ntea,Tea\nmoutai,Moutai 500 ml\ncup,Cup\n");
+    import("items", &items, &[], 0);
+
+    // Two bad lines: both reported with their line numbers, nothing sent.
+    let bad =
+        file("bad-skus.csv", "id,components,mode\ntea-box,tea:2,pre-deduct\nbroken,tea:zero,\nodd,cup:1,sometimes\n");
+    let out = import("skus", &bad, &[], 2);
+    assert!(out.contains("bad-skus.csv:3: components") && out.contains("bad-skus.csv:4: mode"), "{out}");
+    assert!(out.contains("nothing was imported"), "{out}");
+    let skus = expect_exit(&endpoints, &["--output", "json", "sku", "list"], &[], 0);
+    assert!(!skus.contains("tea-box"), "a file with a bad line imports nothing: {skus}");
+
+    // Well-formed, but line 5 names an item the cluster does not have: the ledger refuses it,
+    // so its batch (lines 4-5) is not applied, and the batch before it (lines 2-3) stays.
+    let skus = file(
+        "skus.csv",
+        "id,components,mode,hold_ttl_ms,units_per_buyer_max\ntea-box,tea:2,pre-deduct,600000,2\nmoutai-flash,moutai:1,,,1\ncup-set,cup:4,on-order,,\nghost,unicorn:1,,,\n",
+    );
+    let out = import("skus", &skus, &["--batch", "2"], 3);
+    assert!(out.contains("skus.csv:5:") && out.contains("unicorn"), "{out}");
+    assert!(out.contains("lines 4-5 were not imported (the 2 lines before them were)"), "{out}");
+    let listed = expect_exit(&endpoints, &["--output", "json", "sku", "list"], &[], 0);
+    assert!(listed.contains("tea-box") && listed.contains("moutai-flash"), "{listed}");
+    assert!(!listed.contains("cup-set") && !listed.contains("ghost"), "the refused batch left nothing: {listed}");
+
+    let stock =
+        file("stock.csv", "item,warehouse,units,note\ntea,sh-01,40,count 1\nmoutai,sh-01,10,\nmoutai,cd-01,5,\n");
+    import("stock", &stock, &[], 0);
+    // Importing the same counts again sets the same figures (counts, not receipts).
+    import("stock", &stock, &[], 0);
+    let out = expect_exit(&endpoints, &["--output", "json", "availability", "moutai-flash"], &[], 0);
+    assert!(out.contains("\"onHandUnits\": 15"), "{out}");
+
+    // The audit ledger, exported: a header and one COUNT_STOCK row per line applied (the
+    // second import found the figures already counted, so it moved nothing).
+    let export = dir.join("ledger.csv");
+    let out = expect_exit(&endpoints, &["ledger", "export", export.to_str().unwrap(), "--op", "COUNT_STOCK"], &[], 0);
+    assert!(out.contains("exported"), "{out}");
+    let exported = std::fs::read_to_string(&export).unwrap();
+    let mut rows = exported.lines();
+    assert!(rows.next().unwrap().starts_with("seq,log_index,at_ms,op,item,warehouse,on_hand_delta"));
+    let rows: Vec<&str> = rows.collect();
+    assert!(rows.iter().all(|r| r.contains(",COUNT_STOCK,")), "{exported}");
+    assert!(rows.iter().any(|r| r.contains(",tea,sh-01,40,") && r.ends_with(",count 1")), "{exported}");
+    assert!(rows.len() >= 3, "{exported}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_refuse_oversized_messages_and_extra_watchers_with_clear_errors() {
+    let settings =
+        Settings { tables: "[limits]\nmessage_bytes_max = 1048576\nwatchers_max = 1\n".into(), ..Settings::default() };
+    let cluster = Cluster::start_with(1, settings);
+    cluster.wait_for_leader(&[1]).await;
+    let client = cluster.client();
+    set_up_shop(&client, 5, 600_000, None).await;
+
+    let huge = v1::StockFigureRequest {
+        request_id: new_request_id(),
+        item_id: ITEM.into(),
+        warehouse_id: WAREHOUSE.into(),
+        units: 1,
+        note: "x".repeat(2 << 20),
+    };
+    let refused = call!(client, catalog, receive_stock, huge).expect_err("a 2 MiB message");
+    let Error::Rejected(status) = &refused else { panic!("refused, not retried: {refused}") };
+    assert_eq!(status.code(), tonic::Code::OutOfRange, "{status:?}");
+    assert!(status.message().contains("message length too large"), "{status:?}");
+
+    let channel = client.channel_to(&cluster.address(1)).unwrap();
+    let mut first = stockraft_proto::v1::inventory_client::InventoryClient::new(channel.clone());
+    let request = v1::WatchAvailabilityRequest { sku_ids: vec![SKU.into()] };
+    let mut watching = first.watch_availability(request.clone()).await.expect("the first watch").into_inner();
+    watching.message().await.expect("a first update").expect("an update");
+    let mut second = stockraft_proto::v1::inventory_client::InventoryClient::new(channel);
+    let refused = second.watch_availability(request.clone()).await.expect_err("a second watch");
+    assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+    let detail = stockraft_client::error_detail(&refused).expect("a detail");
+    assert_eq!((detail.limit.as_str(), detail.allowed), ("limits.watchers_max", 1));
+    // When the first watch ends, its place is free again.
+    drop(watching);
+    wait_for("the watch slot to free up", || {
+        let mut second = second.clone();
+        let request = request.clone();
+        async move { second.watch_availability(request).await.ok() }
+    })
+    .await;
+}
