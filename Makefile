@@ -10,8 +10,13 @@ CHAOS_NODES ?= 3,5
 CHAOS_SEED ?= 1
 # Extra stockbench flags for `make bench`, e.g. BENCH_FLAGS=--json.
 BENCH_FLAGS ?=
+# `make cluster TLS=1`: the local cluster with TLS and client certificates.
+TLS ?=
+# Seconds per fuzz target: `make fuzz`, and the short run inside `make test`.
+FUZZ_SECONDS ?= 600
+FUZZ_TEST_SECONDS ?= 20
 
-.PHONY: help deps build run demo cluster cluster-stop test test-storage bench bench-failover bench-peers bench-ledger soak chaos lint fmt clean
+.PHONY: help deps build run demo cluster cluster-stop test test-storage fuzz bench bench-failover bench-peers bench-ledger soak chaos lint fmt clean
 
 # Every build selects the whole workspace and all targets (so dev-dependencies count too): then
 # features unify the same way each time and RocksDB's C++ (about 18 minutes cold on 2 cores) is
@@ -28,25 +33,29 @@ deps: ## Install missing system packages (C toolchain, libclang)
 build: deps ## Build everything in release mode
 	$(CARGO) build --release --workspace --all-targets
 
-run: deps ## Start one stockd node on ./data (bootstraps itself, loads a demo catalog)
+run: deps ## Start one stockd node on ./data (bootstraps itself, loads a demo catalog; metrics on :9100)
 	$(CARGO) build $(WORKSPACE) --all-targets
-	$(BIN_DIR)/stockd --node-id 1 --listen 127.0.0.1:7001 --data-dir ./data --bootstrap --demo-catalog
+	$(BIN_DIR)/stockd --node-id 1 --listen 127.0.0.1:7001 --data-dir ./data --bootstrap --demo-catalog --metrics-listen 127.0.0.1:9100
 
 demo: ## The flash-sale demo of the ledger alone, in memory (no server)
 	$(CARGO) run --release -p stockraft-core --example flash_sale
 
-cluster: deps ## Start a local 3-node cluster (cluster/), wait for a leader, print its status
+cluster: deps ## Start a local 3-node cluster (cluster/), wait for a leader, print its status (TLS=1: with TLS and client certificates)
 	$(CARGO) build $(WORKSPACE) --all-targets
-	cluster/start.sh
+	TLS=$(TLS) cluster/start.sh
 
 cluster-stop: ## Stop the local cluster (cluster/stop.sh --wipe also deletes its data)
 	cluster/stop.sh
 
-test: deps lint ## Run every test: lint, unit, property, storage conformance, cluster tests on real processes, doc tests, benchmark smoke run
+test: deps lint ## Run every test: lint, unit, property, storage conformance, cluster and operations tests on real processes, doc tests, benchmark smoke run, a short fuzz run
 	@log=$$(mktemp); set -o pipefail; \
 	{ $(CARGO) test $(WORKSPACE) --benches && $(CARGO) test $(WORKSPACE); } 2>&1 | tee $$log; status=$$?; \
 	awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' $$log; \
-	rm -f $$log; exit $$status
+	rm -f $$log; [ $$status -eq 0 ] || exit $$status; \
+	scripts/fuzz.sh $(FUZZ_TEST_SECONDS)
+
+fuzz: deps ## Fuzz the Raft command decoder, snapshot restore and request validation (FUZZ_SECONDS each; cargo-fuzz on stable)
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 test-storage: deps ## Storage tests only: openraft's conformance suite and restarts, on RocksDB
 	$(CARGO) test $(WORKSPACE) --test conformance --test restart

@@ -4,6 +4,12 @@
 #
 #   cluster/start.sh          # the 3-node cluster (make cluster)
 #   cluster/start.sh 4        # also start the spare node 4 (then: stockctl cluster add-learner)
+#   TLS=1 cluster/start.sh    # with TLS: clients and nodes need certificates (make cluster TLS=1)
+#
+# With TLS=1, a private CA and certificates for loopback are generated once into
+# cluster/data/tls (stockctl certs), each node runs on cluster/data/nodeN-tls.toml (its
+# cluster/nodeN.toml plus a [tls] table requiring client certificates), and stockctl needs
+# --ca, --cert and --key (printed at the end).
 #
 # Each node logs to cluster/data/nodeN.log; cluster/stop.sh stops them.
 set -euo pipefail
@@ -21,6 +27,13 @@ nodes=("${@:-1 2 3}")
 read -r -a nodes <<<"${nodes[*]}"
 
 mkdir -p "$DATA"
+tls_flags=()
+if [[ -n ${TLS:-} ]]; then
+    if [[ ! -f $DATA/tls/ca.pem ]]; then
+        "$STOCKCTL" certs "$DATA/tls" --nodes 4
+    fi
+    tls_flags=(--ca "$DATA/tls/ca.pem" --cert "$DATA/tls/client.pem" --key "$DATA/tls/client-key.pem")
+fi
 endpoints=()
 for n in "${nodes[@]}"; do
     [[ -f cluster/node$n.toml ]] || { echo "start.sh: no cluster/node$n.toml" >&2; exit 2; }
@@ -30,7 +43,13 @@ for n in "${nodes[@]}"; do
         echo "node $n: already running (pid $(cat "$pidfile"))"
         continue
     fi
-    "$STOCKD" --config cluster/node$n.toml >>"$DATA/node$n.log" 2>&1 &
+    config=cluster/node$n.toml
+    if [[ -n ${TLS:-} ]]; then
+        config=$DATA/node$n-tls.toml
+        { cat "cluster/node$n.toml"; printf '\n[tls]\ncert = "%s"\nkey = "%s"\nca = "%s"\nrequire_client_cert = true\n' \
+            "$DATA/tls/node$n.pem" "$DATA/tls/node$n-key.pem" "$DATA/tls/ca.pem"; } >"$config"
+    fi
+    "$STOCKD" --config "$config" >>"$DATA/node$n.log" 2>&1 &
     echo $! >"$pidfile"
     echo "node $n: started (pid $!, 127.0.0.1:700$n, log $DATA/node$n.log)"
 done
@@ -39,7 +58,7 @@ list=$(IFS=,; echo "${endpoints[*]}")
 deadline=$((SECONDS + WAIT_SECONDS))
 while true; do
     # One JSON line per node; ready when every node answers and names the same leader.
-    leaders=$("$STOCKCTL" --endpoints "$list" --timeout 2 --output json cluster status 2>/dev/null \
+    leaders=$("$STOCKCTL" "${tls_flags[@]}" --endpoints "$list" --timeout 2 --output json cluster status 2>/dev/null \
         | grep -o '"leaderId":[0-9]*' | sort | uniq -c || true)
     if [[ $(wc -l <<<"$leaders") == 1 && $leaders != *'"leaderId":0' && $leaders == *" ${#nodes[@]} "* ]]; then
         break
@@ -53,11 +72,12 @@ while true; do
     done
     if ((SECONDS >= deadline)); then
         echo "start.sh: no common leader after ${WAIT_SECONDS}s (node 4 alone never elects one: add it with stockctl)" >&2
-        "$STOCKCTL" --endpoints "$list" --timeout 2 cluster status >&2 || true
+        "$STOCKCTL" "${tls_flags[@]}" --endpoints "$list" --timeout 2 cluster status >&2 || true
         exit 1
     fi
     sleep 0.2
 done
-"$STOCKCTL" --endpoints "$list" cluster status
+"$STOCKCTL" "${tls_flags[@]}" --endpoints "$list" cluster status
 echo
-echo "Try: $STOCKCTL --endpoints $list reserve --sku moutai-flash --buyer alice --hold order-1"
+echo "Try: $STOCKCTL ${tls_flags[*]} --endpoints $list reserve --sku moutai-flash --buyer alice --hold order-1"
+echo "Metrics: curl -s http://127.0.0.1:910${nodes[0]}/metrics"

@@ -6,7 +6,10 @@
 
 pub mod auth;
 pub mod config;
-pub mod convert;
+/// The API's mapping onto the ledger (the `stockraft-api` crate).
+pub mod convert {
+    pub use stockraft_api::{to_core, to_proto};
+}
 pub mod demo;
 mod leader_tasks;
 pub mod node;

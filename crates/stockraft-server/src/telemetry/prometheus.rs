@@ -15,7 +15,7 @@ use std::time::Duration;
 
 pub const RPC_REQUESTS: &str = "stockraft_rpc_requests_total";
 pub const RPC_SECONDS: &str = "stockraft_rpc_duration_seconds";
-pub const REJECTIONS: &str = "stockraft_rejections_total";
+pub const REJECTIONS: &str = stockraft_api::REJECTIONS_METRIC;
 pub const BATCH_REQUESTS: &str = "stockraft_batch_requests";
 pub const HOLDS_EXPIRED: &str = "stockraft_holds_expired_total";
 pub const HOLDS_OPEN: &str = "stockraft_holds_open";

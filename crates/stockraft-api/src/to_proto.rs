@@ -15,7 +15,7 @@ pub fn rejection(r: &Rejection) -> Status {
 /// A refusal the ledger decided at log index `log_index`.
 pub fn rejection_at(r: &Rejection, log_index: u64) -> Status {
     let reason = v1::Reason::from_str_name(r.reason()).unwrap_or(v1::Reason::Unspecified);
-    metrics::counter!(crate::telemetry::prometheus::REJECTIONS, "reason" => reason.as_str_name()).increment(1);
+    metrics::counter!(crate::REJECTIONS_METRIC, "reason" => reason.as_str_name()).increment(1);
     let mut detail =
         v1::ErrorDetail { reason: reason as i32, message: r.to_string(), log_index, ..v1::ErrorDetail::default() };
     let code = match r {
