@@ -564,4 +564,78 @@ mod tests {
         assert!(parse_member("two=127.0.0.1:7002").is_err());
         assert!(parse_member("127.0.0.1:7002").is_err());
     }
+
+    fn with_auth(dir: &Path) -> Config {
+        let mut c = config(dir);
+        c.auth = AuthSettings {
+            order: vec!["order-token-0123456789".into()],
+            backoffice: vec!["office-token-0123456789".into()],
+            operator: vec!["operator-token-0123456789".into()],
+            peer: vec!["peer-token-0123456789".into()],
+        };
+        c
+    }
+
+    #[test]
+    fn tokens_must_be_long_distinct_and_printable_and_nodes_need_a_peer_token() {
+        let dir = tempfile::tempdir().unwrap();
+        with_auth(dir.path()).validate().unwrap();
+        let mut c = with_auth(dir.path());
+        c.auth.order = vec!["short".into()];
+        assert!(error(&c).contains("auth.order: a token is shorter than 16"), "{}", error(&c));
+        let mut c = with_auth(dir.path());
+        c.auth.operator = vec!["order-token-0123456789".into()];
+        assert!(error(&c).contains("given to two roles"), "{}", error(&c));
+        let mut c = with_auth(dir.path());
+        c.auth.backoffice = vec!["office token 0123456789".into()];
+        assert!(error(&c).contains("printable ASCII"), "{}", error(&c));
+        let mut c = with_auth(dir.path());
+        c.auth.peer.clear();
+        assert!(error(&c).contains("auth.peer"), "{}", error(&c));
+    }
+
+    #[test]
+    fn tokens_come_from_the_environment_over_the_file_and_never_print() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = with_auth(dir.path());
+        c.auth.from_environment(|name| match name {
+            "STOCKD_AUTH_ORDER" => Some(" order-a-0123456789abcdef , order-b-0123456789abcdef ".into()),
+            _ => None,
+        });
+        assert_eq!(c.auth.order, ["order-a-0123456789abcdef", "order-b-0123456789abcdef"]);
+        assert_eq!(c.auth.operator, ["operator-token-0123456789"], "roles without a variable keep the file's");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("0123456789"), "a token leaked into Debug output: {shown}");
+    }
+
+    #[test]
+    fn tls_files_must_exist_and_be_pem_and_limits_must_be_sane() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = config(dir.path());
+        let pem = dir.path().join("cert.pem");
+        std::fs::write(&pem, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let not_pem = dir.path().join("key.der");
+        std::fs::write(&not_pem, [0u8, 1, 2]).unwrap();
+        c.tls = Some(TlsSettings {
+            cert: pem.clone(),
+            key: not_pem,
+            ca: dir.path().join("missing.pem"),
+            require_client_cert: true,
+        });
+        assert!(error(&c).contains("tls.key") && error(&c).contains("not a PEM file"), "{}", error(&c));
+        c.tls.as_mut().unwrap().key = pem.clone();
+        assert!(error(&c).contains("tls.ca") && error(&c).contains("cannot read"), "{}", error(&c));
+
+        let mut c = config(dir.path());
+        c.limits.message_bytes_max = 1_000;
+        assert!(error(&c).contains("limits.message_bytes_max"), "{}", error(&c));
+        let mut c = config(dir.path());
+        c.limits.watchers_max = 0;
+        assert!(error(&c).contains("watchers_max"), "{}", error(&c));
+        let mut c = config(dir.path());
+        c.metrics_listen = Some(c.listen.clone());
+        assert!(error(&c).contains("metrics_listen must differ"), "{}", error(&c));
+        c.metrics_listen = Some("nowhere".into());
+        assert!(error(&c).contains("metrics_listen \"nowhere\""), "{}", error(&c));
+    }
 }

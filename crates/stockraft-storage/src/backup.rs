@@ -48,3 +48,26 @@ pub fn parse(mut bytes: Vec<u8>) -> io::Result<(SnapshotMeta, Vec<u8>)> {
     let image = bytes.split_off(end);
     Ok((meta, image))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_snapshots_are_refused_not_panicked_on() {
+        assert!(parse(Vec::new()).unwrap_err().to_string().contains("shorter than its header"));
+        assert!(parse(vec![9, 0, 0, 0, 1]).unwrap_err().to_string().contains("cut in its metadata"));
+        let implausible = u32::MAX.to_le_bytes().to_vec();
+        assert!(parse(implausible).unwrap_err().to_string().contains("not plausible"));
+        assert!(parse(vec![2, 0, 0, 0, 0xff, 0xff]).unwrap_err().to_string().contains("does not decode"));
+    }
+
+    #[test]
+    fn a_snapshot_parses_back_into_its_parts() {
+        let meta = SnapshotMeta::default();
+        let mut bytes = header(&meta).unwrap();
+        bytes.extend_from_slice(b"image");
+        let (parsed, image) = parse(bytes).unwrap();
+        assert_eq!((parsed, image.as_slice()), (meta, &b"image"[..]));
+    }
+}

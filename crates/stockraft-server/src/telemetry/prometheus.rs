@@ -6,7 +6,7 @@
 //! proposer, the expire timer, storage); gauges are sampled every [`SAMPLE_INTERVAL`].
 
 use crate::node::Node;
-use metrics::{gauge, histogram};
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
 use openraft::async_runtime::WatchReceiver;
 use std::net::SocketAddr;
@@ -52,7 +52,30 @@ pub fn install(listen: SocketAddr) -> Result<(), BuildError> {
         .set_buckets_for_metric(Matcher::Full(RPC_SECONDS.into()), &LATENCY_BUCKETS)?
         .set_buckets_for_metric(Matcher::Full(BATCH_REQUESTS.into()), &BATCH_BUCKETS)?
         .set_buckets_for_metric(Matcher::Full(SNAPSHOT_SECONDS.into()), &SNAPSHOT_BUCKETS)?
-        .install()
+        .install()?;
+    describe();
+    Ok(())
+}
+
+/// The `# HELP` line of every metric.
+fn describe() {
+    describe_counter!(RPC_REQUESTS, "gRPC calls answered, by method and status code (0 is OK)");
+    describe_histogram!(RPC_SECONDS, Unit::Seconds, "gRPC call latency until the response headers, by method");
+    describe_counter!(REJECTIONS, "Calls the ledger refused, by reason (OUT_OF_STOCK, LIMIT_EXCEEDED, ...)");
+    describe_histogram!(BATCH_REQUESTS, "Client requests packed into one Raft entry (leader only)");
+    describe_counter!(HOLDS_EXPIRED, "Holds expired by the leader's Expire commands");
+    describe_gauge!(HOLDS_OPEN, "Holds currently HELD in this node's applied ledger");
+    describe_gauge!(RAFT_TERM, "This node's current Raft term");
+    describe_gauge!(RAFT_LEADER, "The leader this node knows (0: none)");
+    describe_gauge!(RAFT_IS_LEADER, "1 on the leader, 0 elsewhere");
+    describe_gauge!(RAFT_LAST_LOG, "Index of the last log entry on this node");
+    describe_gauge!(RAFT_COMMITTED, "Highest log index this node knows to be committed");
+    describe_gauge!(RAFT_APPLIED, "Highest log index applied to this node's ledger");
+    describe_gauge!(RAFT_SNAPSHOT, "Log index of this node's last snapshot");
+    describe_gauge!(REPLICATION_LAG, "Entries a follower is behind the leader's log (leader only)");
+    describe_gauge!(SNAPSHOT_BYTES, Unit::Bytes, "Size of the last snapshot built or installed");
+    describe_histogram!(SNAPSHOT_SECONDS, Unit::Seconds, "Time to build and save a snapshot");
+    describe_counter!(SNAPSHOTS, "Snapshots built here or installed from the leader");
 }
 
 /// Samples Raft's view and the ledger's open holds into gauges, forever.
