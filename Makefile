@@ -12,6 +12,8 @@ CHAOS_SEED ?= 1
 BENCH_FLAGS ?=
 # `make cluster TLS=1`: the local cluster with TLS and client certificates.
 TLS ?=
+# `make cluster RESTORE=FILE`: a new cluster (empty cluster/data) seeded from a backup.
+RESTORE ?=
 # Seconds per fuzz target: `make fuzz`, and the short run inside `make test`.
 FUZZ_SECONDS ?= 600
 FUZZ_TEST_SECONDS ?= 20
@@ -40,9 +42,9 @@ run: deps ## Start one stockd node on ./data (bootstraps itself, loads a demo ca
 demo: ## The flash-sale demo of the ledger alone, in memory (no server)
 	$(CARGO) run --release -p stockraft-core --example flash_sale
 
-cluster: deps ## Start a local 3-node cluster (cluster/), wait for a leader, print its status (TLS=1: with TLS and client certificates)
+cluster: deps ## Start a local 3-node cluster (cluster/), wait for a leader, print its status (TLS=1: with TLS and client certificates; RESTORE=FILE: seeded from a backup)
 	$(CARGO) build $(WORKSPACE) --all-targets
-	TLS=$(TLS) cluster/start.sh
+	TLS=$(TLS) RESTORE=$(RESTORE) cluster/start.sh
 
 cluster-stop: ## Stop the local cluster (cluster/stop.sh --wipe also deletes its data)
 	cluster/stop.sh

@@ -5,6 +5,7 @@
 #   cluster/start.sh          # the 3-node cluster (make cluster)
 #   cluster/start.sh 4        # also start the spare node 4 (then: stockctl cluster add-learner)
 #   TLS=1 cluster/start.sh    # with TLS: clients and nodes need certificates (make cluster TLS=1)
+#   RESTORE=backup.snap cluster/start.sh   # new nodes seeded from a backup (stockctl snapshot save)
 #
 # With TLS=1, a private CA and certificates for loopback are generated once into
 # cluster/data/tls (stockctl certs), each node runs on cluster/data/nodeN-tls.toml (its
@@ -49,7 +50,11 @@ for n in "${nodes[@]}"; do
         { cat "cluster/node$n.toml"; printf '\n[tls]\ncert = "%s"\nkey = "%s"\nca = "%s"\nrequire_client_cert = true\n' \
             "$DATA/tls/node$n.pem" "$DATA/tls/node$n-key.pem" "$DATA/tls/ca.pem"; } >"$config"
     fi
-    "$STOCKD" --config "$config" >>"$DATA/node$n.log" 2>&1 &
+    restore=()
+    if [[ -n ${RESTORE:-} ]]; then
+        restore=(--restore "$RESTORE")
+    fi
+    "$STOCKD" --config "$config" "${restore[@]}" >>"$DATA/node$n.log" 2>&1 &
     echo $! >"$pidfile"
     echo "node $n: started (pid $!, 127.0.0.1:700$n, log $DATA/node$n.log)"
 done
