@@ -52,13 +52,7 @@ async fn a_three_node_cluster_elects_a_leader_and_serves_through_any_node() {
     assert_eq!(released.state, v1::HoldState::Released as i32);
 
     // A linearizable read through a follower sees every acknowledged write: 10 - 2 confirmed.
-    let availability = call!(
-        via_first,
-        inventory,
-        get_availability,
-        v1::GetAvailabilityRequest { sku_id: SKU.into(), allow_stale: false }
-    )
-    .expect("availability");
+    let availability = availability(&via_first).await.expect("availability");
     assert_eq!(availability.on_hand_units, 8);
     assert_eq!(hold_state(&via_second, "order-1").await, v1::HoldState::Confirmed);
 }
@@ -265,13 +259,7 @@ async fn bad_requests_get_invalid_argument_and_change_nothing() {
 
     // Only the one valid reserve reached the ledger; stock moved by exactly its unit.
     assert_eq!(local_ledger(&cluster, leader, v1::LedgerOp::Reserve).await.len(), reserves_before + 1);
-    let availability = call!(
-        follower,
-        inventory,
-        get_availability,
-        v1::GetAvailabilityRequest { sku_id: SKU.into(), allow_stale: false }
-    )
-    .unwrap();
+    let availability = availability(&follower).await.unwrap();
     assert_eq!(availability.on_hand_units, 9);
 }
 
@@ -353,12 +341,6 @@ async fn a_batch_reserve_answers_each_reserve_in_its_slot() {
         .collect();
     assert_eq!(reasons, [None, Some(v1::Reason::InvalidArgument as i32), None, Some(v1::Reason::OutOfStock as i32)]);
     assert_eq!(hold_state(&follower, "order-3").await, v1::HoldState::Held);
-    let availability = call!(
-        follower,
-        inventory,
-        get_availability,
-        v1::GetAvailabilityRequest { sku_id: SKU.into(), allow_stale: false }
-    )
-    .unwrap();
+    let availability = availability(&follower).await.unwrap();
     assert_eq!(availability.on_hand_units, 0);
 }

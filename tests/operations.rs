@@ -234,13 +234,7 @@ async fn each_role_reaches_only_its_services_and_a_refused_call_changes_nothing(
     assert_eq!(operator_reserving.status().map(|s| s.code()), Some(tonic::Code::PermissionDenied));
 
     // Nothing refused changed anything: one hold, the stock as received.
-    let availability = call!(
-        office,
-        inventory,
-        get_availability,
-        v1::GetAvailabilityRequest { sku_id: SKU.into(), allow_stale: false }
-    )
-    .expect("backoffice may read availability");
+    let availability = availability(&office).await.expect("backoffice may read availability");
     assert_eq!(availability.on_hand_units, 4, "5 received, 1 held");
     for hold in ["order-2", "order-3", "order-4"] {
         let missing =
@@ -270,13 +264,7 @@ async fn shop_state(client: &stockraft_client::Client, holds: &[String]) -> Stri
             .expect("the hold");
         seen += &format!("{} {} {:?} {:?}\n", hold.hold_id, hold.state, hold.lines, hold.buyer_id);
     }
-    let availability = call!(
-        client,
-        inventory,
-        get_availability,
-        v1::GetAvailabilityRequest { sku_id: SKU.into(), allow_stale: false }
-    )
-    .expect("availability");
+    let availability = availability(&client).await.expect("availability");
     seen + &format!("available {} {:?}", availability.on_hand_units, availability.warehouses)
 }
 

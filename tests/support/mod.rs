@@ -380,6 +380,11 @@ pub async fn hold_state(client: &Client, hold: &str) -> v1::HoldState {
     v1::HoldState::try_from(hold.state).expect("a known state")
 }
 
+/// The SKU's availability, read linearizably (through the leader).
+pub async fn availability(client: &Client) -> Result<v1::Availability, Error> {
+    call!(client, inventory, get_availability, v1::GetAvailabilityRequest { sku_id: SKU.into(), allow_stale: false })
+}
+
 /// Node `id`'s own (possibly stale) figures for the SKU: (on hand units, log index).
 pub async fn local_availability(cluster: &Cluster, id: u64) -> Option<u32> {
     let client = cluster.client_of(id);
