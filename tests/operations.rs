@@ -264,7 +264,7 @@ async fn shop_state(client: &stockraft_client::Client, holds: &[String]) -> Stri
             .expect("the hold");
         seen += &format!("{} {} {:?} {:?}\n", hold.hold_id, hold.state, hold.lines, hold.buyer_id);
     }
-    let availability = availability(&client).await.expect("availability");
+    let availability = availability(client).await.expect("availability");
     seen + &format!("available {} {:?}", availability.on_hand_units, availability.warehouses)
 }
 

@@ -54,11 +54,22 @@ pub fn method_label(path: &str) -> &'static str {
     METHODS.get(path).copied().unwrap_or("unknown")
 }
 
+/// gRPC status codes 0 to 16 as label values (no allocation per call).
+const CODES: [&str; 17] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16"];
+
 /// The gRPC status code of a response: in its headers when the call failed before any message
 /// (a "trailers-only" response, how tonic answers every unary error); otherwise the call has
 /// started well and its final status travels in trailers (counted as `0`, OK).
-fn status_code<B>(response: &Response<B>) -> String {
-    response.headers().get("grpc-status").and_then(|v| v.to_str().ok()).unwrap_or("0").to_string()
+fn status_code<B>(response: &Response<B>) -> &'static str {
+    match response.headers().get("grpc-status") {
+        None => CODES[0],
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .and_then(|code| CODES.get(code).copied())
+            .unwrap_or("other"),
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -100,7 +111,7 @@ where
             let answer = answer.await;
             let code = match &answer {
                 Ok(response) => status_code(response),
-                Err(_) => "transport".to_string(),
+                Err(_) => "transport",
             };
             counter!(RPC_REQUESTS, "method" => method, "code" => code).increment(1);
             histogram!(RPC_SECONDS, "method" => method).record(started.elapsed().as_secs_f64());
