@@ -118,17 +118,27 @@ impl State {
             )));
         }
         let mut trial = self.catalog_copy();
+        // Request ids met earlier in this batch: applied for real, the first is remembered
+        // before the next is looked up, so a repeat is a replay or a conflict there too.
+        let mut in_batch: BTreeMap<&RequestId, u64> = BTreeMap::new();
         let mut failed = None;
         for (at, request) in requests.iter().enumerate() {
-            let tried = match self.requests.seen(&request.request_id, request.fingerprint) {
-                Seen::Replay(first) => first.clone().map(|_| Applied::Updated),
-                Seen::Conflict => Err(Rejection::AlreadyExists {
-                    kind: EntityKind::Request,
-                    id: request.request_id.to_string(),
-                    detail: "the request id was used with a different payload".into(),
-                }),
-                Seen::New => validate_op(&request.op).and_then(|()| trial.execute(&request.op)),
+            let conflict = || Rejection::AlreadyExists {
+                kind: EntityKind::Request,
+                id: request.request_id.to_string(),
+                detail: "the request id was used with a different payload".into(),
             };
+            let tried = match in_batch.get(&request.request_id) {
+                // A replay of an earlier request of this batch, which passed.
+                Some(&fingerprint) if fingerprint == request.fingerprint => Ok(Applied::Updated),
+                Some(_) => Err(conflict()),
+                None => match self.requests.seen(&request.request_id, request.fingerprint) {
+                    Seen::Replay(first) => first.clone().map(|_| Applied::Updated),
+                    Seen::Conflict => Err(conflict()),
+                    Seen::New => validate_op(&request.op).and_then(|()| trial.execute(&request.op)),
+                },
+            };
+            in_batch.entry(&request.request_id).or_insert(request.fingerprint);
             if let Err(rejection) = tried {
                 failed = Some((at, rejection));
                 break;

@@ -119,3 +119,24 @@ fn only_catalog_requests_and_bounded_batches_are_taken() {
     assert!(shop.command(CommandBody::AllOrNothing(too_many)).is_err());
     assert_eq!(unchanged(&shop), before);
 }
+
+/// Found by the `command` fuzz target: two requests of one batch under the same request id
+/// passed the trial (the idempotency table does not change during it) and then conflicted when
+/// applied, tripping the assertion that stops a replica, on every replica at once.
+#[test]
+fn a_request_id_repeated_inside_a_batch_is_a_conflict_or_a_replay_as_it_is_outside() {
+    let mut shop = Shop::new();
+    let before = unchanged(&shop);
+    let tea = Op::UpsertItem(UpsertItem { id: item_id("tea"), name: "Tea".into() });
+    let cup = Op::UpsertItem(UpsertItem { id: item_id("cup"), name: "Cup".into() });
+    let conflicting = vec![request("same", tea.clone()), request("same", cup)];
+    let answers = outcomes(shop.command(CommandBody::AllOrNothing(conflicting)));
+    assert_eq!(answers[1].as_ref().unwrap_err().reason(), "ALREADY_EXISTS", "{answers:?}");
+    assert_eq!(unchanged(&shop), before, "refused whole");
+
+    // The same request twice is one request: applied once, the repeat answered as a replay.
+    let repeated = vec![request("twice", tea.clone()), request("twice", tea)];
+    let answers = outcomes(shop.command(CommandBody::AllOrNothing(repeated)));
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    assert_eq!(shop.state.items().count(), 1);
+}
