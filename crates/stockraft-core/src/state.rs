@@ -20,6 +20,16 @@ use std::collections::{BTreeMap, VecDeque};
 /// answered (see [`State::refused_in_batch`]).
 const NOT_APPLIED: &str = "not applied:";
 
+/// What an all-or-nothing batch does with one of its requests, decided before any is applied.
+enum Decision {
+    /// New: execute it (it passed on the catalog copy) and remember it.
+    Execute,
+    /// Seen before the batch: its first outcome.
+    Replay(Outcome),
+    /// A repeat of the request at this position in the batch: that one's outcome.
+    SameAs(usize),
+}
+
 /// An inbound shipment: units on their way to a warehouse.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inbound {
@@ -117,10 +127,13 @@ impl State {
                 other.op.name()
             )));
         }
+        // Phase 1: decide each request against the idempotency table as it is now and try the
+        // new ones on a copy of the catalog. Phase 2 carries out exactly these decisions, never
+        // looking the table up again (remembering a request may evict an old id, which would
+        // turn a replay decided here into an execution there).
         let mut trial = self.catalog_copy();
-        // Request ids met earlier in this batch: applied for real, the first is remembered
-        // before the next is looked up, so a repeat is a replay or a conflict there too.
-        let mut in_batch: BTreeMap<&RequestId, u64> = BTreeMap::new();
+        let mut decisions: Vec<Decision> = Vec::with_capacity(requests.len());
+        let mut in_batch: BTreeMap<&RequestId, usize> = BTreeMap::new();
         let mut failed = None;
         for (at, request) in requests.iter().enumerate() {
             let conflict = || Rejection::AlreadyExists {
@@ -128,20 +141,26 @@ impl State {
                 id: request.request_id.to_string(),
                 detail: "the request id was used with a different payload".into(),
             };
-            let tried = match in_batch.get(&request.request_id) {
-                // A replay of an earlier request of this batch, which passed.
-                Some(&fingerprint) if fingerprint == request.fingerprint => Ok(Applied::Updated),
+            let decided = match in_batch.get(&request.request_id) {
+                // A repeat of an earlier request of this batch: answered as it was.
+                Some(&first) if requests[first].fingerprint == request.fingerprint => Ok(Decision::SameAs(first)),
                 Some(_) => Err(conflict()),
                 None => match self.requests.seen(&request.request_id, request.fingerprint) {
-                    Seen::Replay(first) => first.clone().map(|_| Applied::Updated),
+                    Seen::Replay(Ok(first)) => Ok(Decision::Replay(Ok(first.clone()))),
+                    Seen::Replay(Err(first)) => Err(first.clone()),
                     Seen::Conflict => Err(conflict()),
-                    Seen::New => validate_op(&request.op).and_then(|()| trial.execute(&request.op)),
+                    Seen::New => {
+                        validate_op(&request.op).and_then(|()| trial.execute(&request.op)).map(|_| Decision::Execute)
+                    }
                 },
             };
-            in_batch.entry(&request.request_id).or_insert(request.fingerprint);
-            if let Err(rejection) = tried {
-                failed = Some((at, rejection));
-                break;
+            in_batch.entry(&request.request_id).or_insert(at);
+            match decided {
+                Ok(decision) => decisions.push(decision),
+                Err(rejection) => {
+                    failed = Some((at, rejection));
+                    break;
+                }
             }
         }
         if let Some((at, rejection)) = failed {
@@ -156,7 +175,20 @@ impl State {
                 .collect();
             return Ok(Applied::Batch(outcomes));
         }
-        let outcomes: Vec<Outcome> = requests.iter().map(|request| self.apply_request(request)).collect();
+        let mut outcomes: Vec<Outcome> = Vec::with_capacity(requests.len());
+        for (request, decision) in requests.iter().zip(decisions) {
+            let outcome = match decision {
+                Decision::Replay(first) => first,
+                Decision::SameAs(first) => outcomes[first].clone(),
+                Decision::Execute => {
+                    let outcome = self.execute(&request.op);
+                    self.remember(request, &outcome);
+                    outcome
+                }
+            };
+            outcomes.push(outcome);
+        }
+        // The copy held the same catalog, and the ledger is deterministic.
         assert!(
             outcomes.iter().all(Result::is_ok),
             "an all-or-nothing batch passed on the catalog copy but not on the ledger: {outcomes:?}"
@@ -219,17 +251,22 @@ impl State {
             Seen::New => {}
         }
         let outcome = self.execute(&request.op);
-        let input_error = matches!(&outcome, Err(rejection) if rejection.is_input_error());
+        self.remember(request, &outcome);
+        outcome
+    }
+
+    /// Remembers a request's outcome for replays (not refusals of bad input, which changed
+    /// nothing and may be corrected and sent again under the same id).
+    fn remember(&mut self, request: &Request, outcome: &Outcome) {
+        let input_error = matches!(outcome, Err(rejection) if rejection.is_input_error());
         if !input_error {
-            let request_id = request.request_id.clone();
             self.requests.remember(Remembered {
-                request_id,
-                fingerprint,
+                request_id: request.request_id.clone(),
+                fingerprint: request.fingerprint,
                 at_ms: self.clock_ms,
                 outcome: outcome.clone(),
             });
         }
-        outcome
     }
 
     fn execute(&mut self, op: &Op) -> Outcome {
