@@ -98,6 +98,7 @@ pub struct Started {
     listener: TcpListener,
     config: Config,
     logs: Option<LogControl>,
+    server_tls: Option<ServerTlsConfig>,
 }
 
 /// Opens storage, binds the ports and starts Raft; initialises a new cluster when configured
@@ -115,12 +116,17 @@ pub async fn start(config: Config, logs: Option<LogControl>) -> Result<Started, 
     }
     let (log_store, state_machine) = stockraft_storage::open(&config.data_dir)
         .map_err(|source| StartError::Storage { dir: config.data_dir.display().to_string(), source })?;
-    let peer_tls = match &config.tls {
+    // The files are read once: the same identity and CA serve the port and reach the peers.
+    let (server_tls, peer_tls) = match &config.tls {
         Some(tls) => {
             let files = read_tls(tls)?;
-            Some(ClientTlsConfig::new().ca_certificate(files.ca).identity(files.identity))
+            let server = ServerTlsConfig::new()
+                .identity(files.identity.clone())
+                .client_ca_root(files.ca.clone())
+                .client_auth_optional(!tls.require_client_cert);
+            (Some(server), Some(ClientTlsConfig::new().ca_certificate(files.ca).identity(files.identity)))
         }
-        None => None,
+        None => (None, None),
     };
     let peers = Peers::new(config.source_ip, peer_tls, config.auth.peer.first().map(String::as_str));
     let network = NetworkFactory { id: config.node_id, peers: peers.clone() };
@@ -135,7 +141,7 @@ pub async fn start(config: Config, logs: Option<LogControl>) -> Result<Started, 
     }
     let proposer = Proposer::start(raft.clone(), config.batch_max);
     let node = Arc::new(Node { id: config.node_id, raft, state_machine, peers, proposer });
-    Ok(Started { node, listener, config, logs })
+    Ok(Started { node, listener, config, logs, server_tls })
 }
 
 impl Started {
@@ -146,7 +152,7 @@ impl Started {
 
     /// Serves until `shutdown` completes, then stops Raft.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
-        let Started { node, listener, config, logs } = self;
+        let Started { node, listener, config, logs, server_tls } = self;
         let message_max = config.limits.message_bytes_max;
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
@@ -185,16 +191,8 @@ impl Started {
             .max_encoding_message_size(RAFT_MESSAGE_BYTES_MAX);
 
         let mut server = tonic::transport::Server::builder();
-        if let Some(tls) = &config.tls {
-            let files = read_tls(tls)?;
-            server = server
-                .tls_config(
-                    ServerTlsConfig::new()
-                        .identity(files.identity)
-                        .client_ca_root(files.ca)
-                        .client_auth_optional(!tls.require_client_cert),
-                )
-                .map_err(|e| StartError::Tls(e.to_string()))?;
+        if let Some(tls) = server_tls {
+            server = server.tls_config(tls).map_err(|e| StartError::Tls(e.to_string()))?;
         }
         let tokens = Tokens::new(&config.auth);
         tracing::info!(
