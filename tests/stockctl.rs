@@ -78,8 +78,7 @@ async fn an_operator_sets_up_a_sale_and_sells_through_any_node() {
 
 #[test]
 fn usage_errors_and_an_unreachable_cluster_have_their_own_exit_codes() {
-    let nowhere =
-        vec![format!("127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port())];
+    let nowhere = vec![format!("127.0.0.1:{}", loopback_port())];
     let usage = stockctl(&nowhere, &["reserve", "--sku", "moutai-flash"]);
     assert_eq!(usage.status.code(), Some(2), "{usage:?}");
     let unreachable = stockctl(&nowhere, &["--timeout", "1", "availability", "moutai-flash"]);

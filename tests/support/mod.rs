@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -32,9 +31,10 @@ pub fn stockd_binary() -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
-}
+// One allocator for every harness: see its module doc for why not port 0.
+#[path = "../../crates/stockraft-chaos/src/ports.rs"]
+mod ports;
+pub use ports::loopback_port;
 
 pub struct Node {
     pub id: u64,
@@ -103,7 +103,8 @@ impl Cluster {
 
     pub fn prepare_in(dir: TempDir, voters: u64, settings: &Settings) -> Cluster {
         let mut cluster = Cluster { dir, nodes: BTreeMap::new(), stockd: stockd_binary(), access: Access::default() };
-        let addresses: Vec<(u64, String)> = (1..=voters).map(|id| (id, format!("127.0.0.1:{}", free_port()))).collect();
+        let addresses: Vec<(u64, String)> =
+            (1..=voters).map(|id| (id, format!("127.0.0.1:{}", loopback_port()))).collect();
         let members: String =
             addresses.iter().map(|(id, a)| format!("  {{ id = {id}, address = \"{a}\" }},\n")).collect();
         for (id, address) in &addresses {
@@ -120,7 +121,7 @@ impl Cluster {
     fn write_node(&mut self, id: u64, address: &str, membership: &str, settings: &Settings) {
         let data = self.dir.path().join(format!("node{id}"));
         let config = self.dir.path().join(format!("node{id}.toml"));
-        let metrics = format!("127.0.0.1:{}", free_port());
+        let metrics = format!("127.0.0.1:{}", loopback_port());
         let fill = |text: &str| {
             text.replace("{id}", &id.to_string())
                 .replace("{dir}", &self.dir.path().display().to_string())
@@ -140,7 +141,7 @@ impl Cluster {
 
     /// Prepares (does not start) a node outside the membership, to be added as a learner.
     pub fn add_spare(&mut self, id: u64, settings: &Settings) -> String {
-        let address = format!("127.0.0.1:{}", free_port());
+        let address = format!("127.0.0.1:{}", loopback_port());
         self.write_node(id, &address, "", settings);
         address
     }

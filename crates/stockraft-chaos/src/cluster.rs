@@ -1,9 +1,10 @@
 //! A cluster of real `stockd` processes behind the fault-injecting [`Proxy`]: start, SIGKILL,
 //! SIGSTOP/SIGCONT, SIGTERM and restart from the data dir, and who leads.
 
+use crate::ports::loopback_port;
 use crate::proxy::{Proxy, source_ip};
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -42,10 +43,6 @@ pub fn stockd_binary() -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
-}
-
 pub struct Node {
     pub id: u64,
     /// Where clients and peers reach it: its proxy.
@@ -70,7 +67,7 @@ impl Cluster {
     pub async fn start(size: u64, dir: &Path, settings: &NodeSettings) -> std::io::Result<Cluster> {
         std::fs::create_dir_all(dir)?;
         let mut proxy = Proxy::default();
-        let ports: Vec<(u64, u16, u16)> = (1..=size).map(|id| (id, free_port(), free_port())).collect();
+        let ports: Vec<(u64, u16, u16)> = (1..=size).map(|id| (id, loopback_port(), loopback_port())).collect();
         let members: String = ports
             .iter()
             .map(|(id, public, _)| format!("  {{ id = {id}, address = \"127.0.0.1:{public}\" }},\n"))

@@ -22,6 +22,7 @@ pub mod cluster;
 pub mod history;
 pub mod model;
 pub mod nemesis;
+pub mod ports;
 pub mod proxy;
 pub mod report;
 pub mod workload;
