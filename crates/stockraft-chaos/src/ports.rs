@@ -59,7 +59,7 @@ fn ephemeral_floor() -> u32 {
         std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
             .ok()
             .and_then(|range| range.split_whitespace().next()?.parse().ok())
-            .filter(|&low: &u32| low >= FLOOR + 1_000 && low <= 65_536)
+            .filter(|low: &u32| (FLOOR + 1_000..=65_536).contains(low))
             .unwrap_or(DEFAULT_EPHEMERAL_FLOOR)
     })
 }
