@@ -1,5 +1,5 @@
-//! A harness for tests against real `stockd` processes: a cluster of nodes on ephemeral
-//! loopback ports, each with its own data dir and log in a temporary directory; kill, stop and
+//! A harness for tests against real `stockd` processes: a cluster of nodes on loopback ports
+//! ([`ports`]), each with its own data dir and log in a temporary directory; kill, stop and
 //! restart; and waiting for conditions (never fixed sleeps).
 //!
 //! When a test panics, the harness prints the tail of every node's log.
