@@ -1,5 +1,5 @@
 //! The replicated cluster, tested against real `stockd` processes: each test starts its own
-//! nodes on ephemeral loopback ports with their own data dirs, and waits for conditions instead
+//! nodes on loopback ports with their own data dirs, and waits for conditions instead
 //! of sleeping. Read each test as a runbook: what an operator does, and what must hold.
 
 mod support;
