@@ -50,6 +50,17 @@ impl Node {
     pub fn is_running(&mut self) -> bool {
         self.child.as_mut().is_some_and(|c| c.try_wait().map(|s| s.is_none()).unwrap_or(false))
     }
+
+    /// Whether the process the harness started has exited without being killed or stopped (the
+    /// harness lets go of the ones it ends). An exited child stays a zombie until it is waited
+    /// for, so `/proc` still shows it, in state `Z`.
+    fn exited_on_its_own(&self) -> bool {
+        let Some(child) = &self.child else { return false };
+        std::fs::read_to_string(format!("/proc/{}/stat", child.id()))
+            .ok()
+            .and_then(|stat| stat.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')))
+            .unwrap_or(false)
+    }
 }
 
 pub struct Cluster {
@@ -224,8 +235,12 @@ impl Cluster {
         &self.nodes[&id].log
     }
 
-    /// The status as node `id` sees it, if it answers.
+    /// The status as node `id` sees it, if it answers. A node that the harness started and
+    /// that exited on its own (a refused config, a crash) fails the test at once, rather than
+    /// after [`CONDITION_TIMEOUT`] of waiting for it to answer.
     pub async fn status(&self, id: u64) -> Option<v1::ClusterStatus> {
+        let node = &self.nodes[&id];
+        assert!(!node.exited_on_its_own(), "node {id} exited on its own (its log is below)");
         self.client_of(id).node_status(&self.address(id)).await.ok()
     }
 
