@@ -26,8 +26,9 @@ const DEFAULT_EPHEMERAL_FLOOR: u32 = 32_768;
 /// How far this process has gone through the range.
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
-/// A loopback port that was free just now, that this process has not handed out before, and
-/// that no outgoing connection will take.
+/// A loopback port that was free just now, that no outgoing connection will take, and that this
+/// process has not handed out before (it would only come round again after the whole range,
+/// 22,768 ports with Linux's defaults).
 pub fn loopback_port() -> u16 {
     for _ in FLOOR..ephemeral_floor() {
         let port = candidate(NEXT.fetch_add(1, Ordering::Relaxed));
