@@ -47,10 +47,6 @@ pub struct Node {
 }
 
 impl Node {
-    pub fn is_running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| c.try_wait().map(|s| s.is_none()).unwrap_or(false))
-    }
-
     /// Whether the process the harness started has exited without being killed or stopped (the
     /// harness lets go of the ones it ends). An exited child stays a zombie until it is waited
     /// for, so `/proc` still shows it, in state `Z`.
