@@ -20,8 +20,10 @@ pub fn units(field: &str, value: i64) -> Checked<u32> {
     u32::try_from(value).map_err(|_| invalid(format!("{field} must be between 0 and {}, got {value}", u32::MAX)))
 }
 
+/// The ledger request: its id checked, its op checked for shape ([`Request::new`]), so that
+/// nothing malformed is forwarded, proposed or logged.
 fn request(request_id: &str, op: Op) -> Checked<Request> {
-    Ok(Request::new(RequestId::new(request_id)?, op))
+    Request::new(RequestId::new(request_id)?, op)
 }
 
 pub fn reserve_op(r: &v1::ReserveRequest) -> Checked<core::Reserve> {

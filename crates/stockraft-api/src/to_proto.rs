@@ -12,14 +12,29 @@ pub fn rejection(r: &Rejection) -> Status {
     rejection_at(r, 0)
 }
 
+/// The API's machine-readable reason for a ledger refusal.
+pub fn reason(r: &Rejection) -> v1::Reason {
+    match r {
+        Rejection::InvalidArgument(_) | Rejection::NotApplied { .. } => v1::Reason::InvalidArgument,
+        Rejection::NotFound { .. } => v1::Reason::NotFound,
+        Rejection::AlreadyExists { .. } => v1::Reason::AlreadyExists,
+        Rejection::OutOfStock { .. } => v1::Reason::OutOfStock,
+        Rejection::HoldExpired { .. } => v1::Reason::HoldExpired,
+        Rejection::LimitExceeded { .. } => v1::Reason::LimitExceeded,
+        Rejection::RiskRejected { .. } => v1::Reason::RiskRejected,
+        Rejection::InvalidTransition { .. } => v1::Reason::InvalidTransition,
+        Rejection::NotYetArrived { .. } => v1::Reason::NotYetArrived,
+    }
+}
+
 /// A refusal the ledger decided at log index `log_index`.
 pub fn rejection_at(r: &Rejection, log_index: u64) -> Status {
-    let reason = v1::Reason::from_str_name(r.reason()).unwrap_or(v1::Reason::Unspecified);
+    let reason = reason(r);
     metrics::counter!(crate::REJECTIONS_METRIC, "reason" => reason.as_str_name()).increment(1);
     let mut detail =
         v1::ErrorDetail { reason: reason as i32, message: r.to_string(), log_index, ..v1::ErrorDetail::default() };
     let code = match r {
-        Rejection::InvalidArgument(_) => Code::InvalidArgument,
+        Rejection::InvalidArgument(_) | Rejection::NotApplied { .. } => Code::InvalidArgument,
         Rejection::NotFound { .. } => Code::NotFound,
         Rejection::AlreadyExists { .. } => Code::AlreadyExists,
         Rejection::OutOfStock { sku, requested, available } => {
@@ -245,5 +260,37 @@ pub fn ledger_entry(e: &core::LedgerEntryView) -> v1::LedgerEntry {
         shortfall_after: e.shortfall_after,
         hold_id: e.hold.as_ref().map(ToString::to_string).unwrap_or_default(),
         note: e.note.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stockraft_core::{EntityKind, ExpiredReason, HoldId, RiskReason, SkuId};
+
+    /// The match in [`reason`] covers every variant (the compiler checks that); this checks that
+    /// no two kinds of refusal share a reason a client would have to tell apart by message.
+    #[test]
+    fn every_kind_of_refusal_has_its_own_reason() {
+        let sku = SkuId::new("s").unwrap();
+        let hold = HoldId::new("h").unwrap();
+        let refusals = [
+            Rejection::InvalidArgument(String::new()),
+            Rejection::NotFound { kind: EntityKind::Sku, id: String::new() },
+            Rejection::AlreadyExists { kind: EntityKind::Hold, id: String::new(), detail: String::new() },
+            Rejection::OutOfStock { sku: sku.clone(), requested: 1, available: 0 },
+            Rejection::HoldExpired { hold: hold.clone(), reason: ExpiredReason::GraceWindowPassed },
+            Rejection::LimitExceeded { sku: sku.clone(), limit: LimitKind::UnitsPerBuyer, allowed: 1, requested: 2 },
+            Rejection::RiskRejected { sku, reason: RiskReason::Blocklisted },
+            Rejection::InvalidTransition { hold: hold.clone(), from: HoldState::Held, to: HoldState::Shipped },
+            Rejection::NotYetArrived { hold },
+        ];
+        let mut reasons: Vec<v1::Reason> = refusals.iter().map(reason).collect();
+        assert!(!reasons.contains(&v1::Reason::Unspecified), "{reasons:?}");
+        reasons.sort();
+        reasons.dedup();
+        assert_eq!(reasons.len(), refusals.len(), "{reasons:?}");
+        // A request of a refused all-or-nothing batch was not applied: bad input, like its batch.
+        assert_eq!(reason(&Rejection::NotApplied { refused_at: 0 }), v1::Reason::InvalidArgument);
     }
 }

@@ -59,8 +59,8 @@ macro_rules! call {
     }};
 }
 
-/// The largest reply the client accepts (matches the server's limit).
-pub const MESSAGE_BYTES_MAX: usize = 16 << 20;
+/// The largest reply the client accepts: the server's default message limit.
+pub const MESSAGE_BYTES_MAX: usize = stockraft_proto::MESSAGE_BYTES_MAX_DEFAULT;
 
 /// How calls are sent and retried.
 #[derive(Clone, Debug)]

@@ -35,7 +35,7 @@ impl Setup {
     fn apply(&mut self, op: Op) {
         self.log_index += 1;
         let request_id = RequestId::new(&format!("setup-{}", self.log_index)).unwrap();
-        let command = Command { now_ms: 1, body: CommandBody::Request(Request::new(request_id, op)) };
+        let command = Command { now_ms: 1, body: CommandBody::Request(Request::new(request_id, op).unwrap()) };
         self.state.apply(self.log_index, &command).expect("set-up command");
     }
 }
@@ -83,7 +83,7 @@ fn reserves(count: usize, sku_of: impl Fn(usize) -> usize) -> Vec<Command> {
             let request_id = RequestId::new(&format!("req-{n:08}")).unwrap();
             Command {
                 now_ms: 2 + n as u64 / 1_000,
-                body: CommandBody::Request(Request::new(request_id, Op::Reserve(reserve))),
+                body: CommandBody::Request(Request::new(request_id, Op::Reserve(reserve)).unwrap()),
             }
         })
         .collect()

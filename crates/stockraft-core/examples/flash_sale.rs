@@ -24,7 +24,10 @@ impl Leader {
     fn apply(&mut self, request: &str, op: Op) -> Outcome {
         self.log_index += 1;
         let request_id = RequestId::new(request).expect("valid request id");
-        let command = Command { now_ms: self.now_ms, body: CommandBody::Request(Request::new(request_id, op)) };
+        let command = Command {
+            now_ms: self.now_ms,
+            body: CommandBody::Request(Request::new(request_id, op).expect("a valid request")),
+        };
         self.state.apply(self.log_index, &command)
     }
 
@@ -80,7 +83,10 @@ fn main() {
             signals: Some(signals),
             lines: vec![Line { sku: SkuId::new("moutai-1").expect("valid id"), quantity: 1 + buyer % 2 }],
         };
-        orders.push(Request::new(RequestId::new(&format!("reserve-{buyer}")).expect("valid id"), Op::Reserve(reserve)));
+        orders.push(
+            Request::new(RequestId::new(&format!("reserve-{buyer}")).expect("valid id"), Op::Reserve(reserve))
+                .expect("a valid reserve"),
+        );
     }
     let started = Instant::now();
     let mut outcomes = BTreeMap::<&str, u32>::new();
@@ -88,7 +94,7 @@ fn main() {
         leader.log_index += 1;
         let command = Command { now_ms: leader.now_ms, body: CommandBody::Request(order) };
         let outcome = leader.state.apply(leader.log_index, &command);
-        *outcomes.entry(outcome.as_ref().map_or_else(Rejection::reason, |_| "HELD")).or_default() += 1;
+        *outcomes.entry(outcome.as_ref().map_or_else(Rejection::name, |_| "HELD")).or_default() += 1;
     }
     let elapsed = started.elapsed();
     let rate = f64::from(BUYERS) / elapsed.as_secs_f64();

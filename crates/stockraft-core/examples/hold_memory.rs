@@ -41,6 +41,7 @@ static ALLOCATOR: Counting = Counting;
 
 fn request(n: usize, op: Op) -> Request {
     Request::new(RequestId::new(&format!("{:032x}", 0x9e37_79b9_7f4a_7c15_u128 * (n as u128 + 1))).unwrap(), op)
+        .unwrap()
 }
 
 fn main() {

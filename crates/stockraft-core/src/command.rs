@@ -1,9 +1,11 @@
 //! Commands: the only way the ledger changes. Each is stamped by the Raft leader with its clock
 //! (`now_ms`) before it is proposed, so every replica applies it at the same time.
 
+use crate::error::Rejection;
 use crate::idempotency::fingerprint;
 use crate::ids::*;
 use crate::rules::{BuyerSignals, SaleRules};
+use crate::validate::validate_op;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -46,7 +48,20 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn new(request_id: RequestId, op: Op) -> Self {
+    /// A request checked for shape (sizes, quantities, duplicates, sale rules: everything that
+    /// needs no state) and fingerprinted. The node that receives a call builds its request here,
+    /// so bad input is refused before it is proposed, and never reaches the log.
+    ///
+    /// The ledger runs the same checks again when it applies a request (every replica's
+    /// deterministic guard against whatever a faulty leader might propose).
+    pub fn new(request_id: RequestId, op: Op) -> Result<Self, Rejection> {
+        validate_op(&op)?;
+        Ok(Request::unchecked(request_id, op))
+    }
+
+    /// A request without the shape checks of [`Request::new`]: what a faulty or hostile leader
+    /// could still put in the log. For tests of the apply-time guard and for fuzzing.
+    pub fn unchecked(request_id: RequestId, op: Op) -> Self {
         let fingerprint = fingerprint(&op);
         Request { request_id, op, fingerprint }
     }

@@ -1,5 +1,5 @@
 //! Why a command was refused. Every variant is precise enough for a client to act on, and maps
-//! to one gRPC status code and one machine-readable reason (see [`Rejection::reason`]).
+//! to one gRPC status code and one machine-readable reason (`stockraft-api`'s `to_proto`).
 
 use crate::hold::HoldState;
 use crate::ids::{HoldId, SkuId};
@@ -77,6 +77,11 @@ pub enum Rejection {
 
     #[error("hold {hold} cannot ship yet: presold units have not arrived at the warehouse")]
     NotYetArrived { hold: HoldId },
+
+    /// The answer to each request of a refused all-or-nothing batch but the one that was
+    /// refused (`refused_at`, zero-based). (Last in the enum: older encodings decode unchanged.)
+    #[error("not applied: request {} of this all-or-nothing batch was refused", refused_at + 1)]
+    NotApplied { refused_at: u32 },
 }
 
 impl Rejection {
@@ -88,8 +93,9 @@ impl Rejection {
         Rejection::NotFound { kind, id: id.to_string() }
     }
 
-    /// The machine-readable reason the gRPC layer puts in the error details.
-    pub fn reason(&self) -> &'static str {
+    /// The refusal's kind in a word, for logs and tallies. (The API's reason for it is
+    /// `stockraft-api`'s mapping, a `match` on the variant.)
+    pub fn name(&self) -> &'static str {
         match self {
             Rejection::InvalidArgument(_) => "INVALID_ARGUMENT",
             Rejection::NotFound { .. } => "NOT_FOUND",
@@ -100,12 +106,14 @@ impl Rejection {
             Rejection::RiskRejected { .. } => "RISK_REJECTED",
             Rejection::InvalidTransition { .. } => "INVALID_TRANSITION",
             Rejection::NotYetArrived { .. } => "NOT_YET_ARRIVED",
+            Rejection::NotApplied { .. } => "NOT_APPLIED",
         }
     }
 
     /// Whether this is an input error: such requests change nothing, not even the idempotency
-    /// table, so a corrected request may reuse the request id.
+    /// table, so a corrected request may reuse the request id. (A request of a refused
+    /// all-or-nothing batch changed nothing either.)
     pub fn is_input_error(&self) -> bool {
-        matches!(self, Rejection::InvalidArgument(_) | Rejection::NotFound { .. })
+        matches!(self, Rejection::InvalidArgument(_) | Rejection::NotFound { .. } | Rejection::NotApplied { .. })
     }
 }

@@ -14,14 +14,38 @@ use crate::maps::IdMap;
 use crate::state::{BuyerUsage, State};
 use std::collections::BTreeSet;
 
+/// Which family of invariants a state broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invariant {
+    /// The catalog's index maps, stock levels per known warehouse, SKU components.
+    Catalog,
+    /// `held` and `committed` per (item, warehouse) against the open and confirmed holds.
+    Stock,
+    /// Each hold's state, lines, allocations, serial and expiry scheduling.
+    Holds,
+    /// Per-buyer usage against what the holds say.
+    BuyerUsage,
+    /// The audit ledger's sequence numbers.
+    Ledger,
+}
+
+/// A broken invariant: which family, and what exactly was found.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{invariant:?} invariant broken: {detail}")]
+pub struct InvariantViolation {
+    pub invariant: Invariant,
+    pub detail: String,
+}
+
 impl State {
     /// Checks every structural invariant; the error says which broke and where.
-    pub fn check_invariants(&self) -> Result<(), String> {
-        self.check_catalog()?;
-        self.check_stock()?;
-        self.check_holds()?;
-        self.check_buyers()?;
-        self.check_ledger()
+    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+        let family = |invariant: Invariant| move |detail: String| InvariantViolation { invariant, detail };
+        self.check_catalog().map_err(family(Invariant::Catalog))?;
+        self.check_stock().map_err(family(Invariant::Stock))?;
+        self.check_holds().map_err(family(Invariant::Holds))?;
+        self.check_buyers().map_err(family(Invariant::BuyerUsage))?;
+        self.check_ledger().map_err(family(Invariant::Ledger))
     }
 
     fn check_catalog(&self) -> Result<(), String> {

@@ -20,7 +20,7 @@
 //! let mut apply = |state: &mut State, request: &str, op: Op| {
 //!     log += 1;
 //!     let request_id = RequestId::new(request).unwrap();
-//!     state.apply(log, &Command { now_ms: 1_000, body: CommandBody::Request(Request::new(request_id, op)) })
+//!     state.apply(log, &Command { now_ms: 1_000, body: CommandBody::Request(Request::new(request_id, op)?) })
 //! };
 //! let wh = WarehouseId::new("sh-01").unwrap();
 //! let item = ItemId::new("moutai-500ml").unwrap();
@@ -75,6 +75,7 @@ pub use error::{EntityKind, ExpiredReason, LimitKind, Rejection, RiskReason};
 pub use hold::{Allocation, HoldState};
 pub use idempotency::fingerprint;
 pub use ids::*;
+pub use invariants::{Invariant, InvariantViolation};
 pub use ledger::{Deltas, LedgerOp};
 pub use query::*;
 pub use reply::*;

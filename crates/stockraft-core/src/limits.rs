@@ -83,9 +83,9 @@ pub const CLOSED_HOLD_RETENTION_MS: u64 = 7 * 24 * 3_600_000;
 /// off in several commands rather than one multi-second apply that stalls every write.
 pub const EXPIRE_BATCH_MAX: usize = 10_000;
 
-/// Audit-ledger entries kept in the state machine (newest first to survive). The server
-/// persists the full ledger next to the state; the in-memory tail serves recent queries and
-/// bounds snapshot size.
+/// Audit-ledger entries kept in the state machine; the oldest is dropped first. This tail is
+/// all the ledger keeps (the full audit ledger on disk is not built yet): it serves recent
+/// queries and bounds snapshot size.
 pub const LEDGER_RETENTION_ENTRIES: usize = 200_000;
 
 /// Most ledger entries one query returns.

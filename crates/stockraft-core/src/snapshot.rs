@@ -39,6 +39,8 @@ pub enum SnapshotError {
     Decode(String),
     #[error("snapshot state is inconsistent: {0}")]
     Inconsistent(String),
+    #[error("snapshot state is inconsistent: {0}")]
+    Invariant(#[from] crate::invariants::InvariantViolation),
 }
 
 /// The body as written (borrowing the live state) ...
@@ -126,7 +128,7 @@ impl State {
         let body: Body =
             postcard::from_bytes(&covered[HEADER_LEN..]).map_err(|e| SnapshotError::Decode(e.to_string()))?;
         let state = State::from_body(body)?;
-        state.check_invariants().map_err(SnapshotError::Inconsistent)?;
+        state.check_invariants()?;
         Ok(state)
     }
 

@@ -16,10 +16,6 @@ use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, VecDeque};
 
-/// How the requests of a refused all-or-nothing batch that were not themselves refused are
-/// answered (see [`State::refused_in_batch`]).
-const NOT_APPLIED: &str = "not applied:";
-
 /// What an all-or-nothing batch does with one of its requests, decided before any is applied.
 enum Decision {
     /// New: execute it (it passed on the catalog copy) and remember it.
@@ -113,7 +109,7 @@ impl State {
     /// read or change. If every one passes there, they are applied here and pass the same way
     /// (the ledger is deterministic). Otherwise nothing changes (not even the idempotency
     /// table), and the answer is one outcome per request: the refusal for the first that
-    /// failed, and "not applied" for the rest.
+    /// failed, and [`Rejection::NotApplied`] for the rest.
     fn apply_all_or_nothing(&mut self, requests: &[Request]) -> Outcome {
         if requests.is_empty() || requests.len() > IMPORT_BATCH_MAX {
             return Err(Rejection::invalid(format!(
@@ -167,10 +163,7 @@ impl State {
             let outcomes = (0..requests.len())
                 .map(|n| match n == at {
                     true => Err(rejection.clone()),
-                    false => Err(Rejection::invalid(format!(
-                        "{NOT_APPLIED} request {} of this all-or-nothing batch was refused",
-                        at + 1
-                    ))),
+                    false => Err(Rejection::NotApplied { refused_at: at as u32 }),
                 })
                 .collect();
             return Ok(Applied::Batch(outcomes));
@@ -200,7 +193,7 @@ impl State {
     /// when the batch was not applied.
     pub fn refused_in_batch(outcomes: &[Outcome]) -> Option<(usize, &Rejection)> {
         outcomes.iter().enumerate().find_map(|(at, outcome)| match outcome {
-            Err(Rejection::InvalidArgument(message)) if message.starts_with(NOT_APPLIED) => None,
+            Err(Rejection::NotApplied { .. }) => None,
             Err(rejection) => Some((at, rejection)),
             Ok(_) => None,
         })

@@ -35,7 +35,7 @@ fn ten_thousand_reserves_against_ten_thousand_units_sell_exactly_ten_thousand() 
     while buyer <= 12_000 {
         if buyer % 3 == 0 {
             let batch: Vec<Request> = (buyer..(buyer + 64).min(12_001))
-                .map(|b| Request::new(RequestId::new(&format!("r-{b}")).unwrap(), Op::Reserve(order(b))))
+                .map(|b| Request::new(RequestId::new(&format!("r-{b}")).unwrap(), Op::Reserve(order(b))).unwrap())
                 .collect();
             buyer += batch.len() as u32;
             let Ok(Applied::Batch(outcomes)) = shop.command(CommandBody::Batch(batch)) else { panic!() };

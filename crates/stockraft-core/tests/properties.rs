@@ -291,7 +291,7 @@ fn tally(tally: &mut Tally, body: &CommandBody, outcome: &Outcome) {
             Ok(Applied::Expired(report)) if report.holds_expired > 0 => format!("{op}:expired-some"),
             Ok(Applied::Stock(change)) if change.shortfall > 0 => format!("{op}:shortfall"),
             Ok(_) => format!("{op}:ok"),
-            Err(rejection) => format!("{op}:{}", rejection.reason()),
+            Err(rejection) => format!("{op}:{}", rejection.name()),
         };
         *tally.entry(key).or_default() += 1;
     };
@@ -330,12 +330,12 @@ fn run_counting(steps: &[Step]) -> (Shop, Vec<(u64, Command)>, Tally) {
             Step::Expire => (CommandBody::Expire, None),
             Step::Retry { nth } if !sent.is_empty() => {
                 let (id, op, _) = &sent[nth % sent.len()];
-                (CommandBody::Request(Request::new(id.clone(), op.clone())), Some(nth % sent.len()))
+                (CommandBody::Request(Request::unchecked(id.clone(), op.clone())), Some(nth % sent.len()))
             }
             Step::Conflict { nth } if !sent.is_empty() => {
                 let (id, _, _) = &sent[nth % sent.len()];
                 let other = Op::Release { hold: HoldId::new("conflicting-payload").unwrap() };
-                (CommandBody::Request(Request::new(id.clone(), other)), None)
+                (CommandBody::Request(Request::unchecked(id.clone(), other)), None)
             }
             Step::Retry { .. } | Step::Conflict { .. } => continue,
             Step::Batch { holds } => {
@@ -344,7 +344,7 @@ fn run_counting(steps: &[Step]) -> (Shop, Vec<(u64, Command)>, Tally) {
                     .enumerate()
                     .map(|(i, &(hold, buyer))| {
                         let op = Op::Reserve(reserve_of(hold, buyer, &[(0, 1)], None, None));
-                        Request::new(RequestId::new(&format!("step-{n}-{i}")).unwrap(), op)
+                        Request::unchecked(RequestId::new(&format!("step-{n}-{i}")).unwrap(), op)
                     })
                     .collect();
                 (CommandBody::Batch(requests), None)
@@ -352,7 +352,7 @@ fn run_counting(steps: &[Step]) -> (Shop, Vec<(u64, Command)>, Tally) {
             other => {
                 let op = op_of(other).expect("every other step is an op");
                 let id = RequestId::new(&format!("step-{n}")).unwrap();
-                (CommandBody::Request(Request::new(id, op)), None)
+                (CommandBody::Request(Request::unchecked(id, op)), None)
             }
         };
         let command = Command { now_ms: shop.now_ms, body: body.clone() };

@@ -72,7 +72,10 @@ fn a_well_formed_but_inconsistent_state_is_refused() {
     let mut lying = bytes.clone();
     lying[at + 2] = 9;
     match State::restore(&reseal(lying)) {
-        Err(SnapshotError::Inconsistent(why)) => assert!(why.contains("held"), "{why}"),
+        Err(SnapshotError::Invariant(broken)) => {
+            assert_eq!(broken.invariant, Invariant::Stock, "{broken}");
+            assert!(broken.detail.contains("held"), "{broken}");
+        }
         other => panic!("{other:?}"),
     }
 }

@@ -13,7 +13,7 @@ fn write(target: &str, name: &str, bytes: &[u8]) {
 }
 
 fn reserve(hold: &str) -> Request {
-    Request::new(
+    Request::unchecked(
         RequestId::new(&format!("req-{hold}")).unwrap(),
         Op::Reserve(Reserve {
             hold: HoldId::new(hold).unwrap(),
@@ -33,7 +33,7 @@ fn main() {
         ("expire", CommandBody::Expire),
         (
             "confirm",
-            CommandBody::Request(Request::new(
+            CommandBody::Request(Request::unchecked(
                 RequestId::new("c1").unwrap(),
                 Op::Confirm { hold: HoldId::new("o1").unwrap() },
             )),

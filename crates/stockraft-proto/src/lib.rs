@@ -25,5 +25,10 @@ pub mod raft {
     tonic::include_proto!("stockraft.raft.v1");
 }
 
+/// The largest gRPC message a node accepts or sends unless configured otherwise (stockd's
+/// `limits.message_bytes_max`), and the largest reply the Rust client accepts: a full
+/// 1,024-reserve batch or a 10,000-entry ledger page fits.
+pub const MESSAGE_BYTES_MAX_DEFAULT: usize = 16 << 20;
+
 /// The encoded `FileDescriptorSet` of every stockraft proto, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/stockraft_descriptor.bin"));

@@ -2,6 +2,7 @@
 //! by flags. [`Config::validate`] refuses a bad configuration with a message that names the
 //! setting, before anything is opened or bound.
 
+use crate::limits::{MESSAGE_BYTES_SETTING_MAX, MESSAGE_BYTES_SETTING_MIN, TOKEN_CHARS_MIN};
 use crate::telemetry::logs::LogFormat;
 use clap::Parser;
 use serde::Deserialize;
@@ -107,14 +108,6 @@ impl AuthSettings {
     }
 }
 
-/// `limits.message_bytes_max` bounds: a Raft append of `batch_max` reserves needs about 1 MiB;
-/// above 256 MiB one message could take a node's memory with it.
-pub const MESSAGE_BYTES_MIN: usize = 1 << 20;
-pub const MESSAGE_BYTES_LIMIT: usize = 256 << 20;
-
-/// The shortest token accepted: 16 characters, 80+ bits even as hex.
-pub const TOKEN_CHARS_MIN: usize = 16;
-
 /// Limits on what one client may ask of a node.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
@@ -132,7 +125,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { message_bytes_max: 16 << 20, concurrent_streams_max: 1_024, watchers_max: 10_000 }
+        Limits {
+            message_bytes_max: stockraft_proto::MESSAGE_BYTES_MAX_DEFAULT,
+            concurrent_streams_max: 1_024,
+            watchers_max: 10_000,
+        }
     }
 }
 
@@ -392,9 +389,9 @@ impl Config {
         }
         self.auth.validate()?;
         let l = &self.limits;
-        if !(MESSAGE_BYTES_MIN..=MESSAGE_BYTES_LIMIT).contains(&l.message_bytes_max) {
+        if !(MESSAGE_BYTES_SETTING_MIN..=MESSAGE_BYTES_SETTING_MAX).contains(&l.message_bytes_max) {
             return Err(invalid(format!(
-                "limits.message_bytes_max must be {MESSAGE_BYTES_MIN} to {MESSAGE_BYTES_LIMIT} bytes"
+                "limits.message_bytes_max must be {MESSAGE_BYTES_SETTING_MIN} to {MESSAGE_BYTES_SETTING_MAX} bytes"
             )));
         }
         if l.concurrent_streams_max == 0 || l.watchers_max == 0 {

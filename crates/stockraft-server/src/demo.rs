@@ -5,7 +5,7 @@ use compact_str::CompactString;
 use stockraft_core::*;
 
 fn request(id: &str, op: Op) -> Request {
-    Request::new(RequestId::new(&format!("demo-{id}")).expect("valid demo id"), op)
+    Request::new(RequestId::new(&format!("demo-{id}")).expect("valid demo id"), op).expect("a valid demo request")
 }
 
 fn warehouse(id: &str, name: &str, region: &str, priority: u32) -> Request {

@@ -1,16 +1,18 @@
-//! Background work: the leader's `Expire` timer, the health status, and the demo catalog.
+//! Background work: the leader's `Expire` timer, the health status, the metrics sampler, and
+//! the demo catalog.
 
 use crate::demo;
+use crate::limits::{DEMO_RETRY_PAUSE, METRICS_SAMPLE_INTERVAL};
 use crate::node::Node;
-use crate::proposer::now_ms;
+use crate::proposer::Alone;
+use crate::telemetry::prometheus;
 use openraft::async_runtime::WatchReceiver;
 use std::sync::Arc;
 use std::time::Duration;
-use stockraft_core::{Applied, Command, CommandBody};
+use stockraft_core::Applied;
 use stockraft_proto::v1::catalog_server::CatalogServer;
 use stockraft_proto::v1::cluster_server::ClusterServer;
 use stockraft_proto::v1::inventory_server::InventoryServer;
-use stockraft_storage::Response;
 use tonic_health::server::HealthReporter;
 
 use crate::service::{catalog::CatalogService, cluster::ClusterService, inventory::InventoryService};
@@ -23,31 +25,23 @@ pub async fn expire_timer(node: Arc<Node>, interval: Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        while node.raft.is_leader() {
-            let command = Command { now_ms: now_ms(), body: CommandBody::Expire };
-            match node.raft.client_write(command).await {
-                Ok(response) => match response.data {
-                    Response::Ledger(Ok(Applied::Expired(report))) => {
-                        if report.holds_expired > 0 {
-                            metrics::counter!(crate::telemetry::prometheus::HOLDS_EXPIRED)
-                                .increment(report.holds_expired as u64);
-                            tracing::info!(
-                                holds = report.holds_expired,
-                                log_index = response.log_id.index,
-                                "holds expired"
-                            );
-                        }
-                        if !report.more_due {
-                            break;
-                        }
+        while node.is_leader() {
+            match node.propose_alone(Alone::Expire).await {
+                Ok((log_index, Ok(Applied::Expired(report)))) => {
+                    if report.holds_expired > 0 {
+                        metrics::counter!(prometheus::HOLDS_EXPIRED).increment(report.holds_expired as u64);
+                        tracing::info!(holds = report.holds_expired, log_index, "holds expired");
                     }
-                    other => {
-                        tracing::error!(?other, "unexpected answer to Expire");
+                    if !report.more_due {
                         break;
                     }
-                },
-                Err(e) => {
-                    tracing::debug!(error = %e, "expire not proposed");
+                }
+                Ok((_, other)) => {
+                    tracing::error!(?other, "unexpected answer to Expire");
+                    break;
+                }
+                Err(status) => {
+                    tracing::debug!(%status, "expire not proposed");
                     break;
                 }
             }
@@ -58,7 +52,7 @@ pub async fn expire_timer(node: Arc<Node>, interval: Duration) {
 /// gRPC health: SERVING while this node knows a leader (it can serve or forward every call),
 /// NOT_SERVING during elections and while cut off from the cluster.
 pub async fn health(node: Arc<Node>, reporter: HealthReporter) {
-    let mut metrics = node.raft.metrics();
+    let mut metrics = node.watch_metrics();
     let mut serving = None;
     loop {
         let now = metrics.borrow_watched().current_leader.is_some();
@@ -82,15 +76,23 @@ pub async fn health(node: Arc<Node>, reporter: HealthReporter) {
     }
 }
 
-/// Between two attempts to load the demo catalog.
-const DEMO_RETRY_PAUSE: Duration = Duration::from_millis(50);
+/// Samples Raft's view and the ledger's open holds into gauges, forever.
+pub async fn sample_metrics(node: Arc<Node>) {
+    let mut tick = tokio::time::interval(METRICS_SAMPLE_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        prometheus::record_raft(&node.metrics(), node.id());
+        prometheus::record_open_holds(node.read(|state| state.open_hold_count()));
+    }
+}
 
 /// Loads the demo catalog once this node leads and the ledger has no warehouses. The requests
 /// carry fixed ids, so a second node or a restart cannot load it twice.
 pub async fn demo_catalog(node: Arc<Node>) {
-    let mut metrics = node.raft.metrics();
+    let mut metrics = node.watch_metrics();
     loop {
-        if node.raft.is_leader() {
+        if node.is_leader() {
             if node.read(|state| !state.warehouses().is_empty()) {
                 return;
             }

@@ -1,19 +1,29 @@
-//! A running node: the openraft handle, the applied ledger, and the three ways the services use
-//! them: [`Node::route`] (serve here or forward to the leader), [`Node::propose`] (a batched,
-//! linearizable write) and [`Node::read`] after [`Node::linearize`] (a linearizable read).
+//! A running node: the openraft handle, the applied ledger, and the ways the services use them:
+//! [`Node::route`] (serve here or forward to the leader), [`Node::propose`] and
+//! [`Node::propose_alone`] (linearizable writes, through the proposer), [`Node::read`] after
+//! [`Node::linearize`] (a linearizable read), and the few Raft operations the Cluster service
+//! needs (membership, leadership, snapshots). The services see no storage or openraft handle.
 
-use crate::peers::Peers;
-use crate::proposer::{Pending, Proposer};
+use crate::proposer::{Alone, Proposer, StockRaft, forward_to_leader, write_error};
+use crate::transport::peers::Peers;
+use openraft::BasicNode;
 use openraft::async_runtime::WatchReceiver;
-use openraft::error::{ClientWriteError, LinearizableReadError, RaftError};
+use openraft::error::{LinearizableReadError, RaftError};
 use openraft::raft::ReadPolicy;
+use openraft::storage::RaftStateMachine;
+use std::collections::BTreeSet;
 use std::time::Duration;
 use stockraft_core::{Outcome, Request, State};
 use stockraft_proto::errors::{error_detail, not_leader, unavailable};
-use stockraft_storage::{StateMachineStore, TypeConfig};
-use tokio::sync::oneshot;
+use stockraft_proto::v1;
+use stockraft_storage::{SnapshotMeta, StateMachineStore, TypeConfig};
 use tonic::transport::Channel;
 use tonic::{Code, Response, Status};
+
+/// This node's view of the cluster, as openraft reports it.
+pub type RaftMetrics = openraft::RaftMetrics<TypeConfig>;
+/// Wakes whenever [`RaftMetrics`] change (a new entry applied, a new leader, a new term).
+pub type MetricsWatch = openraft::alias::WatchReceiverOf<TypeConfig, RaftMetrics>;
 
 /// Whether a forwarded call failed to reach the leader at all (connection refused or cut), as
 /// opposed to an answer from the leader, which always carries stockd's ErrorDetail.
@@ -27,9 +37,6 @@ fn unreachable(status: &Status) -> bool {
 /// of being forwarded again, so a call makes at most one hop and never loops.
 pub const FORWARDED: &str = "x-stockraft-forwarded";
 
-/// The openraft node type of stockd.
-pub type StockRaft = openraft::Raft<TypeConfig, StateMachineStore>;
-
 /// Where a call is served.
 pub enum Route {
     /// This node is the leader.
@@ -38,17 +45,55 @@ pub enum Route {
     Leader(u64, Channel),
 }
 
-pub struct Node {
-    pub id: u64,
-    pub raft: StockRaft,
-    pub state_machine: StateMachineStore,
-    pub peers: Peers,
-    pub(crate) proposer: Proposer,
+/// A saved snapshot opened to stream out as a backup.
+pub struct BackupFile {
+    pub info: v1::SnapshotInfo,
+    pub reader: Box<dyn std::io::Read + Send>,
 }
 
-pub type RaftWriteError = RaftError<TypeConfig, ClientWriteError<TypeConfig>>;
+pub struct Node {
+    id: u64,
+    raft: StockRaft,
+    state_machine: StateMachineStore,
+    peers: Peers,
+    proposer: Proposer,
+}
+
+fn snapshot_info(meta: &SnapshotMeta, size_bytes: u64) -> v1::SnapshotInfo {
+    let (log_index, term) = meta.last_log_id.map_or((0, 0), |id| (id.index, id.leader_id.term));
+    v1::SnapshotInfo { log_index, term, size_bytes }
+}
 
 impl Node {
+    pub fn new(id: u64, raft: StockRaft, state_machine: StateMachineStore, peers: Peers, batch_max: usize) -> Node {
+        let proposer = Proposer::start(raft.clone(), batch_max);
+        Node { id, raft, state_machine, peers, proposer }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The openraft handle, for the Raft transport's receiving side and for shutting down.
+    pub(crate) fn raft(&self) -> &StockRaft {
+        &self.raft
+    }
+
+    /// A copy of this node's current Raft view.
+    pub fn metrics(&self) -> RaftMetrics {
+        self.raft.metrics().borrow_watched().clone()
+    }
+
+    /// A watch on this node's Raft view, to wait for changes.
+    pub fn watch_metrics(&self) -> MetricsWatch {
+        self.raft.metrics()
+    }
+
+    /// Whether this node believes it leads (openraft's view; it may have just lost a quorum).
+    pub fn is_leader(&self) -> bool {
+        self.raft.is_leader()
+    }
+
     /// The leader's id and address, when this node knows one.
     pub fn leader(&self) -> Option<(u64, String)> {
         let metrics = self.raft.metrics();
@@ -116,11 +161,7 @@ impl Node {
     /// Proposes requests as one unit of a batched Raft entry and waits until they are applied;
     /// returns the entry's log index and one outcome per request. Only the leader proposes.
     pub async fn propose(&self, requests: Vec<Request>) -> Result<(u64, Vec<Outcome>), Status> {
-        let (reply, answer) = oneshot::channel();
-        self.proposer.submit(Pending { requests, reply }).await?;
-        answer
-            .await
-            .map_err(|_| unavailable("the node stopped before the write was applied; retry with the same request id"))?
+        self.proposer.propose(requests).await
     }
 
     /// Proposes one request; see [`Node::propose`].
@@ -130,14 +171,16 @@ impl Node {
         Ok((index, outcome))
     }
 
+    /// Proposes a command as a Raft entry of its own; see [`Alone`].
+    pub async fn propose_alone(&self, command: Alone) -> Result<(u64, Outcome), Status> {
+        self.proposer.propose_alone(command).await
+    }
+
     /// Waits until this node, as leader, may serve a linearizable read from its applied state:
     /// leadership confirmed by a quorum (read index) and the state applied up to that point.
     pub async fn linearize(&self) -> Result<(), Status> {
         self.raft.ensure_linearizable(ReadPolicy::ReadIndex).await.map(|_| ()).map_err(|e| match e {
-            RaftError::APIError(LinearizableReadError::ForwardToLeader(f)) => not_leader(
-                f.leader_id.unwrap_or_default(),
-                f.leader_node.as_ref().map(|n| n.addr.as_str()).unwrap_or_default(),
-            ),
+            RaftError::APIError(LinearizableReadError::ForwardToLeader(f)) => forward_to_leader(&f),
             RaftError::APIError(e) => unavailable(format!("cannot confirm leadership: {e}")),
             RaftError::Fatal(e) => unavailable(format!("raft stopped: {e}")),
         })
@@ -159,21 +202,50 @@ impl Node {
     pub fn applied_index(&self) -> u64 {
         self.read_as_of(|_| ()).0
     }
-}
 
-/// The client-facing status for a failed Raft write.
-pub fn write_error(e: RaftWriteError) -> Status {
-    match e {
-        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => not_leader(
-            f.leader_id.unwrap_or_default(),
-            f.leader_node.as_ref().map(|n| n.addr.as_str()).unwrap_or_default(),
-        ),
-        // The entry may still commit under the next leader: the client must retry with the same
-        // request id, which the ledger answers from its idempotency table if it did.
-        RaftError::APIError(ClientWriteError::LogEntryDiscarded(_)) => {
-            unavailable("leadership changed while the write was in flight; retry with the same request id")
-        }
-        RaftError::APIError(e) => Status::internal(format!("raft refused the write: {e}")),
-        RaftError::Fatal(e) => unavailable(format!("raft stopped: {e}")),
+    /// Waits up to `timeout` until `condition` holds of this node's Raft view; the error says
+    /// what was awaited.
+    pub async fn wait_until(
+        &self,
+        timeout: Duration,
+        what: &str,
+        condition: impl Fn(&RaftMetrics) -> bool + Send,
+    ) -> Result<(), String> {
+        self.raft.wait(Some(timeout)).metrics(condition, what).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// Adds a learner (through the log); returns the index of the entry that added it.
+    pub async fn add_learner(&self, id: u64, address: String) -> Result<u64, Status> {
+        let added = self.raft.add_learner(id, BasicNode { addr: address }, false).await.map_err(write_error)?;
+        Ok(added.log_id.index)
+    }
+
+    /// Makes `voters` the voting members; the others stay learners if `retain`.
+    pub async fn change_membership(&self, voters: BTreeSet<u64>, retain: bool) -> Result<(), Status> {
+        self.raft.change_membership(voters, retain).await.map(|_| ()).map_err(write_error)
+    }
+
+    /// Asks this node, as leader, to hand leadership to `to`.
+    pub async fn transfer_leader(&self, to: u64) -> Result<(), Status> {
+        self.raft.trigger().transfer_leader(to).await.map_err(|e| unavailable(e.to_string()))
+    }
+
+    /// Starts building a snapshot of this node's applied ledger (see stockraft-storage).
+    pub async fn trigger_snapshot(&self) -> Result<(), Status> {
+        self.raft.trigger().snapshot().await.map_err(|e| unavailable(e.to_string()))
+    }
+
+    /// What this node's current snapshot covers and its size, if it has one.
+    pub async fn current_snapshot(&self) -> Result<Option<v1::SnapshotInfo>, Status> {
+        let mut store = self.state_machine.clone();
+        let snapshot =
+            store.get_current_snapshot().await.map_err(|e| Status::internal(format!("reading the snapshot: {e}")))?;
+        Ok(snapshot.map(|s| snapshot_info(&s.meta, s.snapshot.len() as u64)))
+    }
+
+    /// This node's current snapshot file, opened once for streaming as a backup.
+    pub fn open_backup(&self) -> Result<Option<BackupFile>, Status> {
+        let backup = self.state_machine.backup().map_err(|e| Status::internal(format!("opening the snapshot: {e}")))?;
+        Ok(backup.map(|b| BackupFile { info: snapshot_info(&b.meta, b.bytes), reader: b.reader }))
     }
 }

@@ -1,58 +1,110 @@
-//! Client writes batched into Raft entries. Calls queue here; one task drains the queue into a
-//! `Batch` command of up to `batch_max` requests, stamps it with the leader's clock and proposes
-//! it, while the next batch gathers behind it. Under load one fsync and one replication round
-//! trip serve hundreds of reserves; with a single caller a batch is that one request.
+//! The one door for Raft writes. Every command a node proposes passes [`Proposer`], and only
+//! [`write`] calls openraft's `client_write`: it stamps the command with the leader's clock,
+//! which is where log time is decided, and unpacks storage's answer into the ledger's outcome.
 //!
-//! A batch is one log entry: it commits or is lost as a whole, and its requests are applied in
-//! order, each with its own outcome (one request's rejection does not affect the others).
+//! Two entries:
+//! - [`Proposer::propose`]: client requests, batched. Calls queue for one task that packs
+//!   whatever is waiting, up to `batch_max` requests, into one `Batch` command and proposes it
+//!   while the next batch gathers behind it. Under load one fsync and one replication round
+//!   trip serve hundreds of reserves; with a single caller a batch is that one request. A batch
+//!   is one log entry: it commits or is lost as a whole, and its requests are applied in
+//!   order, each with its own outcome (one request's rejection does not affect the others).
+//! - [`Proposer::propose_alone`]: commands that must travel alone ([`Alone`]): an
+//!   all-or-nothing import, whose requests stand or fall together, and `Expire`.
+//!
+//! Bounds: [`PROPOSER_QUEUE_DEPTH`] calls wait at most (then callers wait to enqueue), and
+//! [`BATCHES_IN_FLIGHT_MAX`] batches are proposed and not yet applied at once.
 
-use crate::node::StockRaft;
-use crate::node::write_error;
+use crate::limits::{BATCHES_IN_FLIGHT_MAX, PROPOSER_QUEUE_DEPTH};
+use openraft::error::{ClientWriteError, ForwardToLeader, RaftError};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use stockraft_core::{Applied, Command, CommandBody, Outcome, Request};
-use stockraft_proto::errors::unavailable;
-use stockraft_storage::Response;
+use stockraft_proto::errors::{not_leader, unavailable};
+use stockraft_storage::{Response, StateMachineStore, TypeConfig};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tonic::Status;
 
-/// Calls waiting for a batch. Beyond this, callers wait to enqueue (back-pressure).
-const QUEUE_DEPTH: usize = 65_536;
-/// Batches proposed and not yet applied. Bounds memory and keeps openraft's queue short; enough
-/// to keep a pipeline of appends, fsyncs and replication busy.
-const BATCHES_IN_FLIGHT: usize = 64;
+/// The openraft node type of stockd.
+pub type StockRaft = openraft::Raft<TypeConfig, StateMachineStore>;
 
-pub struct Pending {
-    pub requests: Vec<Request>,
-    pub reply: oneshot::Sender<Result<(u64, Vec<Outcome>), Status>>,
+/// A failed `client_write` (also what openraft's membership changes return).
+pub type RaftWriteError = RaftError<TypeConfig, ClientWriteError<TypeConfig>>;
+
+/// A log index and the outcome of each request proposed in the entry at that index.
+type Written = Result<(u64, Vec<Outcome>), Status>;
+
+/// Commands proposed as entries of their own, never packed with client calls.
+#[derive(Debug)]
+pub enum Alone {
+    /// Catalog and stock-figure requests applied all together or not at all (bulk import).
+    AllOrNothing(Vec<Request>),
+    /// Expire due holds at the leader's time (the expiry timer).
+    Expire,
+}
+
+/// Client requests waiting to be batched, and where their outcomes go.
+struct Pending {
+    requests: Vec<Request>,
+    reply: oneshot::Sender<Written>,
 }
 
 #[derive(Clone)]
 pub struct Proposer {
+    raft: StockRaft,
     queue: mpsc::Sender<Pending>,
 }
 
 impl Proposer {
     /// Starts the batching task.
     pub fn start(raft: StockRaft, batch_max: usize) -> Proposer {
-        let (queue, receiver) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run(raft, receiver, batch_max));
-        Proposer { queue }
+        let (queue, receiver) = mpsc::channel(PROPOSER_QUEUE_DEPTH);
+        tokio::spawn(run(raft.clone(), receiver, batch_max));
+        Proposer { raft, queue }
     }
 
-    pub async fn submit(&self, pending: Pending) -> Result<(), Status> {
-        self.queue.send(pending).await.map_err(|_| unavailable("the node is shutting down"))
+    /// Proposes requests as one unit of a batched Raft entry and waits until they are applied;
+    /// returns the entry's log index and one outcome per request. Only the leader proposes.
+    pub async fn propose(&self, requests: Vec<Request>) -> Written {
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending { requests, reply };
+        self.queue.send(pending).await.map_err(|_| unavailable("the node is shutting down"))?;
+        answer
+            .await
+            .map_err(|_| unavailable("the node stopped before the write was applied; retry with the same request id"))?
+    }
+
+    /// Proposes a command as an entry of its own and waits until it is applied; returns its
+    /// log index and the ledger's outcome.
+    pub async fn propose_alone(&self, command: Alone) -> Result<(u64, Outcome), Status> {
+        let body = match command {
+            Alone::AllOrNothing(requests) => CommandBody::AllOrNothing(requests),
+            Alone::Expire => CommandBody::Expire,
+        };
+        write(&self.raft, body).await
     }
 }
 
 /// The leader's clock: milliseconds since the Unix epoch. The ledger never lets log time go
 /// back, so a new leader whose clock is behind cannot shorten or extend anyone's hold.
-pub fn now_ms() -> u64 {
+fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
+/// The only `client_write`: stamps `body` with the leader's clock, proposes it and waits until
+/// it is applied.
+async fn write(raft: &StockRaft, body: CommandBody) -> Result<(u64, Outcome), Status> {
+    let written = raft.client_write(Command { now_ms: now_ms(), body }).await.map_err(write_error)?;
+    match written.data {
+        Response::Ledger(outcome) => Ok((written.log_id.index, outcome)),
+        // A client command is always a ledger entry: storage answers `Cluster` only for blank
+        // and membership entries, which openraft proposes itself.
+        Response::Cluster => Err(Status::internal("storage answered a ledger command as a cluster entry")),
+    }
+}
+
 async fn run(raft: StockRaft, mut queue: mpsc::Receiver<Pending>, batch_max: usize) {
-    let in_flight = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
+    let in_flight = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT_MAX));
     // A call that did not fit the previous batch starts the next one.
     let mut carried: Option<Pending> = None;
     loop {
@@ -87,35 +139,29 @@ async fn run(raft: StockRaft, mut queue: mpsc::Receiver<Pending>, batch_max: usi
     }
 }
 
+/// Proposes one batch and answers each of its callers with its own outcomes.
 async fn commit(raft: &StockRaft, batch: Vec<Pending>) {
     let sizes: Vec<usize> = batch.iter().map(|p| p.requests.len()).collect();
     let (replies, mut requests): (Vec<_>, Vec<_>) = batch.into_iter().map(|p| (p.reply, p.requests)).unzip();
-    let body = if sizes.iter().sum::<usize>() == 1 {
+    let total: usize = sizes.iter().sum();
+    crate::telemetry::prometheus::batch(total);
+    // A lone request travels as itself: its entry is smaller and its outcome needs no unpacking.
+    let single = total == 1;
+    let body = if single {
         CommandBody::Request(requests.pop().and_then(|mut r| r.pop()).expect("one request"))
     } else {
         CommandBody::Batch(requests.into_iter().flatten().collect())
     };
-    let single = matches!(body, CommandBody::Request(_));
-    crate::telemetry::prometheus::batch(sizes.iter().sum());
-    let result = raft.client_write(Command { now_ms: now_ms(), body }).await;
-    let outcomes = match result {
-        Err(e) => {
-            let status = write_error(e);
-            for reply in replies {
-                let _ = reply.send(Err(status.clone()));
-            }
-            return;
+    let written = match write(raft, body).await {
+        Ok((index, outcome)) if single => Ok((index, vec![outcome])),
+        Ok((index, Ok(Applied::Batch(outcomes)))) if outcomes.len() == total => Ok((index, outcomes)),
+        Ok((_, other)) => {
+            tracing::error!(?other, "batch answered out of shape");
+            Err(Status::internal(format!("unexpected ledger response to a batch of {total}: {other:?}")))
         }
-        Ok(response) => {
-            let index = response.log_id.index;
-            match response.data {
-                Response::Ledger(outcome) if single => Ok((index, vec![outcome])),
-                Response::Ledger(Ok(Applied::Batch(outcomes))) => Ok((index, outcomes)),
-                other => Err(Status::internal(format!("unexpected ledger response to a batch: {other:?}"))),
-            }
-        }
+        Err(status) => Err(status),
     };
-    match outcomes {
+    match written {
         Ok((index, outcomes)) => {
             let mut outcomes = outcomes.into_iter();
             for (reply, size) in replies.into_iter().zip(sizes) {
@@ -123,10 +169,29 @@ async fn commit(raft: &StockRaft, batch: Vec<Pending>) {
             }
         }
         Err(status) => {
-            tracing::error!(%status, "batch answered out of shape");
             for reply in replies {
                 let _ = reply.send(Err(status.clone()));
             }
         }
     }
+}
+
+/// The client-facing status for a failed Raft write or membership change.
+pub fn write_error(e: RaftWriteError) -> Status {
+    match e {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => forward_to_leader(&f),
+        // The entry may still commit under the next leader: the client must retry with the same
+        // request id, which the ledger answers from its idempotency table if it did.
+        RaftError::APIError(ClientWriteError::LogEntryDiscarded(_)) => {
+            unavailable("leadership changed while the write was in flight; retry with the same request id")
+        }
+        RaftError::APIError(e) => Status::internal(format!("raft refused the write: {e}")),
+        RaftError::Fatal(e) => unavailable(format!("raft stopped: {e}")),
+    }
+}
+
+/// openraft's "not the leader": NOT_LEADER naming the leader it knows, if any. The one place
+/// that mapping is written, for writes and linearizable reads alike.
+pub fn forward_to_leader(f: &ForwardToLeader<TypeConfig>) -> Status {
+    not_leader(f.leader_id.unwrap_or_default(), f.leader_node.as_ref().map(|n| n.addr.as_str()).unwrap_or_default())
 }

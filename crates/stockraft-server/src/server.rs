@@ -4,20 +4,17 @@
 use crate::auth::{AuthLayer, Tokens};
 use crate::config::{Config, TlsSettings};
 use crate::leader_tasks;
+use crate::limits::{PENDING_RESET_STREAMS_MAX, RAFT_MESSAGE_BYTES_MAX};
 use crate::node::Node;
-use crate::peers::Peers;
-use crate::proposer::Proposer;
-use crate::raft_network::NetworkFactory;
-use crate::restore;
-use crate::service::{
-    catalog::CatalogService, cluster::ClusterService, inventory::InventoryService, raft::RaftService,
-};
+use crate::service::{catalog::CatalogService, cluster::ClusterService, inventory::InventoryService};
 use crate::telemetry;
 use crate::telemetry::logs::LogControl;
 use crate::telemetry::rpc::RpcMetricsLayer;
+use crate::transport::{network::NetworkFactory, peers::Peers, service::RaftService};
 use openraft::{BasicNode, Raft, SnapshotPolicy};
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use stockraft_proto::FILE_DESCRIPTOR_SET;
@@ -29,19 +26,6 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
-
-/// The largest Raft transport message a node accepts or sends: an append of `batch_max`
-/// reserves is about 1 MiB and snapshots travel in 1 MiB chunks. (Client services use
-/// `limits.message_bytes_max`.)
-pub const RAFT_MESSAGE_BYTES_MAX: usize = 16 << 20;
-
-/// How many streams a client may reset before the server reads them (h2's defence against the
-/// HTTP/2 "rapid reset" attack, CVE-2023-44487; h2's default is 20). When a node stalls (a
-/// pause, a partition) and then answers, a client whose 64+ calls on one connection hit their
-/// deadlines resets them all at once; with the default, h2 then tears down the whole connection
-/// with GOAWAY ENHANCE_YOUR_CALM, failing every other call on it too (found by the chaos runs).
-/// 1,024 covers a busy order platform's connection and still bounds the attack.
-pub const PENDING_RESET_STREAMS_MAX: usize = 1_024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -92,6 +76,26 @@ fn raft_config(config: &Config) -> Result<openraft::Config, StartError> {
     .map_err(|e| StartError::Raft(e.to_string()))
 }
 
+/// `stockd --restore FILE`: seeds this node's empty data dir from a backup before Raft starts
+/// (see `stockraft_storage::restore`). Seed every voter of the new cluster from the same file,
+/// with the same `members`; then start them as usual.
+fn seed_from_backup(config: &Config, backup: &Path) -> Result<(), StartError> {
+    let bytes =
+        std::fs::read(backup).map_err(|e| StartError::Restore(format!("cannot read {}: {e}", backup.display())))?;
+    let voters = config.initial_members().into_iter().map(|m| (m.id, BasicNode { addr: m.address })).collect();
+    let seeded = stockraft_storage::restore::seed(&config.data_dir, bytes, voters)
+        .map_err(|e| StartError::Restore(format!("{}: {e}", backup.display())))?;
+    tracing::info!(
+        backup = %backup.display(),
+        log_index = seeded.log_index,
+        image_bytes = seeded.image_bytes,
+        holds = seeded.holds,
+        members = ?config.initial_members().iter().map(|m| m.id).collect::<Vec<_>>(),
+        "seeded from a backup"
+    );
+    Ok(())
+}
+
 /// A node that has opened its storage and bound its port, ready to serve.
 pub struct Started {
     pub node: Arc<Node>,
@@ -112,7 +116,7 @@ pub async fn start(config: Config, logs: Option<LogControl>) -> Result<Started, 
         telemetry::prometheus::install(address).map_err(|e| StartError::Metrics(e.to_string()))?;
     }
     if let Some(backup) = &config.restore {
-        restore::seed(&config, backup)?;
+        seed_from_backup(&config, backup)?;
     }
     let (log_store, state_machine) = stockraft_storage::open(&config.data_dir)
         .map_err(|source| StartError::Storage { dir: config.data_dir.display().to_string(), source })?;
@@ -139,8 +143,7 @@ pub async fn start(config: Config, logs: Option<LogControl>) -> Result<Started, 
         tracing::info!(?members, "initialising a new cluster");
         raft.initialize(members).await.map_err(|e| StartError::Raft(e.to_string()))?;
     }
-    let proposer = Proposer::start(raft.clone(), config.batch_max);
-    let node = Arc::new(Node { id: config.node_id, raft, state_machine, peers, proposer });
+    let node = Arc::new(Node::new(config.node_id, raft, state_machine, peers, config.batch_max));
     Ok(Started { node, listener, config, logs, server_tls })
 }
 
@@ -164,7 +167,7 @@ impl Started {
         let tasks = [
             tokio::spawn(leader_tasks::expire_timer(node.clone(), Duration::from_millis(config.expire_interval_ms))),
             tokio::spawn(leader_tasks::health(node.clone(), health_reporter)),
-            tokio::spawn(telemetry::prometheus::sample(node.clone())),
+            tokio::spawn(leader_tasks::sample_metrics(node.clone())),
             tokio::spawn(if config.demo_catalog {
                 Box::pin(leader_tasks::demo_catalog(node.clone())) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
             } else {
@@ -186,7 +189,7 @@ impl Started {
         let cluster = ClusterServer::new(ClusterService { node: node.clone(), logs })
             .max_decoding_message_size(message_max)
             .max_encoding_message_size(message_max);
-        let transport = RaftTransportServer::new(RaftService { raft: node.raft.clone() })
+        let transport = RaftTransportServer::new(RaftService { raft: node.raft().clone() })
             .max_decoding_message_size(RAFT_MESSAGE_BYTES_MAX)
             .max_encoding_message_size(RAFT_MESSAGE_BYTES_MAX);
 
@@ -196,7 +199,7 @@ impl Started {
         }
         let tokens = Tokens::new(&config.auth);
         tracing::info!(
-            node = node.id,
+            node = node.id(),
             listen = %config.listen,
             data_dir = %config.data_dir.display(),
             tls = config.tls.is_some(),
@@ -221,10 +224,10 @@ impl Started {
         for task in tasks {
             task.abort();
         }
-        if let Err(e) = node.raft.shutdown().await {
+        if let Err(e) = node.raft().shutdown().await {
             tracing::warn!(error = %e, "raft did not shut down cleanly");
         }
-        tracing::info!(node = node.id, "stopped");
+        tracing::info!(node = node.id(), "stopped");
         served.map_err(StartError::from)
     }
 }

@@ -15,7 +15,7 @@ use tempfile::TempDir;
 
 fn command(n: u64, op: Op) -> Command {
     let request_id = RequestId::new(&format!("request-{n}")).unwrap();
-    Command { now_ms: 1_764_000_000_000 + n, body: CommandBody::Request(Request::new(request_id, op)) }
+    Command { now_ms: 1_764_000_000_000 + n, body: CommandBody::Request(Request::new(request_id, op).unwrap()) }
 }
 
 /// A small sale as log entries 2..: a blank leader entry first, as a new leader writes.

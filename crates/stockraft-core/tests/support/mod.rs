@@ -69,9 +69,10 @@ impl Shop {
         self.apply_as(&request_id, op)
     }
 
-    /// Applies `op` under a given request id (to test retries).
+    /// Applies `op` under a given request id (to test retries). The request is built unchecked,
+    /// as a faulty leader could propose it: the ledger's own guard must refuse bad input.
     pub fn apply_as(&mut self, request_id: &RequestId, op: Op) -> Outcome {
-        let body = CommandBody::Request(Request::new(request_id.clone(), op));
+        let body = CommandBody::Request(Request::unchecked(request_id.clone(), op));
         self.command(body)
     }
 

@@ -2,19 +2,17 @@
 //! shipments, shipping and the audit ledger. Writes go through Raft; reads are linearizable.
 
 use super::{applied, ok, refused, route, unexpected};
-use crate::convert::to_core::{self, Figure};
-use crate::convert::to_proto;
-use crate::node::{Node, write_error};
-use crate::proposer::now_ms;
+use crate::node::Node;
+use crate::proposer::Alone;
 use std::sync::Arc;
+use stockraft_api::to_core::{self, Figure};
+use stockraft_api::to_proto;
 use stockraft_core::limits::IMPORT_BATCH_MAX;
 use stockraft_core::{Applied, EntityKind, HoldId, ItemId, Rejection, Request, SkuId, State, WarehouseId};
-use stockraft_core::{Command, CommandBody};
 use stockraft_proto::errors::{error_detail, invalid_argument};
 use stockraft_proto::v1;
 use stockraft_proto::v1::catalog_client::CatalogClient;
 use stockraft_proto::v1::catalog_server::Catalog;
-use stockraft_storage::Response as Written;
 use tonic::{Request as Call, Response, Status};
 
 pub struct CatalogService {
@@ -96,13 +94,10 @@ impl Catalog for CatalogService {
         route!(self.node, call, CatalogClient, import);
         // Its own Raft entry (not packed with other calls by the proposer): the ledger applies
         // the whole batch or none of it.
-        let command = Command { now_ms: now_ms(), body: CommandBody::AllOrNothing(requests) };
-        let written = self.node.raft.client_write(command).await.map_err(write_error)?;
-        let log_index = written.log_id.index;
-        let outcomes = match written.data {
-            Written::Ledger(Ok(Applied::Batch(outcomes))) => outcomes,
-            Written::Ledger(Err(rejection)) => return Err(to_proto::rejection_at(&rejection, log_index)),
-            other => return Err(Status::internal(format!("the ledger answered an import with {other:?}"))),
+        let (log_index, outcome) = self.node.propose_alone(Alone::AllOrNothing(requests)).await?;
+        let outcomes = match applied(outcome, log_index)? {
+            Applied::Batch(outcomes) => outcomes,
+            other => return Err(unexpected("an import", &other)),
         };
         let reply = match State::refused_in_batch(&outcomes) {
             None => v1::ImportReply { applied: true, log_index, ..v1::ImportReply::default() },

@@ -2,37 +2,23 @@
 //! the node asked (it is that node's view); changes are routed to the leader.
 
 use super::{ok, route};
-use crate::convert::to_proto;
-use crate::node::{Node, write_error};
+use crate::limits::{
+    BACKUP_PART_BYTES, BACKUP_PARTS_AHEAD, LEARNER_CATCH_UP_WAIT, SNAPSHOT_BUILD_WAIT, TRANSFER_LEADER_WAIT,
+};
+use crate::node::{BackupFile, Node};
 use crate::telemetry::logs::LogControl;
-use openraft::BasicNode;
-use openraft::async_runtime::WatchReceiver;
-use openraft::storage::RaftStateMachine;
 use std::collections::BTreeSet;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use stockraft_api::to_proto;
 use stockraft_proto::errors::{invalid_argument, unavailable};
 use stockraft_proto::v1;
 use stockraft_proto::v1::cluster_client::ClusterClient;
 use stockraft_proto::v1::cluster_server::Cluster;
-use stockraft_storage::Backup;
 use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request as Call, Response, Status};
-
-/// How long TransferLeader waits for the new leader to take over.
-const TRANSFER_WAIT: Duration = Duration::from_secs(5);
-/// How long AddLearner waits for the learner to catch up when asked to.
-const CATCH_UP_WAIT: Duration = Duration::from_secs(60);
-/// How long TriggerSnapshot waits for the snapshot to be built and saved.
-const SNAPSHOT_WAIT: Duration = Duration::from_secs(120);
-
-/// A backup streams in parts of this size (below the smallest `limits.message_bytes_max`).
-const BACKUP_PART_BYTES: usize = 512 << 10;
-/// Parts read ahead of the client.
-const BACKUP_PARTS_AHEAD: usize = 4;
 
 pub struct ClusterService {
     pub node: Arc<Node>,
@@ -45,22 +31,22 @@ type SnapshotStream = Pin<Box<dyn Stream<Item = Result<v1::SnapshotPart, Status>
 impl ClusterService {
     /// Builds a snapshot on this node at or after `applied` and waits until it is saved.
     async fn snapshot_at_least(&self, applied: u64) -> Result<(), Status> {
-        self.node.raft.trigger().snapshot().await.map_err(|e| unavailable(e.to_string()))?;
+        self.node.trigger_snapshot().await?;
         self.node
-            .raft
-            .wait(Some(SNAPSHOT_WAIT))
-            .metrics(|m| m.snapshot.as_ref().is_some_and(|s| s.index >= applied), "snapshot built")
+            .wait_until(SNAPSHOT_BUILD_WAIT, "snapshot built", |m| {
+                m.snapshot.as_ref().is_some_and(|s| s.index >= applied)
+            })
             .await
-            .map_err(|e| unavailable(format!("the snapshot was not built in time: {e}")))?;
-        Ok(())
+            .map_err(|e| unavailable(format!("the snapshot was not built in time: {e}")))
     }
 }
 
 /// Streams a backup's bytes in parts, the first with `info`; reads on a blocking thread.
-fn stream_backup(backup: Backup, info: v1::SnapshotInfo) -> SnapshotStream {
+fn stream_backup(backup: BackupFile) -> SnapshotStream {
     let (sender, receiver) = mpsc::channel(BACKUP_PARTS_AHEAD);
     tokio::task::spawn_blocking(move || {
-        let Backup { mut reader, bytes, .. } = backup;
+        let BackupFile { mut reader, info } = backup;
+        let bytes = info.size_bytes;
         let mut info = Some(info);
         let mut sent = 0u64;
         loop {
@@ -105,7 +91,7 @@ fn read_full(reader: &mut impl std::io::Read, buffer: &mut [u8]) -> std::io::Res
 
 /// This node's view of the cluster.
 pub fn status(node: &Node) -> v1::ClusterStatus {
-    let metrics = node.raft.metrics().borrow_watched().clone();
+    let metrics = node.metrics();
     let membership = metrics.membership_config.membership();
     let voters: BTreeSet<u64> = membership.voter_ids().collect();
     let matched = metrics.replication.as_ref();
@@ -120,7 +106,7 @@ pub fn status(node: &Node) -> v1::ClusterStatus {
         .collect();
     let leader_id = metrics.current_leader.unwrap_or_default();
     v1::ClusterStatus {
-        node_id: node.id,
+        node_id: node.id(),
         leader_id,
         leader_address: membership.get_node(&leader_id).map(|n| n.addr.clone()).unwrap_or_default(),
         term: metrics.current_term,
@@ -149,22 +135,16 @@ impl Cluster for ClusterService {
         }
         route!(self.node, call, ClusterClient, add_learner);
         let r = call.into_inner();
-        let added =
-            self.node.raft.add_learner(r.node_id, BasicNode { addr: r.address }, false).await.map_err(write_error)?;
+        let index = self.node.add_learner(r.node_id, r.address).await?;
         if r.wait_for_catch_up {
             // Caught up: the learner holds the log up to the entry that added it (by snapshot or
             // by replication), as the leader's replication progress shows.
-            let (id, index) = (r.node_id, added.log_id.index);
+            let id = r.node_id;
             self.node
-                .raft
-                .wait(Some(CATCH_UP_WAIT))
-                .metrics(
-                    |m| {
-                        let matched = m.replication.as_ref().and_then(|r| r.get(&id)).and_then(|l| l.as_ref());
-                        matched.is_some_and(|l| l.index >= index)
-                    },
-                    "the learner to catch up",
-                )
+                .wait_until(LEARNER_CATCH_UP_WAIT, "the learner to catch up", |m| {
+                    let matched = m.replication.as_ref().and_then(|r| r.get(&id)).and_then(|l| l.as_ref());
+                    matched.is_some_and(|l| l.index >= index)
+                })
                 .await
                 .map_err(|e| unavailable(format!("node {id} was added but has not caught up yet: {e}")))?;
         }
@@ -180,21 +160,13 @@ impl Cluster for ClusterService {
             return Err(invalid_argument("a cluster needs at least one voter"));
         }
         route!(self.node, call, ClusterClient, change_membership);
-        let known: BTreeSet<u64> = self
-            .node
-            .raft
-            .metrics()
-            .borrow_watched()
-            .membership_config
-            .membership()
-            .nodes()
-            .map(|(id, _)| *id)
-            .collect();
+        let known: BTreeSet<u64> =
+            self.node.metrics().membership_config.membership().nodes().map(|(id, _)| *id).collect();
         if let Some(unknown) = voters.iter().find(|id| !known.contains(id)) {
             return Err(invalid_argument(format!("node {unknown} is not a member; add it as a learner first")));
         }
         let retain = call.get_ref().retain_as_learners;
-        self.node.raft.change_membership(voters, retain).await.map_err(write_error)?;
+        self.node.change_membership(voters, retain).await?;
         ok(status(&self.node))
     }
 
@@ -204,16 +176,14 @@ impl Cluster for ClusterService {
     ) -> Result<Response<v1::ClusterStatus>, Status> {
         let to = call.get_ref().to_node_id;
         route!(self.node, call, ClusterClient, transfer_leader);
-        let voters: BTreeSet<u64> = self.node.raft.voter_ids().collect();
+        let voters: BTreeSet<u64> = self.node.metrics().membership_config.membership().voter_ids().collect();
         if !voters.contains(&to) {
             return Err(invalid_argument(format!("node {to} is not a voter")));
         }
-        if to != self.node.id {
-            self.node.raft.trigger().transfer_leader(to).await.map_err(|e| unavailable(e.to_string()))?;
+        if to != self.node.id() {
+            self.node.transfer_leader(to).await?;
             self.node
-                .raft
-                .wait(Some(TRANSFER_WAIT))
-                .current_leader(to, "leadership transfer")
+                .wait_until(TRANSFER_LEADER_WAIT, "leadership transfer", |m| m.current_leader == Some(to))
                 .await
                 .map_err(|e| unavailable(format!("node {to} did not take over: {e}")))?;
         }
@@ -225,14 +195,9 @@ impl Cluster for ClusterService {
         _call: Call<v1::TriggerSnapshotRequest>,
     ) -> Result<Response<v1::SnapshotInfo>, Status> {
         self.snapshot_at_least(self.node.applied_index()).await?;
-        let mut store = self.node.state_machine.clone();
-        let snapshot = store
-            .get_current_snapshot()
-            .await
-            .map_err(|e| Status::internal(format!("reading the snapshot: {e}")))?
-            .ok_or_else(|| Status::internal("no snapshot after building one"))?;
-        let (log_index, term) = snapshot.meta.last_log_id.map_or((0, 0), |id| (id.index, id.leader_id.term));
-        ok(v1::SnapshotInfo { log_index, term, size_bytes: snapshot.snapshot.len() as u64 })
+        let info =
+            self.node.current_snapshot().await?.ok_or_else(|| Status::internal("no snapshot after building one"))?;
+        ok(info)
     }
 
     type SaveSnapshotStream = SnapshotStream;
@@ -243,16 +208,9 @@ impl Cluster for ClusterService {
         self.node.linearize().await?;
         let applied = self.node.applied_index();
         self.snapshot_at_least(applied).await?;
-        let backup = self
-            .node
-            .state_machine
-            .backup()
-            .map_err(|e| Status::internal(format!("opening the snapshot: {e}")))?
-            .ok_or_else(|| Status::internal("no snapshot after building one"))?;
-        let (log_index, term) = backup.meta.last_log_id.map_or((0, 0), |id| (id.index, id.leader_id.term));
-        tracing::info!(log_index, bytes = backup.bytes, "streaming a backup");
-        let info = v1::SnapshotInfo { log_index, term, size_bytes: backup.bytes };
-        ok(stream_backup(backup, info))
+        let backup = self.node.open_backup()?.ok_or_else(|| Status::internal("no snapshot after building one"))?;
+        tracing::info!(log_index = backup.info.log_index, bytes = backup.info.size_bytes, "streaming a backup");
+        ok(stream_backup(backup))
     }
 
     async fn set_log_filter(&self, call: Call<v1::SetLogFilterRequest>) -> Result<Response<v1::LogFilter>, Status> {
@@ -266,29 +224,29 @@ impl Cluster for ClusterService {
             tracing::info!(filter = filter.trim(), previous, "log filter changed");
             previous
         };
-        ok(v1::LogFilter { node_id: self.node.id, filter: logs.current(), previous })
+        ok(v1::LogFilter { node_id: self.node.id(), filter: logs.current(), previous })
     }
 
     async fn check_state(&self, _call: Call<v1::CheckStateRequest>) -> Result<Response<v1::StateCheck>, Status> {
-        let machine = self.node.state_machine.read();
-        let state = &machine.ledger;
-        let warehouses: Vec<_> = state.warehouses().iter().map(|w| w.id.clone()).collect();
-        let mut stock = Vec::new();
-        for (item, _) in state.items() {
-            for warehouse in &warehouses {
-                if let Ok(level) = state.stock(item, warehouse) {
-                    stock.push(to_proto::stock_level(item.as_str(), warehouse.as_str(), &level));
+        let (applied_log_index, check) = self.node.read_as_of(|state| {
+            let warehouses: Vec<_> = state.warehouses().iter().map(|w| w.id.clone()).collect();
+            let mut stock = Vec::new();
+            for (item, _) in state.items() {
+                for warehouse in &warehouses {
+                    if let Ok(level) = state.stock(item, warehouse) {
+                        stock.push(to_proto::stock_level(item.as_str(), warehouse.as_str(), &level));
+                    }
                 }
             }
-        }
-        ok(v1::StateCheck {
-            node_id: self.node.id,
-            applied_log_index: machine.last_applied.as_ref().map_or(0, |l| l.index),
-            digest: state.digest(),
-            invariant_violation: state.check_invariants().err().unwrap_or_default(),
-            holds: state.hold_count() as u64,
-            open_holds: state.open_hold_count() as u64,
-            stock,
-        })
+            v1::StateCheck {
+                digest: state.digest(),
+                invariant_violation: state.check_invariants().err().map(|e| e.to_string()).unwrap_or_default(),
+                holds: state.hold_count() as u64,
+                open_holds: state.open_hold_count() as u64,
+                stock,
+                ..v1::StateCheck::default()
+            }
+        });
+        ok(v1::StateCheck { node_id: self.node.id(), applied_log_index, ..check })
     }
 }

@@ -1,13 +1,14 @@
 //! `stockraft.v1.Inventory`: reserve, confirm, release, deduct, cancel, holds, availability.
 
 use super::{applied, ok, refused, route, unexpected};
-use crate::convert::to_core::{self, HoldAction};
-use crate::convert::to_proto;
+use crate::limits::{WATCH_BUFFER_UPDATES, WATCH_SKUS_MAX};
 use crate::node::Node;
 use openraft::async_runtime::WatchReceiver;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
+use stockraft_api::to_core::{self, HoldAction};
+use stockraft_api::to_proto;
 use stockraft_core::{Applied, HoldId, Outcome, Request, SkuId, limits::RESERVE_BATCH_MAX};
 use stockraft_proto::errors::{error_detail, invalid_argument, resource_exhausted};
 use stockraft_proto::v1::inventory_client::InventoryClient;
@@ -17,12 +18,6 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request as Call, Response, Status};
-
-/// SKUs one watch may follow (a storefront page's worth; more is a second watch).
-pub const WATCH_SKUS_MAX: usize = 1_000;
-/// Updates buffered per watcher; a watcher that falls this far behind waits (its updates
-/// coalesce: it always gets the latest figures, never a backlog of stale ones).
-const WATCH_BUFFER: usize = 64;
 
 pub struct InventoryService {
     pub node: Arc<Node>,
@@ -189,7 +184,7 @@ impl Inventory for InventoryService {
                 ),
             )
         })?;
-        let (sender, receiver) = mpsc::channel(WATCH_BUFFER);
+        let (sender, receiver) = mpsc::channel(WATCH_BUFFER_UPDATES);
         let node = self.node.clone();
         tokio::spawn(async move {
             watch(node, skus, sender).await;
@@ -200,7 +195,7 @@ impl Inventory for InventoryService {
 }
 
 async fn watch(node: Arc<Node>, skus: Vec<SkuId>, sender: mpsc::Sender<Result<v1::Availability, Status>>) {
-    let mut metrics = node.raft.metrics();
+    let mut metrics = node.watch_metrics();
     // The figures last sent per SKU (with the log index zeroed: only figures count as change).
     let mut last_sent: HashMap<String, v1::Availability> = HashMap::new();
     loop {

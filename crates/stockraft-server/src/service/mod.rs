@@ -10,19 +10,14 @@
 pub mod catalog;
 pub mod cluster;
 pub mod inventory;
-pub mod raft;
 
 use crate::auth::AUTHORIZATION;
-use crate::convert::to_proto;
+use crate::limits::FORWARD_TIMEOUT;
 use crate::node::FORWARDED;
-use std::time::Duration;
+use stockraft_api::to_proto;
 use stockraft_core::{Applied, Outcome, Rejection};
 use tonic::metadata::MetadataValue;
 use tonic::{Response, Status};
-
-/// How long a forwarded call may take at the leader. Callers set their own deadlines; this
-/// only stops a forwarded call from outliving any reasonable caller.
-pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The call to send to the leader: the same message, marked as forwarded, with the caller's
 /// token (the leader checks it again, so a follower never lends its own authority).

@@ -3,15 +3,13 @@
 //!
 //! Every metric stockd exports is named here, with its unit in the name as Prometheus
 //! expects. Counters and histograms are recorded where the event happens (the RPC layer, the
-//! proposer, the expire timer, storage); gauges are sampled every [`SAMPLE_INTERVAL`].
+//! proposer, the expire timer, storage); gauges are sampled by `leader_tasks::sample_metrics` every
+//! [`crate::limits::METRICS_SAMPLE_INTERVAL`].
 
-use crate::node::Node;
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
-use openraft::async_runtime::WatchReceiver;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use stockraft_storage::TypeConfig;
 
 pub const RPC_REQUESTS: &str = "stockraft_rpc_requests_total";
 pub const RPC_SECONDS: &str = "stockraft_rpc_duration_seconds";
@@ -31,10 +29,6 @@ pub const REPLICATION_LAG: &str = "stockraft_raft_replication_lag_entries";
 pub const SNAPSHOT_BYTES: &str = "stockraft_snapshot_bytes";
 pub const SNAPSHOT_SECONDS: &str = "stockraft_snapshot_build_seconds";
 pub const SNAPSHOTS: &str = "stockraft_snapshots_total";
-
-/// How often gauges are read from Raft's metrics and the ledger. Scrapes are seconds apart;
-/// sampling is a lock-free read of Raft's metrics and one short ledger read lock.
-pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Latency buckets in seconds: a reserve takes milliseconds; an election or a slow fsync
 /// pushes calls toward a second, and forwarded calls may wait a few.
@@ -78,31 +72,29 @@ fn describe() {
     describe_counter!(SNAPSHOTS, "Snapshots built here or installed from the leader");
 }
 
-/// Samples Raft's view and the ledger's open holds into gauges, forever.
-pub async fn sample(node: Arc<Node>) {
-    let mut tick = tokio::time::interval(SAMPLE_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let metrics = node.raft.metrics().borrow_watched().clone();
-        let last_log = metrics.last_log_index.unwrap_or_default();
-        gauge!(RAFT_TERM).set(metrics.current_term as f64);
-        gauge!(RAFT_LEADER).set(metrics.current_leader.unwrap_or_default() as f64);
-        gauge!(RAFT_IS_LEADER).set(if metrics.current_leader == Some(node.id) { 1.0 } else { 0.0 });
-        gauge!(RAFT_LAST_LOG).set(last_log as f64);
-        gauge!(RAFT_COMMITTED).set(metrics.local_committed.as_ref().map_or(0, |l| l.index) as f64);
-        gauge!(RAFT_APPLIED).set(metrics.last_applied.as_ref().map_or(0, |l| l.index) as f64);
-        gauge!(RAFT_SNAPSHOT).set(metrics.snapshot.as_ref().map_or(0, |l| l.index) as f64);
-        // Only the leader tracks its followers; elsewhere the series keep their last value, and
-        // RAFT_IS_LEADER says which node's figures are current.
-        for (follower, matched) in metrics.replication.iter().flatten() {
-            if *follower != node.id {
-                let lag = last_log.saturating_sub(matched.as_ref().map_or(0, |l| l.index));
-                gauge!(REPLICATION_LAG, "follower" => follower.to_string()).set(lag as f64);
-            }
+/// Sets the Raft gauges from one sample of this node's (`id`) Raft view.
+pub fn record_raft(metrics: &openraft::RaftMetrics<TypeConfig>, id: u64) {
+    let last_log = metrics.last_log_index.unwrap_or_default();
+    gauge!(RAFT_TERM).set(metrics.current_term as f64);
+    gauge!(RAFT_LEADER).set(metrics.current_leader.unwrap_or_default() as f64);
+    gauge!(RAFT_IS_LEADER).set(if metrics.current_leader == Some(id) { 1.0 } else { 0.0 });
+    gauge!(RAFT_LAST_LOG).set(last_log as f64);
+    gauge!(RAFT_COMMITTED).set(metrics.local_committed.as_ref().map_or(0, |l| l.index) as f64);
+    gauge!(RAFT_APPLIED).set(metrics.last_applied.as_ref().map_or(0, |l| l.index) as f64);
+    gauge!(RAFT_SNAPSHOT).set(metrics.snapshot.as_ref().map_or(0, |l| l.index) as f64);
+    // Only the leader tracks its followers; elsewhere the series keep their last value, and
+    // RAFT_IS_LEADER says which node's figures are current.
+    for (follower, matched) in metrics.replication.iter().flatten() {
+        if *follower != id {
+            let lag = last_log.saturating_sub(matched.as_ref().map_or(0, |l| l.index));
+            gauge!(REPLICATION_LAG, "follower" => follower.to_string()).set(lag as f64);
         }
-        gauge!(HOLDS_OPEN).set(node.read(|state| state.open_hold_count()) as f64);
     }
+}
+
+/// Sets the open-holds gauge.
+pub fn record_open_holds(holds: usize) {
+    gauge!(HOLDS_OPEN).set(holds as f64);
 }
 
 /// Records how many client requests one Raft entry carried.

@@ -1,17 +1,14 @@
 //! The Raft transport, receiving side: hands peers' RPCs to the local openraft node.
 
-use crate::node::StockRaft;
-use crate::raft_network::{decode, encode};
+use super::network::{decode, encode};
+use crate::limits::SNAPSHOT_BYTES_MAX;
+use crate::proposer::StockRaft;
 use futures_util::StreamExt;
 use openraft::storage::Snapshot;
 use stockraft_proto::raft::raft_transport_server::RaftTransport;
 use stockraft_proto::raft::{RaftPayload, SnapshotChunk};
 use stockraft_storage::{SnapshotMeta, Vote};
 use tonic::{Request, Response, Status, Streaming};
-
-/// The largest snapshot image a node accepts (a guard against a runaway stream, far above any
-/// real ledger: 1,000,000 SKUs and holds encode to a few hundred MiB).
-pub const SNAPSHOT_BYTES_MAX: usize = 8 << 30;
 
 pub struct RaftService {
     pub raft: StockRaft,

@@ -1,12 +1,13 @@
 //! The Raft transport, sending side: openraft's RPCs to peers over the `RaftTransport` gRPC
-//! service, one shared channel per peer (see [`crate::peers`]).
+//! service, one shared channel per peer (see [`super::peers`]).
 //!
 //! Messages are openraft's own types, postcard-encoded into `RaftPayload.data`. Every RPC has a
 //! deadline: openraft's hard TTL for appends and votes, and a size-scaled one for snapshots.
 //! A peer that refuses connections is `Unreachable` (openraft backs off); any other failure is
 //! a `Network` error (openraft retries at once).
 
-use crate::peers::Peers;
+use super::peers::Peers;
+use crate::limits::{SNAPSHOT_BYTES_PER_SECOND, SNAPSHOT_CHUNK_BYTES, SNAPSHOT_TIMEOUT_BASE};
 use futures_util::stream;
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Timeout, Unreachable};
 use openraft::network::{RPCOption, RPCTypes, RaftNetworkFactory, v2::RaftNetworkV2};
@@ -26,15 +27,6 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 type Snapshot = openraft::alias::SnapshotOf<TypeConfig, SnapshotData>;
-
-/// Snapshot chunks: large enough to amortise per-message cost, small enough for gRPC's default
-/// 4 MiB message limit.
-pub const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
-/// A snapshot transfer may take this long plus one second per [`SNAPSHOT_BYTES_PER_SECOND`].
-const SNAPSHOT_TIMEOUT_BASE: Duration = Duration::from_secs(10);
-/// A deliberately low throughput assumption for sizing the snapshot deadline (loopback and
-/// datacentre links are far faster; a slow disk on the receiver is not).
-const SNAPSHOT_BYTES_PER_SECOND: u64 = 8 << 20;
 
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     postcard::to_allocvec(value).expect("openraft messages always encode")

@@ -6,17 +6,12 @@
 //! cluster CA, and this node presents its own (mutual TLS).
 
 use crate::auth::AUTHORIZATION;
+use crate::limits::{PEER_CONNECT_TIMEOUT, PEER_KEEPALIVE_INTERVAL};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tonic::metadata::{Ascii, MetadataMap, MetadataValue};
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
-
-/// How long to wait for a TCP connection to a peer before the RPC fails as unreachable.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
-/// HTTP/2 pings keep idle connections known-alive through NATs and detect dead peers.
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Default)]
 pub struct Peers {
@@ -42,10 +37,10 @@ impl Peers {
         }
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         let mut endpoint = Endpoint::from_shared(format!("{scheme}://{address}"))?
-            .connect_timeout(CONNECT_TIMEOUT)
+            .connect_timeout(PEER_CONNECT_TIMEOUT)
             .tcp_nodelay(true)
             .local_address(self.source_ip)
-            .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+            .http2_keep_alive_interval(PEER_KEEPALIVE_INTERVAL)
             .keep_alive_while_idle(true);
         if let Some(tls) = &self.tls {
             endpoint = endpoint.tls_config(tls.clone())?;
