@@ -224,11 +224,15 @@ async fn a_new_node_joins_by_snapshot_and_leaves_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_invalid_argument_and_change_nothing() {
-    let cluster = Cluster::start(3);
+    // The Expire timer would append an entry every second; at its longest interval its first
+    // round comes a minute after start, so here only client calls move the log.
+    let quiet = Settings { extra: "expire_interval_ms = 60000\n".into(), ..Settings::default() };
+    let cluster = Cluster::start_with(3, quiet);
     let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
     let follower = cluster.client_of(others(leader, &[1, 2, 3])[0]);
     set_up_shop(&follower, 10, 600_000, None).await;
     let reserves_before = local_ledger(&cluster, leader, v1::LedgerOp::Reserve).await.len();
+    let log_before = cluster.status(leader).await.expect("the leader's status").last_log_index;
 
     let cases: Vec<(&str, v1::ReserveRequest)> = vec![
         ("a negative quantity", reserve_request("order-1", "alice", -1)),
@@ -237,12 +241,35 @@ async fn bad_requests_get_invalid_argument_and_change_nothing() {
         ("a hold id with a space", reserve_request("order 1", "alice", 1)),
         ("no request id", v1::ReserveRequest { request_id: String::new(), ..reserve_request("order-1", "alice", 1) }),
         ("no lines", v1::ReserveRequest { lines: vec![], ..reserve_request("order-1", "alice", 1) }),
+        (
+            "more lines than a reserve may have",
+            v1::ReserveRequest {
+                lines: (0..17).map(|n| v1::Line { sku_id: format!("sku-{n}"), quantity: 1 }).collect(),
+                ..reserve_request("order-1", "alice", 1)
+            },
+        ),
     ];
     for (what, request) in cases {
         let error = call!(follower, inventory, reserve, request).expect_err(what);
         let status = error.status().unwrap_or_else(|| panic!("{what}: {error}"));
         assert_eq!(status.code(), tonic::Code::InvalidArgument, "{what}: {status:?}");
         assert_eq!(error.reason(), v1::Reason::InvalidArgument, "{what}");
+    }
+    // A SKU whose holds would expire in 10 ms (the floor is a second): the ledger's sale-rule
+    // checks run where the call arrives, too.
+    let too_short = v1::UpsertSkuRequest {
+        request_id: stockraft_client::new_request_id(),
+        sku_id: "flash".into(),
+        components: vec![v1::Component { item_id: ITEM.into(), quantity: 1 }],
+        rules: Some(v1::SaleRules { hold_ttl_ms: 10, ..v1::SaleRules::default() }),
+    };
+    let error = call!(follower, catalog, upsert_sku, too_short).expect_err("a 10 ms TTL");
+    assert_eq!(error.reason(), v1::Reason::InvalidArgument, "{error}");
+    // Refused before the log: no entry was proposed for any of them, on any node.
+    for id in [1, 2, 3] {
+        cluster.wait_for_applied(id, log_before).await;
+        let log = cluster.status(id).await.expect("status").last_log_index;
+        assert_eq!(log, log_before, "node {id}: bad requests must not reach the Raft log");
     }
     let missing = reserve(&follower, "order-1", "alice", 1).await;
     assert!(missing.is_ok(), "a valid reserve after the bad ones: {missing:?}");
