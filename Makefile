@@ -49,9 +49,11 @@ cluster: deps ## Start a local 3-node cluster (cluster/), wait for a leader, pri
 cluster-stop: ## Stop the local cluster (cluster/stop.sh --wipe also deletes its data)
 	cluster/stop.sh
 
+# The tests under tests/ start stockd, stockctl and stockbench, which no test package depends on,
+# so `cargo test` alone would not build them: the build comes first.
 test: deps lint ## Run every test: lint, unit, property, storage conformance, cluster and operations tests on real processes, doc tests, benchmark smoke run, a short fuzz run
 	@log=$$(mktemp); set -o pipefail; \
-	{ $(CARGO) test $(WORKSPACE) --benches && $(CARGO) test $(WORKSPACE); } 2>&1 | tee $$log; status=$$?; \
+	{ $(CARGO) build $(WORKSPACE) --all-targets && $(CARGO) test $(WORKSPACE) --benches && $(CARGO) test $(WORKSPACE); } 2>&1 | tee $$log; status=$$?; \
 	awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' $$log; \
 	rm -f $$log; [ $$status -eq 0 ] || exit $$status; \
 	scripts/fuzz.sh $(FUZZ_TEST_SECONDS)

@@ -2,11 +2,9 @@
 //! nodes on loopback ports with their own data dirs, and waits for conditions instead
 //! of sleeping. Read each test as a runbook: what an operator does, and what must hold.
 
-mod support;
-
 use std::collections::BTreeSet;
 use stockraft_client::{Error, call, v1};
-use support::*;
+use stockraft_testkit::*;
 
 fn others(of: u64, ids: &[u64]) -> Vec<u64> {
     ids.iter().copied().filter(|id| *id != of).collect()

@@ -2,13 +2,11 @@
 //! SRE scrapes, logs whose filter changes at runtime, TLS and roles a security reviewer checks,
 //! a backup restored into a new cluster, bulk import with a bad line, limits with clear errors.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Output};
 use stockraft_client::{Error, Tls, call, new_request_id, v1};
-use support::*;
+use stockraft_testkit::*;
 
 const ORDER: &str = "order-token-0123456789abcdef";
 const OFFICE: &str = "office-token-0123456789abcdef";
@@ -23,7 +21,7 @@ fn auth_table() -> String {
 }
 
 fn stockctl(endpoints: &[String], args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stockctl"))
+    Command::new(binary("stockctl"))
         .arg("--endpoints")
         .arg(endpoints.join(","))
         .args(args)

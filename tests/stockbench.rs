@@ -4,11 +4,10 @@
 
 use serde_json::Value;
 use std::process::{Command, Output};
-use std::time::Duration;
-use stockraft_chaos::cluster::{Cluster, NodeSettings};
+use stockraft_testkit::{Cluster, binary};
 
 fn stockbench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stockbench")).args(args).output().expect("run stockbench")
+    Command::new(binary("stockbench")).args(args).output().expect("run stockbench")
 }
 
 /// The JSON reports of a successful run, one per line.
@@ -20,10 +19,8 @@ fn reports(output: &Output) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_workload_sells_exactly_what_it_should() {
-    let dir = scratch_dir("workloads");
-    let settings = NodeSettings { proxied: false, ..NodeSettings::default() };
-    let cluster = Cluster::start(3, &dir, &settings).await.expect("a cluster");
-    cluster.wait_for_leader(Duration::from_secs(30)).await.expect("a leader");
+    let cluster = Cluster::start(3);
+    cluster.wait_for_leader(&[1, 2, 3]).await;
     let endpoints = cluster.endpoints().join(",");
     let run = |args: &[&str]| reports(&stockbench(&[&["--endpoints", &endpoints, "--json"], args].concat()));
 
@@ -51,7 +48,6 @@ async fn every_workload_sells_exactly_what_it_should() {
     let count = |op: usize| lifecycle["operations"][op]["count"].as_u64().unwrap_or(0);
     assert!(count(0) > 0 && count(1) > 0 && count(2) > 0, "reserves, confirms and releases all happened: {lifecycle}");
     assert!(lifecycle["refused_by_caps"].as_u64().is_some_and(|n| n > 0), "the caps refused some: {lifecycle}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -1,13 +1,11 @@
 //! stockctl against a real 3-node cluster: what an operator types, what it prints, and the exit
 //! codes scripts rely on (0 done, 2 usage, 3 refused by the cluster, 4 cluster unreachable).
 
-mod support;
-
 use std::process::{Command, Output};
-use support::*;
+use stockraft_testkit::*;
 
 fn stockctl(endpoints: &[String], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stockctl"))
+    Command::new(binary("stockctl"))
         .arg("--endpoints")
         .arg(endpoints.join(","))
         .args(args)

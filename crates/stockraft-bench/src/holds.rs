@@ -11,8 +11,8 @@ use crate::sale::{self, Picker, Spec};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use stockraft_chaos::cluster::Cluster;
 use stockraft_client::{Client, Options, call, v1};
+use stockraft_testkit::Cluster;
 use tokio::sync::Mutex;
 
 /// How long a restarted node may take before the run gives up on it.
@@ -73,9 +73,9 @@ pub async fn run(
 
     // Restart the node that led, with every hold open.
     let mut cluster = cluster.lock().await;
-    let address = cluster.nodes[&leader].public.clone();
+    let address = cluster.address(leader);
     let applied = cluster.status(leader).await.map_or(0, |s| s.applied_log_index);
-    cluster.terminate(leader);
+    cluster.stop(leader);
     let started = Instant::now();
     cluster.spawn(leader);
     let mut options = Options::new([address.clone()]);

@@ -206,13 +206,13 @@ pub fn no_duplicates(records: &[Record], state: &FinalState, sale: &Sale) -> Che
 /// No node tore down a client's connection with GOAWAY ENHANCE_YOUR_CALM (h2's rapid-reset
 /// defence, which fails every call on the connection). Regression check: with h2's default
 /// limit of 20 reset streams, clients whose calls time out during a stall tripped it.
-pub fn connections_kept(cluster: &crate::cluster::Cluster) -> CheckResult {
+pub fn connections_kept(cluster: &stockraft_testkit::Cluster) -> CheckResult {
     let mut problems = Vec::new();
-    for node in cluster.nodes.values() {
-        let log = std::fs::read_to_string(&node.log).unwrap_or_default();
+    for id in cluster.ids() {
+        let log = std::fs::read_to_string(cluster.log_path(id)).unwrap_or_default();
         let tripped = log.lines().filter(|l| l.contains("reached limit")).count();
         if tripped > 0 {
-            problems.push(format!("node {}: {tripped} connections torn down by h2's reset limit", node.id));
+            problems.push(format!("node {id}: {tripped} connections torn down by h2's reset limit"));
         }
     }
     result("connections kept", problems, "no connection torn down by h2's reset limit".into())

@@ -1,7 +1,7 @@
 //! # stockraft-chaos: prove no oversell and no lost acknowledgement while leaders die mid-sale
 //!
 //! A run starts a cluster of real `stockd` processes behind a fault-injecting proxy
-//! ([`cluster`], [`proxy`]), sets up a flash sale and lets many buyers loose on it
+//! (`stockraft-testkit`'s [`Cluster`], proxied), sets up a flash sale and lets many buyers loose on it
 //! ([`workload`]) while the [`nemesis`] kills, pauses, partitions and restarts nodes. Every call
 //! is recorded ([`history`]). When the time is up, every fault is healed, the cluster's final
 //! state is read (a linearizable read per SKU, every replica's own state, every hold, the
@@ -18,17 +18,13 @@
 //! `stockchaos` (the binary, `make chaos`) runs long versions; `tests/chaos.rs` a short one.
 
 pub mod checkers;
-pub mod cluster;
 pub mod history;
 pub mod model;
 pub mod nemesis;
-pub mod ports;
-pub mod proxy;
 pub mod report;
 pub mod workload;
 
 use checkers::{CheckResult, FinalState, SkuVerdict};
-use cluster::{Cluster, NodeSettings};
 use futures_util::StreamExt;
 use history::{Call, History, Outcome};
 use rand::SeedableRng;
@@ -39,6 +35,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use stockraft_client::{Client, Options, call, v1};
+use stockraft_testkit::{Cluster, Settings};
 use workload::Sale;
 
 #[derive(Clone, Debug)]
@@ -98,6 +95,13 @@ impl RunReport {
     }
 }
 
+/// How the nodes are tuned for a chaos run (production defaults otherwise): behind the
+/// partitioning proxy, and expiring every 250 ms instead of every second, so that expiry races
+/// with the faults.
+fn node_settings() -> Settings {
+    Settings { extra: "expire_interval_ms = 250\n".into(), proxied: true, ..Settings::default() }
+}
+
 /// Where a run with `nodes` nodes keeps its files.
 pub fn run_dir(out: &std::path::Path, nodes: u64) -> PathBuf {
     out.join(format!("n{nodes}"))
@@ -109,11 +113,11 @@ pub async fn run(config: &RunConfig) -> RunReport {
     let _ = std::fs::remove_dir_all(&dir);
     let mut report = RunReport { nodes: config.nodes, history_file: dir.join("history.json"), ..RunReport::default() };
     let started = Instant::now();
-    let mut cluster = match Cluster::start(config.nodes, &dir.join("cluster"), &NodeSettings::default()).await {
+    let mut cluster = match Cluster::start_in(&dir.join("cluster"), config.nodes, &node_settings()) {
         Ok(cluster) => cluster,
         Err(e) => return failed(report, "cluster started", format!("{e}")),
     };
-    if cluster.wait_for_leader(Duration::from_secs(30)).await.is_none() {
+    if cluster.wait_for_leader_within(Duration::from_secs(30)).await.is_none() {
         report.log_tails = cluster.log_tails(30);
         return failed(report, "cluster started", "no leader within 30 s".into());
     }
@@ -157,7 +161,7 @@ pub async fn run(config: &RunConfig) -> RunReport {
 
     // Heal everything, then read the final state.
     nemesis::heal_all(&mut cluster);
-    if cluster.wait_for_leader(Duration::from_secs(60)).await.is_none() {
+    if cluster.wait_for_leader_within(Duration::from_secs(60)).await.is_none() {
         report.log_tails = cluster.log_tails(40);
         return failed(report, "cluster recovered", "no leader 60 s after healing every fault".into());
     }
@@ -245,8 +249,8 @@ async fn read_final_state(cluster: &Cluster, history: &History) -> Result<FinalS
     loop {
         let mut nodes = Vec::new();
         for id in cluster.ids() {
-            let client = Client::new(Options::new([cluster.nodes[&id].public.clone()])).map_err(|e| e.to_string())?;
-            let channel = client.channel_to(&cluster.nodes[&id].public).map_err(|e| e.to_string())?;
+            let client = Client::new(Options::new([cluster.address(id)])).map_err(|e| e.to_string())?;
+            let channel = client.channel_to(&cluster.address(id)).map_err(|e| e.to_string())?;
             let mut raw = v1::cluster_client::ClusterClient::new(channel);
             if let Ok(reply) = raw.check_state(v1::CheckStateRequest {}).await {
                 nodes.push(reply.into_inner());
@@ -263,8 +267,7 @@ async fn read_final_state(cluster: &Cluster, history: &History) -> Result<FinalS
     // Holds and ledger from the leader (it served the final linearizable reads; what it has
     // applied includes everything acknowledged).
     let leader = cluster.leader().await.ok_or("no leader for the final reads")?;
-    let leader_client =
-        Client::new(Options::new([cluster.nodes[&leader].public.clone()])).map_err(|e| e.to_string())?;
+    let leader_client = Client::new(Options::new([cluster.address(leader)])).map_err(|e| e.to_string())?;
     let holds: Vec<String> = history
         .operations()
         .iter()

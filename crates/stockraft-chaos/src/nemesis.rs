@@ -2,11 +2,11 @@
 //! kind happens in every long run), injects it, holds it for a while, undoes it and lets the
 //! cluster settle before the next. Every fault is recorded in the history with its times.
 
-use crate::cluster::Cluster;
 use crate::history::{Fault, History};
 use rand::Rng;
 use rand::rngs::StdRng;
 use std::time::Duration;
+use stockraft_testkit::Cluster;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -64,7 +64,7 @@ const LEADER_WAIT: Duration = Duration::from_secs(5);
 pub async fn inject(kind: Kind, cluster: &mut Cluster, history: &History, rng: &mut StdRng) {
     let started = history.now_ns();
     let hold = Duration::from_millis(rng.random_range(FAULT_MIN.as_millis() as u64..FAULT_MAX.as_millis() as u64));
-    let leader = cluster.wait_for_leader(LEADER_WAIT).await;
+    let leader = cluster.wait_for_leader_within(LEADER_WAIT).await;
     let ids = cluster.ids();
     let followers: Vec<u64> = ids.iter().copied().filter(|id| Some(*id) != leader).collect();
     let pick = |rng: &mut StdRng, from: &[u64]| from[rng.random_range(0..from.len())];
@@ -81,7 +81,7 @@ pub async fn inject(kind: Kind, cluster: &mut Cluster, history: &History, rng: &
             // The next leader dies as soon as the survivors elect it (a majority must remain).
             let spare = ids.len() - (ids.len() / 2 + 1);
             while killed.len() < spare {
-                let Some(next) = cluster.wait_for_leader(LEADER_WAIT).await else { break };
+                let Some(next) = cluster.wait_for_leader_within(LEADER_WAIT).await else { break };
                 cluster.kill(next);
                 killed.push(next);
             }
@@ -90,7 +90,7 @@ pub async fn inject(kind: Kind, cluster: &mut Cluster, history: &History, rng: &
                 cluster.spawn(*id);
             }
             // Then the leader the restarted nodes find (which may be either of them) dies too.
-            if let Some(next) = cluster.wait_for_leader(LEADER_WAIT).await {
+            if let Some(next) = cluster.wait_for_leader_within(LEADER_WAIT).await {
                 cluster.kill(next);
                 tokio::time::sleep(hold / 2).await;
                 cluster.spawn(next);
@@ -112,9 +112,9 @@ pub async fn inject(kind: Kind, cluster: &mut Cluster, history: &History, rng: &
             (vec![leader], String::new())
         }
         (Kind::IsolateLeader, Some(leader)) => {
-            cluster.proxy.partition(&[vec![leader], followers.clone()]);
+            cluster.partition(&[vec![leader], followers.clone()]);
             tokio::time::sleep(hold).await;
-            cluster.proxy.heal();
+            cluster.heal();
             (vec![leader], format!("{{{leader}}} | {followers:?}"))
         }
         (Kind::SplitMinorityMajority, _) => {
@@ -124,15 +124,15 @@ pub async fn inject(kind: Kind, cluster: &mut Cluster, history: &History, rng: &
             }
             let minority: Vec<u64> = shuffled[..(ids.len() - 1) / 2].to_vec();
             let majority: Vec<u64> = shuffled[(ids.len() - 1) / 2..].to_vec();
-            cluster.proxy.partition(&[minority.clone(), majority.clone()]);
+            cluster.partition(&[minority.clone(), majority.clone()]);
             tokio::time::sleep(hold).await;
-            cluster.proxy.heal();
+            cluster.heal();
             let side = if leader.is_some_and(|l| minority.contains(&l)) { "minority" } else { "majority" };
             (minority.clone(), format!("{minority:?} | {majority:?}, leader in the {side}"))
         }
         (Kind::RestartNode, _) => {
             let victim = pick(rng, &ids);
-            cluster.terminate(victim);
+            cluster.stop(victim);
             cluster.spawn(victim);
             (vec![victim], String::new())
         }
@@ -151,7 +151,7 @@ pub async fn inject(kind: Kind, cluster: &mut Cluster, history: &History, rng: &
 
 /// Undoes whatever may still be in effect: heals partitions, resumes and restarts nodes.
 pub fn heal_all(cluster: &mut Cluster) {
-    cluster.proxy.heal();
+    cluster.heal();
     for id in cluster.ids() {
         cluster.resume(id);
         if !cluster.is_up(id) {

@@ -16,8 +16,8 @@ use std::time::Duration;
 use stockraft_bench::lifecycle;
 use stockraft_bench::plot::{self, Line};
 use stockraft_bench::sale::{self, Fault, Picker, Spec};
-use stockraft_chaos::cluster::{Cluster, NodeSettings};
 use stockraft_client::{Client, Options};
+use stockraft_testkit::{Cluster, Settings};
 use tokio::sync::Mutex;
 
 #[derive(Debug, Parser)]
@@ -338,9 +338,8 @@ async fn main() {
 
 /// Starts a fresh cluster of `size` stockd processes under `dir` and waits for a leader.
 async fn spawn_cluster(size: u64, dir: &std::path::Path) -> Arc<Mutex<Cluster>> {
-    let settings = NodeSettings { expire_interval_ms: 1_000, raft: String::new(), proxied: false };
-    let cluster = Cluster::start(size, dir, &settings).await.unwrap_or_else(|e| fail(4, e));
-    if cluster.wait_for_leader(Duration::from_secs(30)).await.is_none() {
+    let cluster = Cluster::start_in(dir, size, &Settings::default()).unwrap_or_else(|e| fail(4, e));
+    if cluster.wait_for_leader_within(Duration::from_secs(30)).await.is_none() {
         fail(4, format!("the cluster elected no leader in 30 s; logs:\n{}", cluster.log_tails(20)));
     }
     Arc::new(Mutex::new(cluster))
@@ -350,7 +349,7 @@ async fn stop(cluster: Option<Arc<Mutex<Cluster>>>) {
     if let Some(cluster) = cluster {
         let mut cluster = cluster.lock().await;
         for id in cluster.ids() {
-            cluster.terminate(id);
+            cluster.stop(id);
         }
     }
 }

@@ -1,4 +1,5 @@
-//! A fault-injecting TCP proxy in front of every node: the network partitions of a chaos run.
+//! A fault-injecting TCP proxy in front of every node of a proxied cluster
+//! ([`Settings::proxied`](crate::Settings)): the network partitions of a chaos run.
 //!
 //! Each node listens on a private port; the address it advertises (to peers and clients) is
 //! its proxy's. Every node connects to its peers from its own loopback address
@@ -60,8 +61,11 @@ impl Default for Proxy {
 
 impl Proxy {
     /// Starts forwarding `public` (what node `node` advertises) to `private` (where it listens).
-    pub async fn add(&mut self, node: u64, public: SocketAddr, private: SocketAddr) -> std::io::Result<()> {
-        let listener = TcpListener::bind(public).await?;
+    /// Call it inside a tokio runtime: the proxy's connections are tasks on it.
+    pub fn add(&mut self, node: u64, public: SocketAddr, private: SocketAddr) -> std::io::Result<()> {
+        let listener = std::net::TcpListener::bind(public)?;
+        listener.set_nonblocking(true)?;
+        let listener = TcpListener::from_std(listener)?;
         let (links, changes) = (self.links.clone(), self.changes.clone());
         self.listeners.push(tokio::spawn(async move {
             while let Ok((inbound, peer)) = listener.accept().await {

@@ -1,8 +1,8 @@
-//! The loopback port allocator every harness uses (see `stockraft_chaos::ports`).
+//! The loopback port allocator every cluster uses (see `stockraft_testkit::ports`).
 
 use std::collections::HashSet;
 use std::net::TcpListener;
-use stockraft_chaos::ports::{loopback_port, range};
+use stockraft_testkit::ports::{loopback_port, range};
 
 #[test]
 fn every_port_handed_out_is_free_new_and_below_the_ephemeral_range() {

@@ -8,9 +8,8 @@
 //! port is checked free when it is handed out. Processes start at different places in the
 //! range (by process id), so two test binaries or a bench beside a test rarely meet.
 //!
-//! `tests/support` includes this file by path (the client's tests cannot depend on this crate),
-//! so the cluster tests and the chaos and bench clusters share one allocator. Its tests are
-//! `tests/ports.rs`, so that they run once, not in every binary that includes the file.
+//! Every [`Cluster`](crate::Cluster) takes its ports here, so the tests, the chaos runs and
+//! stockbench's clusters share one allocator.
 
 use std::net::TcpListener;
 use std::ops::Range;
