@@ -36,8 +36,8 @@ pub struct Settings {
     pub tables: String,
     /// Every node listens on a private port behind the partitioning proxy and connects to its
     /// peers from its own loopback address (chaos runs); otherwise nodes listen on their
-    /// address directly (no extra hop, no partitions). Read when the cluster is made: spares
-    /// added later follow the cluster.
+    /// address directly (no extra hop, no partitions). Read when the cluster is made, which
+    /// must then happen inside a tokio runtime (the proxy runs on it); spares follow the cluster.
     pub proxied: bool,
 }
 
