@@ -369,3 +369,52 @@ async fn a_batch_reserve_answers_each_reserve_in_its_slot() {
     let availability = availability(&follower).await.unwrap();
     assert_eq!(availability.on_hand_units, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reserves_from_many_tasks_are_batched_and_each_caller_gets_what_it_would_get_alone() {
+    let cluster = Cluster::start(3);
+    cluster.wait_for_leader(&[1, 2, 3]).await;
+    let client = std::sync::Arc::new(cluster.client());
+    set_up_shop(&client, 12, 600_000, Some(1)).await;
+
+    // One refusal of each kind, first as a unary call gets it...
+    let alone = cluster.client();
+    reserve(&alone, "alone-1", "carol", 1).await.expect("carol's first unit");
+    let capped_alone = reserve(&alone, "alone-2", "carol", 1).await.expect_err("carol's cap is 1");
+    let zero_alone = reserve(&alone, "alone-3", "dave", 0).await.expect_err("a zero quantity");
+
+    // A retry of a batched reserve with its request id is answered from the idempotency table.
+    let request = reserve_request("order-again", "erin", 1);
+    let first = client.reserve(request.clone()).await.expect("erin's unit");
+    let again = client.reserve(request).await.expect("the same answer");
+    assert_eq!((first.hold_id, first.log_index), (again.hold_id, again.log_index), "not a second hold");
+
+    // ...then 40 buyers at once through the coalescing client, with the same two mistakes.
+    let mut calls = tokio::task::JoinSet::new();
+    for n in 0..40 {
+        let client = client.clone();
+        let request = reserve_request(&format!("order-{n}"), &format!("b{n}"), 1);
+        calls.spawn(async move { (n, client.reserve(request).await) });
+    }
+    let capped = client.reserve(reserve_request("batched-2", "carol", 1)).await.expect_err("carol's cap is 1");
+    let zero = client.reserve(reserve_request("batched-3", "dave", 0)).await.expect_err("a zero quantity");
+    let mut held = Vec::new();
+    while let Some(joined) = calls.join_next().await {
+        match joined.expect("a buyer task") {
+            (n, Ok(hold)) => {
+                assert_eq!(hold.hold_id, format!("order-{n}"), "each caller gets its own hold");
+                held.push(n);
+            }
+            (_, Err(e)) => assert_eq!(e.reason(), v1::Reason::OutOfStock, "{e}"),
+        }
+    }
+    assert_eq!(held.len(), 10, "12 units: carol's, erin's and 10 of the 40: {held:?}");
+    for (batched, alone) in [(&capped, &capped_alone), (&zero, &zero_alone)] {
+        let (batched, alone) = (batched.status().expect("a refusal"), alone.status().expect("a refusal"));
+        assert_eq!(batched.code(), alone.code(), "{batched:?} / {alone:?}");
+        assert_eq!(batched.message(), alone.message());
+        let detail = |status| stockraft_client::error_detail(status).map(|d| (d.reason, d.sku_id, d.limit, d.allowed));
+        assert_eq!(detail(batched), detail(alone));
+    }
+    assert_eq!(availability(&client).await.unwrap().on_hand_units, 0);
+}

@@ -3,14 +3,19 @@
 use stockraft_core::{
     self as core, DeductionMode, ExpiredReason, HoldReceipt, HoldState, LimitKind, Rejection, RiskAction, State,
 };
-use stockraft_proto::errors::status_with_detail;
+use stockraft_proto::errors::{code_for, status_with_detail};
 use stockraft_proto::v1;
-use tonic::{Code, Status};
+use tonic::Status;
 
 /// The gRPC status for a ledger rejection, with its reason and figures in the details.
 pub fn rejection(r: &Rejection) -> Status {
     rejection_at(r, 0)
 }
+
+const _: () = assert!(
+    stockraft_proto::RESERVE_BATCH_MAX == core::limits::RESERVE_BATCH_MAX,
+    "the API's batch limit is the ledger's"
+);
 
 /// The API's machine-readable reason for a ledger refusal.
 pub fn reason(r: &Rejection) -> v1::Reason {
@@ -33,32 +38,28 @@ pub fn rejection_at(r: &Rejection, log_index: u64) -> Status {
     metrics::counter!(crate::REJECTIONS_METRIC, "reason" => reason.as_str_name()).increment(1);
     let mut detail =
         v1::ErrorDetail { reason: reason as i32, message: r.to_string(), log_index, ..v1::ErrorDetail::default() };
-    let code = match r {
-        Rejection::InvalidArgument(_) | Rejection::NotApplied { .. } => Code::InvalidArgument,
-        Rejection::NotFound { .. } => Code::NotFound,
-        Rejection::AlreadyExists { .. } => Code::AlreadyExists,
+    match r {
         Rejection::OutOfStock { sku, requested, available } => {
             detail.sku_id = sku.to_string();
             detail.requested = i64::from(*requested);
             detail.available = i64::from(*available);
-            Code::FailedPrecondition
         }
         Rejection::LimitExceeded { sku, limit, allowed, requested } => {
             detail.sku_id = sku.to_string();
             detail.limit = limit_name(*limit).to_string();
             detail.allowed = i64::from(*allowed);
             detail.requested = i64::try_from(*requested).unwrap_or(i64::MAX);
-            Code::ResourceExhausted
         }
-        Rejection::RiskRejected { sku, .. } => {
-            detail.sku_id = sku.to_string();
-            Code::PermissionDenied
-        }
-        Rejection::HoldExpired { .. } | Rejection::InvalidTransition { .. } | Rejection::NotYetArrived { .. } => {
-            Code::FailedPrecondition
-        }
-    };
-    status_with_detail(code, detail)
+        Rejection::RiskRejected { sku, .. } => detail.sku_id = sku.to_string(),
+        Rejection::InvalidArgument(_)
+        | Rejection::NotApplied { .. }
+        | Rejection::NotFound { .. }
+        | Rejection::AlreadyExists { .. }
+        | Rejection::HoldExpired { .. }
+        | Rejection::InvalidTransition { .. }
+        | Rejection::NotYetArrived { .. } => {}
+    }
+    status_with_detail(code_for(reason), detail)
 }
 
 fn limit_name(limit: LimitKind) -> &'static str {

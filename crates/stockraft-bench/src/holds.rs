@@ -7,7 +7,7 @@
 //!   serve again: from starting the process to answering a local read that shows the SKU sold
 //!   out, at or past the log index it had applied before the restart.
 
-use crate::sale::{self, Picker, Spec};
+use crate::sale::{self, Calls, Picker, Spec};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,6 +62,7 @@ pub async fn run(
         buyers: 16,
         picker: Picker::Uniform,
         batch: 1_000,
+        calls: Calls::Unary,
         seconds: None,
     };
     let sold = sale::run(client.clone(), &spec, run_id, None).await.map_err(|e| e.to_string())?;

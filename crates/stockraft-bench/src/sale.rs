@@ -40,10 +40,33 @@ pub struct Spec {
     pub units: u32,
     pub buyers: usize,
     pub picker: Picker,
-    /// Reserves per call: 1 is the unary Reserve, more uses ReserveBatch.
+    /// Reserves per call: 1 is one reserve per buyer call, more uses ReserveBatch.
     pub batch: usize,
+    /// How a one-reserve call travels (with `batch` 1).
+    pub calls: Calls,
     /// Stop after this long even if stock remains (`None`: until sold out).
     pub seconds: Option<f64>,
+}
+
+/// How each buyer's reserve reaches the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Calls {
+    /// `Client::reserve`: concurrent reserves packed into ReserveBatch calls, as an order
+    /// service embedding the Rust client sends them.
+    Coalesced,
+    /// Every reserve its own unary gRPC `Reserve` call, nothing coalesced: what a plain Java or
+    /// Python client sends.
+    Unary,
+}
+
+impl Calls {
+    pub fn name(self) -> &'static str {
+        match self {
+            Calls::Coalesced => "coalesced",
+            Calls::Unary => "unary",
+        }
+    }
 }
 
 /// Something done to the cluster during the sale, `at` after it began; the future performs it
@@ -60,6 +83,7 @@ pub struct Report {
     pub units_per_sku: u32,
     pub buyers: usize,
     pub batch: usize,
+    pub calls: Calls,
     pub acknowledged: u64,
     /// Calls whose outcome the client never learned (timeouts): they may or may not hold units.
     pub unknown: u64,
@@ -174,7 +198,7 @@ pub async fn run(client: Arc<Client>, spec: &Spec, run_id: &str, fault: Option<F
         .map(|id| {
             let (client, board, run_id) = (client.clone(), board.clone(), run_id.to_string());
             let chooser = Chooser::new(spec.picker, spec.skus, id as u64 + 1);
-            tokio::spawn(buyer(client, board, run_id, id, chooser, spec.batch, started))
+            tokio::spawn(buyer(client, board, run_id, id, chooser, (spec.batch, spec.calls), started))
         })
         .collect();
     let mut recorder = Recorder::default();
@@ -202,6 +226,7 @@ pub async fn run(client: Arc<Client>, spec: &Spec, run_id: &str, fault: Option<F
         units_per_sku: spec.units,
         buyers: spec.buyers,
         batch: spec.batch,
+        calls: spec.calls,
         acknowledged: recorder.len() as u64,
         unknown: board.unknown.iter().map(|u| u64::from(u.load(Ordering::Relaxed))).sum(),
         seconds: elapsed.as_secs_f64(),
@@ -266,7 +291,7 @@ async fn buyer(
     run_id: String,
     id: usize,
     mut chooser: Chooser,
-    batch: usize,
+    (batch, calls): (usize, Calls),
     started: Instant,
 ) -> Recorder {
     let mut recorder = Recorder::default();
@@ -286,7 +311,11 @@ async fn buyer(
         };
         let call_started = Instant::now();
         if batch == 1 {
-            match call!(client, inventory, reserve, reserve()) {
+            let answer = match calls {
+                Calls::Coalesced => client.reserve(reserve()).await,
+                Calls::Unary => call!(client, inventory, reserve, reserve()),
+            };
+            match answer {
                 Ok(_) => {
                     board.acknowledged[sku].fetch_add(1, Ordering::Relaxed);
                     recorder.record(started.elapsed(), call_started.elapsed());

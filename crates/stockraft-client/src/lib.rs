@@ -27,10 +27,13 @@
 //! # Ok(()) }
 //! ```
 
+mod coalesce;
+
+use coalesce::Coalescer;
 use rand::Rng;
 use std::future::Future;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 pub use stockraft_proto::errors::error_detail;
 pub use stockraft_proto::errors::reason;
@@ -79,6 +82,9 @@ pub struct Options {
     pub token: Option<String>,
     /// TLS to the nodes (when they have `[tls]` on).
     pub tls: Option<Tls>,
+    /// [`Client::reserve`]: how many `ReserveBatch` calls may be in flight at once; calls that
+    /// arrive meanwhile wait and go in the next batch.
+    pub reserve_batches_in_flight: usize,
 }
 
 /// TLS settings for a client: the CA that signed the nodes' certificates, and this client's own
@@ -119,11 +125,12 @@ impl Options {
             connect_timeout: Duration::from_millis(500),
             token: None,
             tls: None,
+            reserve_batches_in_flight: 2,
         }
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
     /// The cluster answered, and the answer is final: a domain rejection (out of stock, limit
     /// exceeded, ...) or bad input. Retrying the same request gives the same answer.
@@ -194,6 +201,14 @@ impl Interceptor for Credentials {
 pub type Transport = InterceptedService<Channel, Credentials>;
 
 pub struct Client {
+    shared: Arc<Shared>,
+    /// The task behind [`Client::reserve`], started by its first call (it needs a runtime).
+    reserves: OnceLock<Coalescer>,
+}
+
+/// What every call of a client uses: the options, the known nodes, the node to try first.
+/// (Shared with the batching task behind [`Client::reserve`].)
+struct Shared {
     options: Options,
     /// Known nodes, the configured endpoints first; leaders named by NOT_LEADER errors are added.
     nodes: Mutex<Vec<(String, Transport)>>,
@@ -211,13 +226,82 @@ impl Client {
         for address in &options.endpoints {
             nodes.push((address.clone(), channel(address, &options)?));
         }
-        Ok(Client { options, nodes: Mutex::new(nodes), preferred: AtomicUsize::new(0) })
+        let shared = Shared { options, nodes: Mutex::new(nodes), preferred: AtomicUsize::new(0) };
+        Ok(Client { shared: Arc::new(shared), reserves: OnceLock::new() })
     }
 
     pub fn options(&self) -> &Options {
-        &self.options
+        &self.shared.options
     }
 
+    /// Takes a hold, packed with the reserves other tasks send meanwhile into one
+    /// `ReserveBatch` call (see [`coalesce`]): the answer is the one a unary `Reserve` would
+    /// give, and the request keeps its request id, so retries stay idempotent. Under light load
+    /// a reserve goes at once, alone; under load, many share one round trip.
+    pub async fn reserve(&self, request: v1::ReserveRequest) -> Result<v1::HoldReply, Error> {
+        let shared = &self.shared;
+        let coalescer =
+            self.reserves.get_or_init(|| Coalescer::start(shared.clone(), shared.options.reserve_batches_in_flight));
+        coalescer.reserve(request).await
+    }
+
+    /// Sends `call` to the cluster, retrying as described in the crate docs. `call` gets a
+    /// channel to one node and must send the same message every time it is invoked.
+    pub async fn call<T, F, Fut>(&self, call: F) -> Result<T, Error>
+    where
+        F: FnMut(Transport) -> Fut,
+        Fut: Future<Output = Result<Response<T>, Status>>,
+    {
+        self.shared.call(call).await
+    }
+
+    /// A call on the Inventory service (see [`Client::call`]).
+    pub async fn inventory<T, F, Fut>(&self, mut call: F) -> Result<T, Error>
+    where
+        F: FnMut(InventoryClient<Transport>) -> Fut,
+        Fut: Future<Output = Result<Response<T>, Status>>,
+    {
+        self.call(|channel| call(InventoryClient::new(channel).max_decoding_message_size(MESSAGE_BYTES_MAX))).await
+    }
+
+    /// A call on the Catalog service (see [`Client::call`]).
+    pub async fn catalog<T, F, Fut>(&self, mut call: F) -> Result<T, Error>
+    where
+        F: FnMut(CatalogClient<Transport>) -> Fut,
+        Fut: Future<Output = Result<Response<T>, Status>>,
+    {
+        self.call(|channel| call(CatalogClient::new(channel).max_decoding_message_size(MESSAGE_BYTES_MAX))).await
+    }
+
+    /// A call on the Cluster service (see [`Client::call`]).
+    pub async fn cluster<T, F, Fut>(&self, mut call: F) -> Result<T, Error>
+    where
+        F: FnMut(ClusterClient<Transport>) -> Fut,
+        Fut: Future<Output = Result<Response<T>, Status>>,
+    {
+        self.call(|channel| call(ClusterClient::new(channel))).await
+    }
+
+    /// The status of one node, as that node sees it (no retries elsewhere).
+    pub async fn node_status(&self, address: &str) -> Result<v1::ClusterStatus, Error> {
+        let channel = channel(address, &self.shared.options)?;
+        let mut cluster = ClusterClient::new(channel);
+        match tokio::time::timeout(self.shared.options.attempt_timeout, cluster.status(v1::StatusRequest {})).await {
+            Ok(Ok(reply)) => Ok(reply.into_inner()),
+            Ok(Err(status)) => {
+                Err(Error::Unavailable { attempts: 1, last: format!("{address}: {}", status.message()) })
+            }
+            Err(_) => Err(Error::Unavailable { attempts: 1, last: format!("{address}: no answer") }),
+        }
+    }
+
+    /// A channel to one node, for calls that must go to that node (watches, per-node status).
+    pub fn channel_to(&self, address: &str) -> Result<Transport, Error> {
+        channel(address, &self.shared.options)
+    }
+}
+
+impl Shared {
     fn node(&self, n: usize) -> (usize, String, Transport) {
         let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
         let n = n % nodes.len();
@@ -235,9 +319,8 @@ impl Client {
         Some(nodes.len() - 1)
     }
 
-    /// Sends `call` to the cluster, retrying as described in the crate docs. `call` gets a
-    /// channel to one node and must send the same message every time it is invoked.
-    pub async fn call<T, F, Fut>(&self, mut call: F) -> Result<T, Error>
+    /// See [`Client::call`].
+    async fn call<T, F, Fut>(&self, mut call: F) -> Result<T, Error>
     where
         F: FnMut(Transport) -> Fut,
         Fut: Future<Output = Result<Response<T>, Status>>,
@@ -284,51 +367,6 @@ impl Client {
                 }
             }
         }
-    }
-
-    /// A call on the Inventory service (see [`Client::call`]).
-    pub async fn inventory<T, F, Fut>(&self, mut call: F) -> Result<T, Error>
-    where
-        F: FnMut(InventoryClient<Transport>) -> Fut,
-        Fut: Future<Output = Result<Response<T>, Status>>,
-    {
-        self.call(|channel| call(InventoryClient::new(channel).max_decoding_message_size(MESSAGE_BYTES_MAX))).await
-    }
-
-    /// A call on the Catalog service (see [`Client::call`]).
-    pub async fn catalog<T, F, Fut>(&self, mut call: F) -> Result<T, Error>
-    where
-        F: FnMut(CatalogClient<Transport>) -> Fut,
-        Fut: Future<Output = Result<Response<T>, Status>>,
-    {
-        self.call(|channel| call(CatalogClient::new(channel).max_decoding_message_size(MESSAGE_BYTES_MAX))).await
-    }
-
-    /// A call on the Cluster service (see [`Client::call`]).
-    pub async fn cluster<T, F, Fut>(&self, mut call: F) -> Result<T, Error>
-    where
-        F: FnMut(ClusterClient<Transport>) -> Fut,
-        Fut: Future<Output = Result<Response<T>, Status>>,
-    {
-        self.call(|channel| call(ClusterClient::new(channel))).await
-    }
-
-    /// The status of one node, as that node sees it (no retries elsewhere).
-    pub async fn node_status(&self, address: &str) -> Result<v1::ClusterStatus, Error> {
-        let channel = channel(address, &self.options)?;
-        let mut cluster = ClusterClient::new(channel);
-        match tokio::time::timeout(self.options.attempt_timeout, cluster.status(v1::StatusRequest {})).await {
-            Ok(Ok(reply)) => Ok(reply.into_inner()),
-            Ok(Err(status)) => {
-                Err(Error::Unavailable { attempts: 1, last: format!("{address}: {}", status.message()) })
-            }
-            Err(_) => Err(Error::Unavailable { attempts: 1, last: format!("{address}: no answer") }),
-        }
-    }
-
-    /// A channel to one node, for calls that must go to that node (watches, per-node status).
-    pub fn channel_to(&self, address: &str) -> Result<Transport, Error> {
-        channel(address, &self.options)
     }
 }
 

@@ -18,6 +18,23 @@ pub fn error_detail(status: &Status) -> Option<ErrorDetail> {
     ErrorDetail::decode(status.details()).ok()
 }
 
+/// The status code stockd sends with each reason: one code per reason, so a reason alone (a
+/// batch reply's per-reserve refusal) is enough to rebuild the status a unary call would get.
+pub fn code_for(reason: Reason) -> Code {
+    match reason {
+        Reason::Unspecified => Code::Unknown,
+        Reason::InvalidArgument => Code::InvalidArgument,
+        Reason::NotFound => Code::NotFound,
+        Reason::AlreadyExists => Code::AlreadyExists,
+        Reason::OutOfStock | Reason::HoldExpired | Reason::InvalidTransition | Reason::NotYetArrived => {
+            Code::FailedPrecondition
+        }
+        Reason::LimitExceeded => Code::ResourceExhausted,
+        Reason::RiskRejected => Code::PermissionDenied,
+        Reason::NotLeader | Reason::Unavailable => Code::Unavailable,
+    }
+}
+
 /// The status's machine-readable reason (`Unspecified` when it carries none).
 pub fn reason(status: &Status) -> Reason {
     error_detail(status).and_then(|d| Reason::try_from(d.reason).ok()).unwrap_or(Reason::Unspecified)

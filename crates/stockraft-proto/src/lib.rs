@@ -30,5 +30,9 @@ pub mod raft {
 /// 1,024-reserve batch or a 10,000-entry ledger page fits.
 pub const MESSAGE_BYTES_MAX_DEFAULT: usize = 16 << 20;
 
+/// Most reserves in one `ReserveBatch` call (the ledger's `RESERVE_BATCH_MAX`, which
+/// `stockraft-api` checks is the same number): what a client may pack into one call.
+pub const RESERVE_BATCH_MAX: usize = 1_024;
+
 /// The encoded `FileDescriptorSet` of every stockraft proto, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/stockraft_descriptor.bin"));

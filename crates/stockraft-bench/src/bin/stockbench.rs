@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use stockraft_bench::lifecycle;
 use stockraft_bench::plot::{self, Line};
-use stockraft_bench::sale::{self, Fault, Picker, Spec};
+use stockraft_bench::sale::{self, Calls, Fault, Picker, Spec};
 use stockraft_client::{Client, Options};
 use stockraft_testkit::{Cluster, Settings};
 use tokio::sync::Mutex;
@@ -43,6 +43,10 @@ struct Flags {
     /// One JSON object per result line instead of tables.
     #[arg(long)]
     json: bool,
+    /// Send every reserve as its own unary gRPC call (what a plain Java or Python client does)
+    /// instead of through the Rust client's coalescing `reserve`.
+    #[arg(long)]
+    unary: bool,
     #[command(subcommand)]
     workload: Workload,
 }
@@ -137,9 +141,9 @@ enum Job {
     Holds(u32),
 }
 
-fn jobs(workload: &Workload) -> Vec<Job> {
+fn jobs(workload: &Workload, calls: Calls) -> Vec<Job> {
     let sale = |workload, skus, units, buyers, picker, batch, seconds| {
-        Job::Sale(Spec { workload, skus, units, buyers, picker, batch, seconds })
+        Job::Sale(Spec { workload, skus, units, buyers, picker, batch, calls, seconds })
     };
     match workload.clone() {
         Workload::Hot { units, buyers } => {
@@ -166,7 +170,7 @@ fn jobs(workload: &Workload) -> Vec<Job> {
             Workload::Holds { count: 1_000_000 },
         ]
         .iter()
-        .flat_map(jobs)
+        .flat_map(|w| jobs(w, calls))
         .collect(),
         Workload::Holds { count } => vec![Job::Holds(count)],
         Workload::Peers { units, buyers, .. } => {
@@ -223,7 +227,8 @@ fn check_usage(flags: &Flags, jobs: &[Job]) -> Result<(), String> {
 #[tokio::main]
 async fn main() {
     let flags = Flags::parse();
-    let jobs = jobs(&flags.workload);
+    let calls = if flags.unary { Calls::Unary } else { Calls::Coalesced };
+    let jobs = jobs(&flags.workload, calls);
     if let Err(e) = check_usage(&flags, &jobs) {
         fail(2, e);
     }
@@ -243,7 +248,7 @@ async fn main() {
     );
 
     if let Workload::Peers { etcd, redis, units, buyers } = &flags.workload {
-        let failed = peers(client, etcd, redis, *units, buyers, &run_id, flags.json).await;
+        let failed = peers(client, etcd, redis, *units, buyers, &run_id, (flags.json, flags.unary)).await;
         stop(cluster).await;
         exit(i32::from(failed));
     }
@@ -362,7 +367,7 @@ async fn peers(
     units: u32,
     buyers: &[usize],
     run_id: &str,
-    json: bool,
+    (json, unary): (bool, bool),
 ) -> bool {
     let mut table = Table::new();
     table.set_header(["buyers", "system", "reserves/s", "p50", "p99", "max", "verdict", "stockraft is"]);
@@ -375,7 +380,16 @@ async fn peers(
         let redis = stockraft_bench::peers::redis_hot(redis, units, buyers, &run)
             .await
             .unwrap_or_else(|e| fail(4, format!("redis: {e}")));
-        let spec = Spec { workload: "hot", skus: 1, units, buyers, picker: Picker::Uniform, batch: 1, seconds: None };
+        let spec = Spec {
+            workload: "hot",
+            skus: 1,
+            units,
+            buyers,
+            picker: Picker::Uniform,
+            batch: 1,
+            calls: if unary { Calls::Unary } else { Calls::Coalesced },
+            seconds: None,
+        };
         let ours = sale::run(client.clone(), &spec, &run, None).await.unwrap_or_else(|e| fail(4, e));
         failed |= ours.verdict != "EXACT";
         if json {
@@ -445,7 +459,7 @@ fn print_tables(sales: &[sale::Report], lifecycles: &[lifecycle::Report]) {
             "workload",
             "SKUs x units",
             "buyers",
-            "batch",
+            "calls",
             "time",
             "reserves/s",
             "p50",
@@ -459,7 +473,7 @@ fn print_tables(sales: &[sale::Report], lifecycles: &[lifecycle::Report]) {
                 r.workload.to_string(),
                 format!("{} x {}", r.skus, r.units_per_sku),
                 r.buyers.to_string(),
-                r.batch.to_string(),
+                if r.batch == 1 { r.calls.name().to_string() } else { format!("batches of {}", r.batch) },
                 format!("{:.2} s", r.seconds),
                 format!("{:.0}", r.reserves_per_second),
                 format!("{:.2} ms", r.p50_ms),
