@@ -11,9 +11,13 @@ cd "$(dirname "$0")/.."
 UNITS=${UNITS:-10000}
 BUYERS=${BUYERS:-16,64,256}
 STOCKBENCH=${STOCKBENCH:-target/release/stockbench}
+# ETCD=0 leaves etcd out (its 256-buyer sale of 10,000 units takes minutes); UNARY=1 sends
+# stockraft's reserves as unary calls instead of through the Rust client's batching.
+ETCD=${ETCD:-1}
+UNARY=${UNARY:-0}
 
 missing=()
-command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+[ "$ETCD" = 0 ] || command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
@@ -34,7 +38,10 @@ trap cleanup EXIT
 
 # etcd: members e1..e3, clients on 23791..23793, peers on 23801..23803.
 cluster="e1=http://127.0.0.1:23801,e2=http://127.0.0.1:23802,e3=http://127.0.0.1:23803"
+etcd_flags=(--etcd 127.0.0.1:23791,127.0.0.1:23792,127.0.0.1:23793)
+[ "$ETCD" = 0 ] && etcd_flags=()
 for n in 1 2 3; do
+  [ "$ETCD" = 0 ] && break
   etcd --name "e$n" --data-dir "$work/etcd$n" \
     --listen-client-urls "http://127.0.0.1:2379$n" --advertise-client-urls "http://127.0.0.1:2379$n" \
     --listen-peer-urls "http://127.0.0.1:2380$n" --initial-advertise-peer-urls "http://127.0.0.1:2380$n" \
@@ -53,5 +60,7 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 
-"$STOCKBENCH" --spawn-cluster 3 peers --units "$UNITS" --buyers "$BUYERS" \
-  --etcd 127.0.0.1:23791,127.0.0.1:23792,127.0.0.1:23793 --redis 127.0.0.1:6390
+unary_flags=()
+[ "$UNARY" = 1 ] && unary_flags=(--unary)
+"$STOCKBENCH" --spawn-cluster 3 "${unary_flags[@]}" peers --units "$UNITS" --buyers "$BUYERS" \
+  "${etcd_flags[@]}" --redis 127.0.0.1:6390

@@ -34,6 +34,13 @@ pub fn reason(r: &Rejection) -> v1::Reason {
 
 /// A refusal the ledger decided at log index `log_index`.
 pub fn rejection_at(r: &Rejection, log_index: u64) -> Status {
+    let detail = rejection_detail(r, log_index);
+    status_with_detail(code_for(reason(r)), detail)
+}
+
+/// The `ErrorDetail` of a refusal the ledger decided at `log_index` (what a batch reply carries
+/// per refused reserve; [`rejection_at`] sends it as a status). Counted by reason.
+pub fn rejection_detail(r: &Rejection, log_index: u64) -> v1::ErrorDetail {
     let reason = reason(r);
     metrics::counter!(crate::REJECTIONS_METRIC, "reason" => reason.as_str_name()).increment(1);
     let mut detail =
@@ -59,7 +66,7 @@ pub fn rejection_at(r: &Rejection, log_index: u64) -> Status {
         | Rejection::InvalidTransition { .. }
         | Rejection::NotYetArrived { .. } => {}
     }
-    status_with_detail(code_for(reason), detail)
+    detail
 }
 
 fn limit_name(limit: LimitKind) -> &'static str {

@@ -29,6 +29,8 @@ pub struct PeerReport {
     pub system: &'static str,
     pub units: u32,
     pub buyers: usize,
+    /// Connections the buyers shared (each multiplexed: calls of many buyers in flight on one).
+    pub connections: usize,
     pub acknowledged: u64,
     /// Attempts that lost a race and were retried (etcd's failed compares).
     pub retries: u64,
@@ -63,6 +65,8 @@ fn report(
         system,
         units,
         buyers,
+        // One gRPC channel per member, shared by all buyers (etcd); Redis sets its own.
+        connections: 1,
         acknowledged,
         retries,
         seconds: elapsed.as_secs_f64(),
@@ -212,21 +216,29 @@ redis.call('SET', KEYS[2], ARGV[1])
 return units - 1
 ";
 
-pub async fn redis_hot(address: &str, units: u32, buyers: usize, run: &str) -> Result<PeerReport, Failure> {
+/// The hot sale on Redis, the buyers sharing `connections` multiplexed connections (one is what
+/// a service embedding redis-rs would use; one per buyer is what a pool of blocking clients
+/// gives).
+pub async fn redis_hot(
+    address: &str,
+    units: u32,
+    buyers: usize,
+    connections: usize,
+    run: &str,
+) -> Result<PeerReport, Failure> {
     let client = redis::Client::open(format!("redis://{address}/"))?;
     let stock_key = format!("stockbench:{run}:stock");
     let mut setup = client.get_multiplexed_async_connection().await?;
     redis::cmd("SET").arg(&stock_key).arg(units).exec_async(&mut setup).await?;
     let script = Arc::new(redis::Script::new(RESERVE_SCRIPT));
-    let mut connections = Vec::with_capacity(buyers);
-    for _ in 0..buyers {
-        connections.push(client.get_multiplexed_async_connection().await?);
+    let mut shared = Vec::with_capacity(connections);
+    for _ in 0..connections.clamp(1, buyers) {
+        shared.push(client.get_multiplexed_async_connection().await?);
     }
     let started = Instant::now();
-    let tasks: Vec<_> = connections
-        .into_iter()
-        .enumerate()
-        .map(|(id, mut connection)| {
+    let tasks: Vec<_> = (0..buyers)
+        .map(|id| {
+            let mut connection = shared[id % shared.len()].clone();
             let (script, stock_key, run) = (script.clone(), stock_key.clone(), run.to_string());
             tokio::spawn(async move {
                 let mut recorder = Recorder::default();
@@ -253,5 +265,7 @@ pub async fn redis_hot(address: &str, units: u32, buyers: usize, run: &str) -> R
     }
     let elapsed = started.elapsed();
     let left: u64 = redis::cmd("GET").arg(&stock_key).query_async(&mut setup).await?;
-    Ok(report("redis", units, buyers, recorder, 0, elapsed, left))
+    let mut report = report("redis", units, buyers, recorder, 0, elapsed, left);
+    report.connections = shared.len();
+    Ok(report)
 }

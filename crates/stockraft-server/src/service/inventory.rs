@@ -80,26 +80,37 @@ impl Inventory for InventoryService {
             .collect();
         route!(self.node, call, InventoryClient, reserve_batch);
         let (index, outcomes) = if valid.is_empty() { (0, Vec::new()) } else { self.node.propose(valid).await? };
-        let mut outcomes = outcomes.into_iter();
-        let mut replies = Vec::with_capacity(refusals.len());
-        for refusal in refusals {
-            let outcome = match refusal {
-                Some(status) => Err(status),
-                None => {
-                    let outcome =
-                        outcomes.next().ok_or_else(|| Status::internal("the ledger returned too few outcomes"))?;
-                    self.hold_reply(outcome, index)
-                }
-            };
-            replies.push(v1::ReserveOutcome {
-                outcome: Some(match outcome {
-                    Ok(held) => reserve_outcome::Outcome::Held(held),
-                    Err(status) => reserve_outcome::Outcome::Rejected(error_detail(&status).unwrap_or_else(|| {
-                        v1::ErrorDetail { message: status.message().to_string(), ..v1::ErrorDetail::default() }
-                    })),
-                }),
-            });
+        if outcomes.len() != refusals.iter().filter(|r| r.is_none()).count() {
+            return Err(Status::internal("the ledger returned a different number of outcomes"));
         }
+        let rejected = |status: &Status| {
+            error_detail(status).unwrap_or_else(|| v1::ErrorDetail {
+                message: status.message().to_string(),
+                ..v1::ErrorDetail::default()
+            })
+        };
+        // One read of the ledger for every hold's reply (its allocations' ids), not one per hold.
+        let mut outcomes = outcomes.into_iter();
+        let replies = self.node.read(|state| {
+            refusals
+                .into_iter()
+                .map(|refusal| {
+                    let outcome = match refusal {
+                        Some(status) => reserve_outcome::Outcome::Rejected(rejected(&status)),
+                        None => match outcomes.next().expect("counted above") {
+                            Ok(Applied::Hold(receipt)) => {
+                                reserve_outcome::Outcome::Held(to_proto::hold_reply(state, &receipt))
+                            }
+                            Ok(other) => reserve_outcome::Outcome::Rejected(rejected(&unexpected("a reserve", &other))),
+                            Err(rejection) => {
+                                reserve_outcome::Outcome::Rejected(to_proto::rejection_detail(&rejection, index))
+                            }
+                        },
+                    };
+                    v1::ReserveOutcome { outcome: Some(outcome) }
+                })
+                .collect()
+        });
         ok(v1::ReserveBatchReply { outcomes: replies })
     }
 
