@@ -24,7 +24,7 @@ use stockraft_proto::v1::cluster_server::ClusterServer;
 use stockraft_proto::v1::inventory_server::InventoryServer;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -208,8 +208,12 @@ impl Started {
             "serving"
         );
         let layers = tower::ServiceBuilder::new().layer(RpcMetricsLayer).layer(AuthLayer { tokens });
+        // TCP_NODELAY on every accepted connection. (The builder's own `tcp_nodelay` applies only
+        // to listeners tonic binds itself, not to an incoming stream: without this, a reply
+        // written in two parts waited for the client's delayed ACK, 40 ms, which was the flat
+        // p99 of unary reserves and every ReserveBatch of more than a few reserves.)
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let served = server
-            .tcp_nodelay(true)
             .http2_max_pending_accept_reset_streams(Some(PENDING_RESET_STREAMS_MAX))
             .max_concurrent_streams(Some(config.limits.concurrent_streams_max))
             .layer(layers)
@@ -219,7 +223,7 @@ impl Started {
             .add_service(catalog)
             .add_service(cluster)
             .add_service(transport)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .serve_with_incoming_shutdown(incoming, shutdown)
             .await;
         for task in tasks {
             task.abort();
