@@ -47,6 +47,9 @@ struct Flags {
     /// instead of through the Rust client's coalescing `reserve`.
     #[arg(long)]
     unary: bool,
+    /// The client's window: ReserveBatch calls in flight at once behind `Client::reserve`.
+    #[arg(long, default_value_t = Options::new([""]).reserve_batches_in_flight)]
+    batches_in_flight: usize,
     #[command(subcommand)]
     workload: Workload,
 }
@@ -242,7 +245,8 @@ async fn main() {
         Some(cluster) => cluster.lock().await.endpoints(),
         None => flags.endpoints.clone(),
     };
-    let client = Arc::new(Client::new(Options::new(endpoints)).unwrap_or_else(|e| fail(2, e)));
+    let options = |endpoints| Options { reserve_batches_in_flight: flags.batches_in_flight, ..Options::new(endpoints) };
+    let client = Arc::new(Client::new(options(endpoints)).unwrap_or_else(|e| fail(2, e)));
     let run_id = format!(
         "{:x}",
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis()
@@ -283,7 +287,8 @@ async fn main() {
                 let size = flags.spawn_cluster.expect("checked: holds needs --spawn-cluster");
                 let fresh = spawn_cluster(size, &dir.path().join(format!("holds-{i}"))).await;
                 let endpoints = fresh.lock().await.endpoints();
-                let client = Arc::new(Client::new(Options::new(endpoints)).unwrap_or_else(|e| fail(2, e)));
+                let options = |endpoints| Options { reserve_batches_in_flight: flags.batches_in_flight, ..Options::new(endpoints) };
+    let client = Arc::new(Client::new(options(endpoints)).unwrap_or_else(|e| fail(2, e)));
                 let report = stockraft_bench::holds::run(client, fresh.clone(), *count, &run)
                     .await
                     .unwrap_or_else(|e| fail(4, e));
