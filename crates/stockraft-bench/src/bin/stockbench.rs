@@ -287,8 +287,7 @@ async fn main() {
                 let size = flags.spawn_cluster.expect("checked: holds needs --spawn-cluster");
                 let fresh = spawn_cluster(size, &dir.path().join(format!("holds-{i}"))).await;
                 let endpoints = fresh.lock().await.endpoints();
-                let options = |endpoints| Options { reserve_batches_in_flight: flags.batches_in_flight, ..Options::new(endpoints) };
-    let client = Arc::new(Client::new(options(endpoints)).unwrap_or_else(|e| fail(2, e)));
+                let client = Arc::new(Client::new(options(endpoints)).unwrap_or_else(|e| fail(2, e)));
                 let report = stockraft_bench::holds::run(client, fresh.clone(), *count, &run)
                     .await
                     .unwrap_or_else(|e| fail(4, e));
