@@ -128,7 +128,9 @@ pub async fn perform(client: &Client, history: &History, process: usize, call: C
                 lines: vec![v1::Line { sku_id: sku_id(*sku), quantity: i64::from(*quantity) }],
                 ..v1::ReserveRequest::default()
             };
-            match call!(client, inventory, reserve, request) {
+            // Through the client's batching, as an order service sends reserves: the checkers
+            // then hold the batched path to the same rules as every other call.
+            match client.reserve(request).await {
                 Ok(reply) => {
                     Outcome::Held { expires_at_ms: reply.expires_at_ms.unwrap_or(0), log_index: reply.log_index }
                 }
