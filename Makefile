@@ -72,7 +72,7 @@ bench: deps ## Flash-sale benchmarks: the standard set on a fresh local 3-node c
 bench-failover: deps ## The hot sale with the leader SIGKILLed 2 s in: how long writes stall, and the sale still sells exactly its stock
 	$(CARGO) build --release --workspace --bins
 	@mkdir -p target/bench
-	set -o pipefail; target/release/stockbench --spawn-cluster 3 --kill-leader-at 2 --plot target/bench/failover.png hot --units 100000 --buyers 256 | tee target/bench/failover.txt
+	set -o pipefail; target/release/stockbench --spawn-cluster 3 --kill-leader-at 2 --plot target/bench/failover.png hot --units 300000 --buyers 256 | tee target/bench/failover.txt
 
 bench-peers: deps ## The hot sale against etcd (3 members, CAS txn) and Redis (Lua, fsync always) and stockraft, with ratios (installs etcd-server, redis-server)
 	$(CARGO) build --release --workspace --bins
