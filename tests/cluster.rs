@@ -261,8 +261,19 @@ async fn bad_requests_get_invalid_argument_and_change_nothing() {
         components: vec![v1::Component { item_id: ITEM.into(), quantity: 1 }],
         rules: Some(v1::SaleRules { hold_ttl_ms: 10, ..v1::SaleRules::default() }),
     };
-    let error = call!(follower, catalog, upsert_sku, too_short).expect_err("a 10 ms TTL");
+    let error = call!(follower, catalog, upsert_sku, too_short.clone()).expect_err("a 10 ms TTL");
     assert_eq!(error.reason(), v1::Reason::InvalidArgument, "{error}");
+    // The same SKU as the second operation of a bulk import: the import is answered "not
+    // applied", naming that operation, as when the ledger refuses one; nothing is proposed.
+    let item = v1::UpsertItemRequest {
+        request_id: stockraft_client::new_request_id(),
+        item: Some(v1::Item { id: "tea".into(), name: "Tea".into() }),
+    };
+    let ops = [v1::import_op::Op::Item(item), v1::import_op::Op::Sku(too_short)];
+    let import = v1::ImportRequest { ops: ops.into_iter().map(|op| v1::ImportOp { op: Some(op) }).collect() };
+    let reply = call!(follower, catalog, import, import).expect("an import reply");
+    assert!(!reply.applied && reply.refused_op == 1, "{reply:?}");
+    assert_eq!(reply.refusal.map(|d| d.reason), Some(v1::Reason::InvalidArgument as i32));
     // Refused before the log: no entry was proposed for any of them, on any node.
     for id in [1, 2, 3] {
         cluster.wait_for_applied(id, log_before).await;

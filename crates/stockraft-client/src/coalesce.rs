@@ -14,17 +14,22 @@
 //! batch's failure when the batch as a whole could not be served.
 
 use crate::{Error, MESSAGE_BYTES_MAX, Shared};
+use prost::Message;
 use std::sync::Arc;
+use std::time::Duration;
 use stockraft_proto::RESERVE_BATCH_MAX;
 use stockraft_proto::errors::{code_for, status_with_detail};
 use stockraft_proto::v1::inventory_client::InventoryClient;
 use stockraft_proto::v1::{self, reserve_outcome};
 use tokio::sync::{Semaphore, mpsc, oneshot};
-use tonic::Status;
 
 /// Reserves waiting for a batch. Beyond this, callers wait to enqueue (back-pressure), so a
 /// client that is offered more than the cluster takes keeps bounded memory.
 const QUEUE_DEPTH: usize = 65_536;
+
+/// Encoded bytes of reserves in one batch: far below the smallest message limit a node may be
+/// configured with (1 MiB), so a batch of ordinary reserves is never refused for its size.
+const BATCH_BYTES_MAX: usize = 256 << 10;
 
 type Answer = Result<v1::HoldReply, Error>;
 
@@ -36,21 +41,32 @@ struct Pending {
 /// The sending side of the batching task; dropping it ends the task once its batches are sent.
 pub(crate) struct Coalescer {
     queue: mpsc::Sender<Pending>,
+    /// A caller waits at most this long in all (the client's `deadline`, queue time included),
+    /// as a unary call would; a call given up on before its batch is sent is never sent.
+    deadline: Duration,
 }
 
 impl Coalescer {
     /// Starts the batching task (on the current tokio runtime).
     pub(crate) fn start(shared: Arc<Shared>, batches_in_flight: usize) -> Coalescer {
         let (queue, receiver) = mpsc::channel(QUEUE_DEPTH);
+        let deadline = shared.options.deadline;
         tokio::spawn(run(shared, receiver, batches_in_flight.max(1)));
-        Coalescer { queue }
+        Coalescer { queue, deadline }
     }
 
     pub(crate) async fn reserve(&self, request: v1::ReserveRequest) -> Answer {
         let (reply, answer) = oneshot::channel();
-        let stopped = || Error::Usage("the client's batching task has stopped (its runtime shut down)".into());
-        self.queue.send(Pending { request, reply }).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        // The outcome is unknown in both cases below: the caller retries with the same id.
+        let unknown = |why: &str| Error::Unavailable { attempts: 0, last: why.to_string() };
+        let sent = async {
+            self.queue.send(Pending { request, reply }).await.map_err(|_| unknown("the batching task stopped"))?;
+            answer.await.map_err(|_| unknown("the batching task stopped before answering"))?
+        };
+        match tokio::time::timeout(self.deadline, sent).await {
+            Ok(answer) => answer,
+            Err(_) => Err(unknown(&format!("no answer within the client's deadline of {:?}", self.deadline))),
+        }
     }
 }
 
@@ -61,12 +77,21 @@ async fn run(shared: Arc<Shared>, mut queue: mpsc::Receiver<Pending>, batches_in
         // batch takes them all when the slot frees.
         let Ok(slot) = window.clone().acquire_owned().await else { return };
         let Some(first) = queue.recv().await else { return };
+        let mut bytes = first.request.encoded_len();
         let mut batch = vec![first];
-        while batch.len() < RESERVE_BATCH_MAX {
+        while batch.len() < RESERVE_BATCH_MAX && bytes < BATCH_BYTES_MAX {
             match queue.try_recv() {
-                Ok(next) => batch.push(next),
+                Ok(next) => {
+                    bytes += next.request.encoded_len();
+                    batch.push(next);
+                }
                 Err(_) => break,
             }
+        }
+        // A caller that gave up (its deadline passed) is not sent: nothing would read the answer.
+        batch.retain(|pending| !pending.reply.is_closed());
+        if batch.is_empty() {
+            continue;
         }
         let shared = shared.clone();
         tokio::spawn(async move {
@@ -95,13 +120,14 @@ async fn send(shared: &Shared, batch: Vec<Pending>) {
             }
         }
         Ok(reply) => {
-            let status = Status::internal(format!(
+            // The reserves may have been applied: an unknown outcome, not a refusal.
+            let last = format!(
                 "the cluster answered a batch of {} reserves with {} outcomes",
                 replies.len(),
                 reply.outcomes.len()
-            ));
+            );
             for reply in replies {
-                let _ = reply.send(Err(Error::Rejected(status.clone())));
+                let _ = reply.send(Err(Error::Unavailable { attempts: 1, last: last.clone() }));
             }
         }
         Err(error) => {
@@ -120,6 +146,7 @@ fn answer(outcome: v1::ReserveOutcome) -> Answer {
             let code = code_for(v1::Reason::try_from(detail.reason).unwrap_or(v1::Reason::Unspecified));
             Err(Error::Rejected(status_with_detail(code, detail)))
         }
-        None => Err(Error::Rejected(Status::internal("the cluster sent an empty reserve outcome"))),
+        // A reply out of shape: the reserve may have been applied, so its outcome is unknown.
+        None => Err(Error::Unavailable { attempts: 1, last: "the cluster sent an empty reserve outcome".into() }),
     }
 }

@@ -86,11 +86,23 @@ impl Catalog for CatalogService {
                 ops.len()
             )));
         }
-        let requests = ops
-            .iter()
-            .enumerate()
-            .map(|(n, op)| to_core::import_op(op).map_err(|r| invalid_argument(format!("operation {n}: {r}"))))
-            .collect::<Result<Vec<_>, _>>()?;
+        // An operation refused here (a malformed id, a note too long, a TTL out of bounds) is
+        // answered as the ledger answers a refusal inside the batch: not applied, naming the
+        // operation, so the importer can point at its line. Nothing was proposed: log index 0.
+        let mut requests = Vec::with_capacity(ops.len());
+        for (n, op) in ops.iter().enumerate() {
+            match to_core::import_op(op) {
+                Ok(request) => requests.push(request),
+                Err(rejection) => {
+                    return ok(v1::ImportReply {
+                        applied: false,
+                        log_index: 0,
+                        refused_op: n as u32,
+                        refusal: Some(to_proto::rejection_detail(&rejection, 0)),
+                    });
+                }
+            }
+        }
         route!(self.node, call, CatalogClient, import);
         // Its own Raft entry (not packed with other calls by the proposer): the ledger applies
         // the whole batch or none of it.

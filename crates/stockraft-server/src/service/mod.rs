@@ -36,7 +36,13 @@ pub fn forward<T>(request: tonic::Request<T>) -> tonic::Request<T> {
 macro_rules! route {
     ($node:expr, $request:ident, $client:ident, $method:ident) => {
         if let $crate::node::Route::Leader(leader, channel) = $node.route(&$request).await? {
-            let answer = $client::new(channel).$method($crate::service::forward($request)).await;
+            // The leader enforces its own message limit on what it sends; the hop between two
+            // nodes must not refuse what the leader may send (tonic's default is 4 MiB).
+            let answer = $client::new(channel)
+                .max_decoding_message_size($crate::limits::MESSAGE_BYTES_SETTING_MAX)
+                .max_encoding_message_size($crate::limits::MESSAGE_BYTES_SETTING_MAX)
+                .$method($crate::service::forward($request))
+                .await;
             return $node.forwarded(leader, answer).await;
         }
     };
