@@ -143,8 +143,12 @@ fn answer(outcome: v1::ReserveOutcome) -> Answer {
     match outcome.outcome {
         Some(reserve_outcome::Outcome::Held(hold)) => Ok(hold),
         Some(reserve_outcome::Outcome::Rejected(detail)) => {
-            let code = code_for(v1::Reason::try_from(detail.reason).unwrap_or(v1::Reason::Unspecified));
-            Err(Error::Rejected(status_with_detail(code, detail)))
+            match v1::Reason::try_from(detail.reason).unwrap_or(v1::Reason::Unspecified) {
+                // No reason: not a refusal but the server failing on this reserve (a unary call
+                // gets INTERNAL without a detail, which is retried): its outcome is unknown.
+                v1::Reason::Unspecified => Err(Error::Unavailable { attempts: 1, last: detail.message }),
+                reason => Err(Error::Rejected(status_with_detail(code_for(reason), detail))),
+            }
         }
         // A reply out of shape: the reserve may have been applied, so its outcome is unknown.
         None => Err(Error::Unavailable { attempts: 1, last: "the cluster sent an empty reserve outcome".into() }),

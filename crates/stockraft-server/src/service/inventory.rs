@@ -9,8 +9,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use stockraft_api::to_core::{self, HoldAction};
 use stockraft_api::to_proto;
-use stockraft_core::{Applied, HoldId, Outcome, Request, SkuId, limits::RESERVE_BATCH_MAX};
-use stockraft_proto::errors::{error_detail, invalid_argument, resource_exhausted};
+use stockraft_core::{Applied, HoldId, Outcome, Rejection, Request, SkuId, limits::RESERVE_BATCH_MAX};
+use stockraft_proto::errors::{invalid_argument, resource_exhausted};
 use stockraft_proto::v1::inventory_client::InventoryClient;
 use stockraft_proto::v1::inventory_server::Inventory;
 use stockraft_proto::v1::{self, reserve_outcome};
@@ -68,14 +68,14 @@ impl Inventory for InventoryService {
         // Each reserve stands alone: one that fails its checks is answered here and the rest go on.
         // The valid ones move into the proposal; `refusals` keeps each slot's early answer.
         let mut valid = Vec::with_capacity(reserves.len());
-        let refusals: Vec<Option<Status>> = reserves
+        let refusals: Vec<Option<Rejection>> = reserves
             .iter()
             .map(|r| match to_core::reserve(r) {
                 Ok(request) => {
                     valid.push(request);
                     None
                 }
-                Err(rejection) => Some(refused(rejection)),
+                Err(rejection) => Some(rejection),
             })
             .collect();
         route!(self.node, call, InventoryClient, reserve_batch);
@@ -83,12 +83,6 @@ impl Inventory for InventoryService {
         if outcomes.len() != refusals.iter().filter(|r| r.is_none()).count() {
             return Err(Status::internal("the ledger returned a different number of outcomes"));
         }
-        let rejected = |status: &Status| {
-            error_detail(status).unwrap_or_else(|| v1::ErrorDetail {
-                message: status.message().to_string(),
-                ..v1::ErrorDetail::default()
-            })
-        };
         // One read of the ledger for every hold's reply (its allocations' ids), not one per hold.
         let mut outcomes = outcomes.into_iter();
         let replies = self.node.read(|state| {
@@ -96,12 +90,18 @@ impl Inventory for InventoryService {
                 .into_iter()
                 .map(|refusal| {
                     let outcome = match refusal {
-                        Some(status) => reserve_outcome::Outcome::Rejected(rejected(&status)),
+                        // Refused before the log: nothing was proposed for it, log index 0.
+                        Some(rejection) => {
+                            reserve_outcome::Outcome::Rejected(to_proto::rejection_detail(&rejection, 0))
+                        }
                         None => match outcomes.next().expect("counted above") {
                             Ok(Applied::Hold(receipt)) => {
                                 reserve_outcome::Outcome::Held(to_proto::hold_reply(state, &receipt))
                             }
-                            Ok(other) => reserve_outcome::Outcome::Rejected(rejected(&unexpected("a reserve", &other))),
+                            Ok(other) => reserve_outcome::Outcome::Rejected(v1::ErrorDetail {
+                                message: unexpected("a reserve", &other).message().to_string(),
+                                ..v1::ErrorDetail::default()
+                            }),
                             Err(rejection) => {
                                 reserve_outcome::Outcome::Rejected(to_proto::rejection_detail(&rejection, index))
                             }
