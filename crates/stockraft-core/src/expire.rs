@@ -5,11 +5,25 @@
 use crate::expiry_index::Scheduled;
 use crate::hold::HoldState;
 use crate::hold_table::HoldTable;
-use crate::limits::{CLOSED_HOLD_RETENTION_MS, EXPIRE_BATCH_MAX};
+use crate::limits::{CLOSED_HOLD_RETENTION_MS, EXPIRE_BATCH_MAX, IDEMPOTENCY_WINDOW_MS};
 use crate::reply::ExpireReport;
 use crate::state::State;
 
 impl State {
+    /// The earliest log time at which an `Expire` could change anything: the first scheduled
+    /// expiry, the first closed hold past its retention, the oldest request id past the
+    /// idempotency window. `None`: nothing will come due until another command is applied.
+    ///
+    /// An `Expire` stamped before this time changes nothing but the clock (checked by the
+    /// property tests), so the leader proposes none and an idle cluster writes nothing. The
+    /// figure may be early (a hold confirmed since it was scheduled), never late.
+    pub fn next_expire_due_ms(&self) -> Option<u64> {
+        let hold = self.expiry.earliest();
+        let closed = self.closed.front().map(|(closed_at, _)| closed_at.saturating_add(CLOSED_HOLD_RETENTION_MS));
+        let request = self.requests.oldest_at_ms().map(|at| at.saturating_add(IDEMPOTENCY_WINDOW_MS));
+        [hold, closed, request].into_iter().flatten().min()
+    }
+
     pub(crate) fn expire(&mut self) -> ExpireReport {
         let now = self.clock_ms;
         let mut report = ExpireReport::default();

@@ -37,6 +37,15 @@ impl Bucket {
         self.entries.push(entry);
         self.sorted = false;
     }
+
+    /// Its earliest expiry time, live or stale.
+    fn earliest(&self) -> Option<u64> {
+        if self.sorted {
+            self.entries.last().map(|entry| entry.expires_at_ms)
+        } else {
+            self.entries.iter().map(|entry| entry.expires_at_ms).min()
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -118,6 +127,18 @@ impl ExpiryIndex {
         }
     }
 
+    /// The earliest expiry time scheduled, live or stale: no live entry is due before it. (A
+    /// stale entry can make it early, never late: at worst one `Expire` finds nothing to do and
+    /// drops the stale entries on its way.) Reads the first bucket, and the newest one when it
+    /// can hold the earliest entry.
+    pub fn earliest(&self) -> Option<u64> {
+        let first = self.buckets.first_key_value();
+        match first {
+            Some((&second, bucket)) if second < self.tail_second || self.tail.entries.is_empty() => bucket.earliest(),
+            _ => first.and_then(|(_, bucket)| bucket.earliest()).into_iter().chain(self.tail.earliest()).min(),
+        }
+    }
+
     /// Every entry, live or stale, in no particular order (for invariant checks).
     pub fn entries(&self) -> impl Iterator<Item = &Scheduled> {
         self.buckets.values().flat_map(|bucket| &bucket.entries).chain(self.tail.entries.iter())
@@ -154,6 +175,29 @@ mod tests {
         index.schedule(at(1_001, 2));
         assert_eq!(index.pop_due(2_000, |entry| entry.serial == 2), Some(at(1_001, 2)));
         assert_eq!(index.entries().count(), 0);
+    }
+
+    #[test]
+    fn the_earliest_time_is_the_first_due_whichever_bucket_holds_it() {
+        let mut index = ExpiryIndex::default();
+        assert_eq!(index.earliest(), None);
+        index.schedule(at(5_700, 1));
+        index.schedule(at(5_200, 2));
+        assert_eq!(index.earliest(), Some(5_200), "the newest bucket alone");
+        index.schedule(at(9_100, 3));
+        index.schedule(at(3_900, 4));
+        assert_eq!(index.earliest(), Some(3_900), "a bucket before the newest");
+        // Popping sorts the first due bucket; a second scheduled into the newest one again.
+        assert_eq!(index.pop_due(5_300, |_| true), Some(at(3_900, 4)));
+        assert_eq!(index.pop_due(5_300, |_| true), Some(at(5_200, 2)));
+        assert_eq!(index.earliest(), Some(5_700));
+        index.schedule(at(9_050, 5));
+        while index.pop_due(9_000, |_| true).is_some() {}
+        assert_eq!(index.earliest(), Some(9_050), "a due bucket, sorted");
+        index.schedule(at(9_020, 6));
+        assert_eq!(index.earliest(), Some(9_020), "the map's and the newest bucket's second are one");
+        while index.pop_due(10_000, |_| true).is_some() {}
+        assert_eq!(index.earliest(), None);
     }
 
     #[test]

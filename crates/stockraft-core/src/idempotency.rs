@@ -129,6 +129,11 @@ impl RequestTable {
         }
     }
 
+    /// When the oldest remembered request was applied (log time).
+    pub fn oldest_at_ms(&self) -> Option<u64> {
+        self.queue.front().map(|oldest| oldest.at_ms)
+    }
+
     pub fn len(&self) -> usize {
         self.queue.len()
     }

@@ -322,6 +322,7 @@ fn run_counting(steps: &[Step]) -> (Shop, Vec<(u64, Command)>, Tally) {
     for (n, step) in steps.iter().enumerate() {
         let before = shop.observable();
         let shortfall_before = shortfalls(&shop.state);
+        let expire_due = shop.state.next_expire_due_ms();
         let (body, replay_of) = match step {
             Step::Advance { ms } => {
                 shop.advance(*ms);
@@ -367,6 +368,14 @@ fn run_counting(steps: &[Step]) -> (Shop, Vec<(u64, Command)>, Tally) {
                 let was = shortfall_before.get(level).copied().unwrap_or(0);
                 assert!(*units <= was, "step {step:?} raised the shortfall of {level:?} from {was} to {units}");
             }
+        }
+        // The leader proposes no Expire before the state says one is due: such an Expire must
+        // change nothing.
+        if let Step::Expire = step
+            && expire_due.is_none_or(|due| shop.now_ms < due)
+        {
+            assert_eq!(outcome, Ok(Applied::Expired(ExpireReport::default())), "due at {expire_due:?}");
+            assert_eq!(before, shop.observable(), "an Expire before anything was due changed state");
         }
         if let Step::Conflict { .. } = step {
             assert!(matches!(outcome, Err(Rejection::AlreadyExists { kind: EntityKind::Request, .. })), "{outcome:?}");

@@ -4,7 +4,7 @@
 use crate::demo;
 use crate::limits::{DEMO_RETRY_PAUSE, METRICS_SAMPLE_INTERVAL};
 use crate::node::Node;
-use crate::proposer::Alone;
+use crate::proposer::{self, Alone};
 use crate::telemetry::prometheus;
 use openraft::async_runtime::WatchReceiver;
 use std::sync::Arc;
@@ -18,13 +18,18 @@ use tonic_health::server::HealthReporter;
 use crate::service::{catalog::CatalogService, cluster::ClusterService, inventory::InventoryService};
 
 /// Holds expire only through replicated `Expire` commands, so every replica expires the same
-/// holds at the same log position. The leader proposes one every `interval`, and at once again
-/// while the ledger reports more work due than one command may do.
+/// holds at the same log position. Every `interval` the leader asks its ledger when the next
+/// expiry, pruning or forgetting is due and proposes an `Expire` only once that time has come
+/// (so an idle cluster appends nothing), then at once again while the ledger reports more work
+/// due than one command may do.
 pub async fn expire_timer(node: Arc<Node>, interval: Duration) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        if !node.is_leader() || !expire_due(&node) {
+            continue;
+        }
         while node.is_leader() {
             match node.propose_alone(Alone::Expire).await {
                 Ok((log_index, Ok(Applied::Expired(report)))) => {
@@ -47,6 +52,15 @@ pub async fn expire_timer(node: Arc<Node>, interval: Duration) {
             }
         }
     }
+}
+
+/// Whether an `Expire` stamped now would find work: the time it would be applied at (the
+/// leader's clock, which the ledger never lets go back) has reached the ledger's next due time.
+/// A new leader's applied state may trail the log by the entries still being applied; what
+/// they schedule is seen at the next tick.
+fn expire_due(node: &Node) -> bool {
+    let (clock, due) = node.read(|state| (state.clock_ms(), state.next_expire_due_ms()));
+    due.is_some_and(|due| due <= proposer::now_ms().max(clock))
 }
 
 /// gRPC health: SERVING while this node knows a leader (it can serve or forward every call),

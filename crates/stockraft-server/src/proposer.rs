@@ -87,7 +87,7 @@ impl Proposer {
 
 /// The leader's clock: milliseconds since the Unix epoch. The ledger never lets log time go
 /// back, so a new leader whose clock is behind cannot shorten or extend anyone's hold.
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
