@@ -96,6 +96,14 @@ pub const SNAPSHOT_BYTES_PER_SECOND: u64 = 8 << 20;
 /// under an election timeout, so a dead peer is noticed before the next heartbeat is due.
 pub const PEER_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// How long a follower may take to answer an append it was sent on the pipelined stream before
+/// the leader gives up on the stream and starts another. An answer waits for the follower's
+/// fsync, which a loaded disk (or a snapshot being written beside it) can stretch far past a
+/// heartbeat: openraft's per-call TTL (the heartbeat interval, 100 ms) cut streams under the
+/// `holds` workload and replication stalled. Only a stream with appends unanswered is timed;
+/// an idle one waits for entries as long as it likes.
+pub const PEER_ANSWER_WAIT: Duration = Duration::from_secs(5);
+
 /// HTTP/2 pings keep idle peer connections known-alive through NATs and detect dead peers.
 pub const PEER_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 

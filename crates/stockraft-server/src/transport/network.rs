@@ -7,18 +7,22 @@
 //! a `Network` error (openraft retries at once).
 
 use super::peers::Peers;
-use crate::limits::{SNAPSHOT_BYTES_PER_SECOND, SNAPSHOT_CHUNK_BYTES, SNAPSHOT_TIMEOUT_BASE};
-use futures_util::stream;
+use crate::limits::{PEER_ANSWER_WAIT, SNAPSHOT_BYTES_PER_SECOND, SNAPSHOT_CHUNK_BYTES, SNAPSHOT_TIMEOUT_BASE};
+use futures_util::future::BoxFuture;
+use futures_util::stream::{self, BoxStream};
+use futures_util::{Stream, StreamExt};
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Timeout, Unreachable};
 use openraft::network::{RPCOption, RPCTypes, RaftNetworkFactory, v2::RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest, TransferLeaderResponse,
-    VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::{BasicNode, OptionalSend};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use stockraft_proto::raft::raft_transport_client::RaftTransportClient;
 use stockraft_proto::raft::{RaftPayload, SnapshotChunk};
@@ -69,6 +73,20 @@ pub struct PeerClient {
 #[error("{0}")]
 struct TransportError(String);
 
+/// A failed transport call as openraft's error: a deadline is a timeout, a refused connection
+/// unreachable (openraft backs off), anything else a network error (openraft retries).
+fn rpc_error(id: u64, target: u64, action: RPCTypes, timeout: Duration, status: tonic::Status) -> RPCError<TypeConfig> {
+    match status.code() {
+        Code::DeadlineExceeded | Code::Cancelled => RPCError::Timeout(Timeout { action, id, target, timeout }),
+        Code::Unavailable => RPCError::Unreachable(Unreachable::new(&TransportError(status.message().into()))),
+        _ => RPCError::Network(NetworkError::new(&TransportError(format!("{}: {}", status.code(), status.message())))),
+    }
+}
+
+fn undecodable(e: postcard::Error) -> RPCError<TypeConfig> {
+    RPCError::Network(NetworkError::new(&TransportError(format!("undecodable reply: {e}"))))
+}
+
 impl PeerClient {
     fn client(&self) -> Result<RaftTransportClient<Channel>, RPCError<TypeConfig>> {
         match &self.channel {
@@ -78,17 +96,7 @@ impl PeerClient {
     }
 
     fn error(&self, action: RPCTypes, timeout: Duration, status: tonic::Status) -> RPCError<TypeConfig> {
-        match status.code() {
-            Code::DeadlineExceeded | Code::Cancelled => {
-                RPCError::Timeout(Timeout { action, id: self.id, target: self.target, timeout })
-            }
-            Code::Unavailable => RPCError::Unreachable(Unreachable::new(&TransportError(status.message().into()))),
-            _ => RPCError::Network(NetworkError::new(&TransportError(format!(
-                "{}: {}",
-                status.code(),
-                status.message()
-            )))),
-        }
+        rpc_error(self.id, self.target, action, timeout, status)
     }
 
     /// One unary RPC: encode, send with a deadline, decode.
@@ -109,8 +117,7 @@ impl PeerClient {
         message.set_timeout(timeout);
         self.peers.authorize(message.metadata_mut());
         let reply = call(self.client()?, message).await.map_err(|s| self.error(action, timeout, s))?;
-        decode(&reply.get_ref().data)
-            .map_err(|e| RPCError::Network(NetworkError::new(&TransportError(format!("undecodable reply: {e}")))))
+        decode(&reply.get_ref().data).map_err(undecodable)
     }
 }
 
@@ -129,6 +136,68 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             |mut c, m| async move { c.append_entries(m).await },
         )
         .await
+    }
+
+    /// Appends pipelined over one bidirectional gRPC stream: openraft's replication task sends
+    /// the next batch while the follower is still writing the one before, and the follower
+    /// answers in order (HTTP/2 keeps a stream's messages in order). The stream ends when
+    /// openraft ends its input, at the first error, or when an answer is [`PEER_ANSWER_WAIT`]
+    /// late; openraft then starts another. (openraft's own TTL, the heartbeat interval, is for
+    /// one call: used per answer it cut streams whenever a follower's fsync ran long.)
+    fn stream_append<'s, S>(
+        &'s mut self,
+        input: S,
+        _option: RPCOption,
+    ) -> BoxFuture<
+        's,
+        Result<BoxStream<'s, Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>>, RPCError<TypeConfig>>,
+    >
+    where
+        S: Stream<Item = AppendEntriesRequest<TypeConfig>> + OptionalSend + Unpin + 'static,
+    {
+        Box::pin(async move {
+            let (id, target) = (self.id, self.target);
+            let failed = move |status| rpc_error(id, target, RPCTypes::AppendEntries, PEER_ANSWER_WAIT, status);
+            let mut client = self.client()?;
+            let unanswered = Arc::new(AtomicUsize::new(0));
+            let sent = unanswered.clone();
+            let appends = input.map(move |rpc| {
+                sent.fetch_add(1, Ordering::Relaxed);
+                RaftPayload { data: encode(&rpc) }
+            });
+            let mut request = tonic::Request::new(appends);
+            self.peers.authorize(request.metadata_mut());
+            let opened = tokio::time::timeout(PEER_ANSWER_WAIT, client.stream_append(request))
+                .await
+                .map_err(|_| failed(tonic::Status::deadline_exceeded("the append stream did not open")))?;
+            let answers = opened.map_err(failed)?.into_inner();
+            let answers = stream::unfold(Some(answers), move |answers| {
+                let unanswered = unanswered.clone();
+                async move {
+                    let mut answers = answers?;
+                    loop {
+                        match tokio::time::timeout(PEER_ANSWER_WAIT, answers.message()).await {
+                            Ok(Ok(Some(payload))) => {
+                                unanswered.fetch_sub(1, Ordering::Relaxed);
+                                return Some(match decode(&payload.data) {
+                                    Ok(answer) => (Ok(answer), Some(answers)),
+                                    Err(e) => (Err(undecodable(e)), None),
+                                });
+                            }
+                            Ok(Ok(None)) => return None,
+                            Ok(Err(status)) => return Some((Err(failed(status)), None)),
+                            Err(_) if unanswered.load(Ordering::Relaxed) > 0 => {
+                                let late = tonic::Status::deadline_exceeded("an append went unanswered");
+                                return Some((Err(failed(late)), None));
+                            }
+                            // Nothing sent, nothing owed: an idle stream waits for entries.
+                            Err(_) => continue,
+                        }
+                    }
+                }
+            });
+            Ok(answers.boxed())
+        })
     }
 
     async fn vote(

@@ -3,8 +3,9 @@
 use super::network::{decode, encode};
 use crate::limits::SNAPSHOT_BYTES_MAX;
 use crate::proposer::StockRaft;
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt, future};
 use openraft::storage::Snapshot;
+use std::pin::Pin;
 use stockraft_proto::raft::raft_transport_server::RaftTransport;
 use stockraft_proto::raft::{RaftPayload, SnapshotChunk};
 use stockraft_storage::{SnapshotMeta, Vote};
@@ -26,8 +27,34 @@ fn reply<T: serde::Serialize>(value: &T) -> Result<Response<RaftPayload>, Status
     Ok(Response::new(RaftPayload { data: encode(value) }))
 }
 
+/// The answers to a pipelined append stream, one per append, in order.
+type Answers = Pin<Box<dyn Stream<Item = Result<RaftPayload, Status>> + Send>>;
+
 #[tonic::async_trait]
 impl RaftTransport for RaftService {
+    type StreamAppendStream = Answers;
+
+    /// Hands the leader's appends to openraft as they arrive; openraft answers each once it is
+    /// flushed. The stream of appends ends at the first message that fails to arrive or decode
+    /// (the appends before it are still answered), and the leader starts a new stream.
+    async fn stream_append(&self, request: Request<Streaming<RaftPayload>>) -> Result<Response<Answers>, Status> {
+        let appends = request.into_inner().scan((), |_, message| {
+            let rpc = message.and_then(|m| decode(&m.data).map_err(bad_payload));
+            future::ready(match rpc {
+                Ok(rpc) => Some(rpc),
+                Err(status) => {
+                    tracing::warn!(%status, "append stream from the leader ended");
+                    None
+                }
+            })
+        });
+        let answers = self.raft.stream_append(appends).map(|answer| match answer {
+            Ok(result) => Ok(RaftPayload { data: encode(&result) }),
+            Err(e) => Err(fatal(e)),
+        });
+        Ok(Response::new(Box::pin(answers)))
+    }
+
     async fn append_entries(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
         let rpc = decode(&request.get_ref().data).map_err(bad_payload)?;
         reply(&self.raft.append_entries(rpc).await.map_err(fatal)?)
