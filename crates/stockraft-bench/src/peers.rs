@@ -8,7 +8,8 @@
 //!   stock, decrements it and records the hold, atomically. Not replicated.
 //!
 //! One unit per reserve, each buyer with one call outstanding, latency from a reserve's first
-//! attempt to its success. The verdict, as for stockraft: exactly `units` reserves acknowledged
+//! attempt to its answer: a success, or the sold-out answer that ends the buyer's sale (counted
+//! in the percentiles, not in the throughput), for all three systems alike. The verdict, as for stockraft: exactly `units` reserves acknowledged
 //! and nothing left.
 
 use crate::recorder::Recorder;
@@ -197,6 +198,7 @@ async fn etcd_buyer(
             };
             (units, revision) = stock_of(&current.kvs)?;
             if units == 0 {
+                recorder.record_refused(reserve_started.elapsed());
                 break;
             }
         }
@@ -251,6 +253,7 @@ pub async fn redis_hot(
                         .invoke_async(&mut connection)
                         .await?;
                     if left < 0 {
+                        recorder.record_refused(reserve_started.elapsed());
                         break;
                     }
                     recorder.record(started.elapsed(), reserve_started.elapsed());

@@ -1,6 +1,9 @@
 //! What one buyer saw: for every acknowledged operation, when it completed (since the sale
 //! began) and how long it took. Merged across buyers, it gives the latency percentiles, the
 //! throughput and p99 over time (the plot), and how long writes stalled around a fault.
+//!
+//! A sold-out answer is an answer too: its latency counts in the percentiles (a buyer waited
+//! for it just the same), but not in the throughput, which counts what was sold.
 
 use crate::latency::Latencies;
 use serde::Serialize;
@@ -16,6 +19,8 @@ pub struct Recorder {
     completed_us: Vec<u64>,
     /// Latency of each completion, same order as `completed_us`.
     latency_us: Vec<u32>,
+    /// Sold-out answers: in `latencies`, not in the completions.
+    refused: usize,
 }
 
 /// One point of the time series: the acknowledged operations per second and their p99 during
@@ -34,6 +39,17 @@ impl Recorder {
         self.latency_us.push(latency.as_micros().min(u128::from(u32::MAX)) as u32);
     }
 
+    /// A sold-out answer: its latency counts in the percentiles, not in the throughput.
+    pub fn record_refused(&mut self, latency: Duration) {
+        self.latencies.record(latency);
+        self.refused += 1;
+    }
+
+    /// Sold-out answers recorded.
+    pub fn refused(&self) -> usize {
+        self.refused
+    }
+
     /// Records `count` operations answered by one call (a batch).
     pub fn record_many(&mut self, count: usize, completed: Duration, latency: Duration) {
         for _ in 0..count {
@@ -45,6 +61,7 @@ impl Recorder {
         self.latencies.merge(other.latencies);
         self.completed_us.extend(other.completed_us);
         self.latency_us.extend(other.latency_us);
+        self.refused += other.refused;
     }
 
     pub fn len(&self) -> usize {
@@ -108,6 +125,19 @@ mod tests {
 
     fn ms(ms: u64) -> Duration {
         Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn a_sold_out_answer_counts_in_the_latency_not_in_the_throughput() {
+        let mut buyer = Recorder::default();
+        buyer.record(ms(10), ms(2));
+        buyer.record(ms(20), ms(2));
+        buyer.record_refused(ms(40));
+        let mut all = Recorder::default();
+        all.merge(buyer);
+        assert_eq!((all.len(), all.refused()), (2, 1));
+        assert_eq!(all.quantile(1.0), ms(40), "the slowest answer was the sold-out one");
+        assert_eq!(all.series()[0].per_second, 8.0, "two sold in the first 250 ms");
     }
 
     #[test]

@@ -320,7 +320,10 @@ async fn buyer(
                     board.acknowledged[sku].fetch_add(1, Ordering::Relaxed);
                     recorder.record(started.elapsed(), call_started.elapsed());
                 }
-                Err(e) if e.reason() == v1::Reason::OutOfStock => board.mark_sold_out(sku),
+                Err(e) if e.reason() == v1::Reason::OutOfStock => {
+                    recorder.record_refused(call_started.elapsed());
+                    board.mark_sold_out(sku);
+                }
                 Err(Error::Rejected(status)) => panic!("reserve refused: {status:?}"),
                 Err(_) => {
                     board.unknown[sku].fetch_add(1, Ordering::Relaxed);
@@ -337,6 +340,7 @@ async fn buyer(
                             Some(v1::reserve_outcome::Outcome::Rejected(detail))
                                 if detail.reason == v1::Reason::OutOfStock as i32 =>
                             {
+                                recorder.record_refused(call_started.elapsed());
                                 board.mark_sold_out(sku)
                             }
                             other => panic!("batch reserve refused: {other:?}"),
