@@ -15,6 +15,8 @@ STOCKBENCH=${STOCKBENCH:-target/release/stockbench}
 # stockraft's reserves as unary calls instead of through the Rust client's batching.
 ETCD=${ETCD:-1}
 UNARY=${UNARY:-0}
+# Runs of each system at each buyer count (alternated); the table gives the medians.
+REPEAT=${REPEAT:-3}
 
 missing=()
 [ "$ETCD" = 0 ] || command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
@@ -62,5 +64,5 @@ done
 
 unary_flags=()
 [ "$UNARY" = 1 ] && unary_flags=(--unary)
-"$STOCKBENCH" --spawn-cluster 3 "${unary_flags[@]}" peers --units "$UNITS" --buyers "$BUYERS" \
+"$STOCKBENCH" --spawn-cluster 3 "${unary_flags[@]}" peers --units "$UNITS" --buyers "$BUYERS" --repeat "$REPEAT" \
   "${etcd_flags[@]}" --redis 127.0.0.1:6390

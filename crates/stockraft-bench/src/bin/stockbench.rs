@@ -129,6 +129,10 @@ enum Workload {
         units: u32,
         #[arg(long, value_delimiter = ',', default_value = "16,64,256")]
         buyers: Vec<usize>,
+        /// Runs of each system at each buyer count, alternated; the table gives each figure's
+        /// median and the ratio of the median rates.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=99))]
+        repeat: u32,
     },
 }
 
@@ -252,8 +256,9 @@ async fn main() {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis()
     );
 
-    if let Workload::Peers { etcd, redis, units, buyers } = &flags.workload {
-        let failed = peers(client, etcd, redis, *units, buyers, &run_id, (flags.json, flags.unary)).await;
+    if let Workload::Peers { etcd, redis, units, buyers, repeat } = &flags.workload {
+        let sale = PeerSale { units: *units, repeat: *repeat, unary: flags.unary, json: flags.json };
+        let failed = peers(client, etcd, redis, &sale, buyers, &run_id).await;
         stop(cluster).await;
         exit(i32::from(failed));
     }
@@ -364,87 +369,141 @@ async fn stop(cluster: Option<Arc<Mutex<Cluster>>>) {
     }
 }
 
-/// The hot sale on etcd, Redis and stockraft for each buyer count; true if any was not EXACT.
+/// How `peers` runs each sale.
+struct PeerSale {
+    units: u32,
+    repeat: u32,
+    unary: bool,
+    json: bool,
+}
+
+/// One system's runs at one buyer count: each figure's median over the runs.
+struct Medians {
+    system: String,
+    rates: Vec<f64>,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    /// "EXACT" when every run was; else the first run's verdict that was not.
+    verdict: String,
+}
+
+impl Medians {
+    fn of(system: String, runs: &[(f64, f64, f64, f64, String)]) -> Medians {
+        let median = |figure: fn(&(f64, f64, f64, f64, String)) -> f64| {
+            let mut values: Vec<f64> = runs.iter().map(figure).collect();
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        };
+        Medians {
+            system,
+            rates: runs.iter().map(|r| r.0).collect(),
+            p50_ms: median(|r| r.1),
+            p99_ms: median(|r| r.2),
+            max_ms: median(|r| r.3),
+            verdict: runs.iter().map(|r| r.4.clone()).find(|v| v != "EXACT").unwrap_or_else(|| "EXACT".into()),
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        let mut rates = self.rates.clone();
+        rates.sort_by(f64::total_cmp);
+        rates[rates.len() / 2]
+    }
+}
+
+/// The hot sale on etcd, Redis and stockraft for each buyer count, `repeat` times each, runs
+/// alternated so that a slow minute of the VM hits every system; true if any was not EXACT.
 async fn peers(
     client: Arc<Client>,
     etcd: &[String],
     redis: &str,
-    units: u32,
+    sale: &PeerSale,
     buyers: &[usize],
     run_id: &str,
-    (json, unary): (bool, bool),
 ) -> bool {
+    let units = sale.units;
     let mut table = Table::new();
-    table.set_header(["buyers", "system", "reserves/s", "p50", "p99", "max", "verdict", "stockraft is"]);
+    table.set_header(["buyers", "system", "reserves/s", "runs", "p50", "p99", "max", "verdict", "stockraft is"]);
     let mut failed = false;
+    let figures = |rate: f64, p50: f64, p99: f64, max: f64, verdict: &str| (rate, p50, p99, max, verdict.to_string());
     for (i, &buyers) in buyers.iter().enumerate() {
-        let run = format!("{run_id}-{i}");
-        let etcd = match etcd.is_empty() {
-            true => None,
-            false => Some(
-                stockraft_bench::peers::etcd_hot(etcd, units, buyers, &run)
+        let (mut etcd_runs, mut redis_runs, mut our_runs) = (Vec::new(), Vec::new(), Vec::new());
+        let mut redis_connections = Vec::new();
+        for repetition in 0..sale.repeat {
+            let run = format!("{run_id}-{i}-{repetition}");
+            if !etcd.is_empty() {
+                let e = stockraft_bench::peers::etcd_hot(etcd, units, buyers, &run)
                     .await
-                    .unwrap_or_else(|e| fail(4, format!("etcd: {e}"))),
-            ),
-        };
-        // Redis gets its best of one shared connection and one per buyer (each a fresh key).
-        let mut redis_runs = Vec::new();
-        for (n, connections) in [1, buyers].into_iter().enumerate() {
-            let key = format!("{run}-{n}");
-            let report = stockraft_bench::peers::redis_hot(redis, units, buyers, connections, &key)
-                .await
-                .unwrap_or_else(|e| fail(4, format!("redis: {e}")));
-            failed |= report.verdict != "EXACT";
-            redis_runs.push(report);
-        }
-        let redis = redis_runs
-            .into_iter()
-            .max_by(|a, b| a.reserves_per_second.total_cmp(&b.reserves_per_second))
-            .expect("two runs");
-        let redis_label = format!("redis (1 node, Lua, fsync always, {} conn)", redis.connections);
-        let spec = Spec {
-            workload: "hot",
-            skus: 1,
-            units,
-            buyers,
-            picker: Picker::Uniform,
-            batch: 1,
-            calls: if unary { Calls::Unary } else { Calls::Coalesced },
-            seconds: None,
-        };
-        let ours = sale::run(client.clone(), &spec, &run, None).await.unwrap_or_else(|e| fail(4, e));
-        failed |= ours.verdict != "EXACT";
-        if json {
-            for peer in etcd.iter().chain([&redis]) {
-                println!("{}", serde_json::to_string(peer).expect("a report serializes"));
+                    .unwrap_or_else(|e| fail(4, format!("etcd: {e}")));
+                failed |= e.verdict != "EXACT";
+                if sale.json {
+                    println!("{}", serde_json::to_string(&e).expect("a report serializes"));
+                }
+                etcd_runs.push(figures(e.reserves_per_second, e.p50_ms, e.p99_ms, e.max_ms, &e.verdict));
             }
-            println!("{}", serde_json::to_string(&ours).expect("a report serializes"));
+            // Redis gets its best of one shared connection and one per buyer (each a fresh key).
+            let mut best: Option<stockraft_bench::peers::PeerReport> = None;
+            for (n, connections) in [1, buyers].into_iter().enumerate() {
+                let key = format!("{run}-{n}");
+                let report = stockraft_bench::peers::redis_hot(redis, units, buyers, connections, &key)
+                    .await
+                    .unwrap_or_else(|e| fail(4, format!("redis: {e}")));
+                failed |= report.verdict != "EXACT";
+                if sale.json {
+                    println!("{}", serde_json::to_string(&report).expect("a report serializes"));
+                }
+                if best.as_ref().is_none_or(|b| report.reserves_per_second > b.reserves_per_second) {
+                    best = Some(report);
+                }
+            }
+            let r = best.expect("two runs");
+            redis_connections.push(r.connections);
+            redis_runs.push(figures(r.reserves_per_second, r.p50_ms, r.p99_ms, r.max_ms, &r.verdict));
+            let spec = Spec {
+                workload: "hot",
+                skus: 1,
+                units,
+                buyers,
+                picker: Picker::Uniform,
+                batch: 1,
+                calls: if sale.unary { Calls::Unary } else { Calls::Coalesced },
+                seconds: None,
+            };
+            let o = sale::run(client.clone(), &spec, &run, None).await.unwrap_or_else(|e| fail(4, e));
+            failed |= o.verdict != "EXACT";
+            if sale.json {
+                println!("{}", serde_json::to_string(&o).expect("a report serializes"));
+            }
+            our_runs.push(figures(o.reserves_per_second, o.p50_ms, o.p99_ms, o.max_ms, &o.verdict));
+        }
+        if sale.json {
             continue;
         }
-        let ours_label = if unary { "stockraft (3 nodes, unary calls)" } else { "stockraft (3 nodes, Rust client)" };
-        let mut rows: Vec<(&str, f64, f64, f64, f64, &String)> = Vec::new();
-        if let Some(etcd) = &etcd {
-            let e = etcd;
-            rows.push(("etcd (3 members, CAS txn)", e.reserves_per_second, e.p50_ms, e.p99_ms, e.max_ms, &e.verdict));
+        let connections = redis_connections.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("/");
+        let mut rows = Vec::new();
+        if !etcd_runs.is_empty() {
+            rows.push(Medians::of("etcd (3 members, CAS txn)".into(), &etcd_runs));
         }
-        let r = &redis;
-        rows.push((redis_label.as_str(), r.reserves_per_second, r.p50_ms, r.p99_ms, r.max_ms, &r.verdict));
-        let o = &ours;
-        rows.push((ours_label, o.reserves_per_second, o.p50_ms, o.p99_ms, o.max_ms, &o.verdict));
-        for (system, rate, p50, p99, max, verdict) in rows {
+        rows.push(Medians::of(format!("redis (1 node, Lua, fsync always, {connections} conn)"), &redis_runs));
+        let ours = if sale.unary { "stockraft (3 nodes, unary calls)" } else { "stockraft (3 nodes, Rust client)" };
+        rows.push(Medians::of(ours.into(), &our_runs));
+        let our_rate = rows.last().expect("stockraft's row").rate();
+        for row in &rows {
             table.add_row([
                 buyers.to_string(),
-                system.to_string(),
-                format!("{rate:.0}"),
-                format!("{p50:.2} ms"),
-                format!("{p99:.2} ms"),
-                format!("{max:.2} ms"),
-                verdict.clone(),
-                format!("{:.2}x", ours.reserves_per_second / rate),
+                row.system.clone(),
+                format!("{:.0}", row.rate()),
+                row.rates.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(" "),
+                format!("{:.2} ms", row.p50_ms),
+                format!("{:.2} ms", row.p99_ms),
+                format!("{:.2} ms", row.max_ms),
+                row.verdict.clone(),
+                format!("{:.2}x", our_rate / row.rate()),
             ]);
         }
     }
-    if !json {
+    if !sale.json {
         println!("{table}");
     }
     failed
