@@ -302,9 +302,9 @@ impl State {
     /// Moves a hold to `state` (recording when it closed) and returns its receipt.
     fn set_state(&mut self, id: &HoldId, state: HoldState, reheld: bool) -> HoldReceipt {
         let now = self.clock_ms;
-        let hold = self.holds.get_mut(id).expect("hold exists");
-        assert!(hold.state.can_become(state), "hold {id}: illegal transition {:?} -> {state:?}", hold.state);
-        hold.state = state;
+        let from = self.holds[id].state;
+        assert!(from.can_become(state), "hold {id}: illegal transition {from:?} -> {state:?}");
+        let hold = self.holds.set_state(id, state);
         if state.is_closed() {
             hold.closed_at_ms = Some(now);
             self.closed.push_back((now, id.clone()));

@@ -5,7 +5,7 @@
 //! sale touches, and so the page faults it pays for, low. Slots are internal: nothing
 //! observable or serialised depends on them, so a restored state may number them differently.
 
-use crate::hold::Hold;
+use crate::hold::{Hold, HoldState};
 use crate::ids::HoldId;
 use crate::maps::IdMap;
 use std::ops::Index;
@@ -19,6 +19,10 @@ pub struct HoldTable {
     by_id: IdMap<HoldId, HoldSlot>,
     /// Emptied slots, reused last-freed first.
     free: Vec<HoldSlot>,
+    /// Holds in HELD, kept as holds come, go and change state (through [`HoldTable::set_state`]),
+    /// so the open-hold gauge is not a walk over a million holds; checked against a recount by
+    /// the invariants.
+    held: usize,
 }
 
 impl HoldTable {
@@ -57,6 +61,7 @@ impl HoldTable {
                 HoldSlot::try_from(self.slots.len() - 1).expect("fewer than 2^32 holds")
             }
         };
+        self.held += usize::from(hold.state == HoldState::Held);
         let previous = self.by_id.insert(hold.id.clone(), slot);
         assert!(previous.is_none(), "hold {} inserted twice", hold.id);
         self.slots[slot as usize] = Some(hold);
@@ -66,7 +71,24 @@ impl HoldTable {
     pub fn remove(&mut self, id: &HoldId) -> Option<Hold> {
         let slot = self.by_id.remove(id)?;
         self.free.push(slot);
-        self.slots[slot as usize].take()
+        let hold = self.slots[slot as usize].take();
+        self.held -= usize::from(hold.as_ref().is_some_and(|hold| hold.state == HoldState::Held));
+        hold
+    }
+
+    /// Moves a hold to `state` (the only way a hold's state changes once it is in the table),
+    /// and returns it.
+    pub fn set_state(&mut self, id: &HoldId, state: HoldState) -> &mut Hold {
+        let slot = self.slot_of(id).expect("hold exists");
+        let hold = self.slots[slot as usize].as_mut().expect("a filed slot holds a hold");
+        self.held = self.held + usize::from(state == HoldState::Held) - usize::from(hold.state == HoldState::Held);
+        hold.state = state;
+        hold
+    }
+
+    /// Holds in HELD.
+    pub fn held(&self) -> usize {
+        self.held
     }
 
     pub fn len(&self) -> usize {

@@ -114,6 +114,10 @@ impl State {
 
     /// Every hold is in exactly one state and indexed accordingly.
     fn check_holds(&self) -> Result<(), String> {
+        let held = self.holds.values().filter(|hold| hold.state == HoldState::Held).count();
+        if held != self.holds.held() {
+            return Err(format!("{held} holds are HELD but the table counts {}", self.holds.held()));
+        }
         let mut due = BTreeSet::new();
         let mut serials = BTreeSet::new();
         for hold in self.holds.values() {

@@ -294,7 +294,7 @@ impl State {
 
     /// Holds currently HELD.
     pub fn open_hold_count(&self) -> usize {
-        self.holds.values().filter(|hold| hold.state == HoldState::Held).count()
+        self.holds.held()
     }
 
     /// Looks up a hold that must exist (for tests and tools).
