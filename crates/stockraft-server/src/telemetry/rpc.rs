@@ -22,8 +22,9 @@ use tower::{Layer, Service};
 
 /// Internal and standard services served beside the public ones (their descriptors are not in
 /// `stockraft_proto::FILE_DESCRIPTOR_SET`).
-const OTHER_METHODS: [&str; 8] = [
+const OTHER_METHODS: [&str; 9] = [
     "/stockraft.raft.v1.RaftTransport/AppendEntries",
+    "/stockraft.raft.v1.RaftTransport/StreamAppend",
     "/stockraft.raft.v1.RaftTransport/Vote",
     "/stockraft.raft.v1.RaftTransport/PreVote",
     "/stockraft.raft.v1.RaftTransport/InstallSnapshot",

@@ -20,13 +20,15 @@ use openraft::raft::{
 use openraft::{BasicNode, OptionalSend};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use std::time::Instant;
 use stockraft_proto::raft::raft_transport_client::RaftTransportClient;
 use stockraft_proto::raft::{RaftPayload, SnapshotChunk};
 use stockraft_storage::{SnapshotData, TypeConfig, Vote};
+use tokio::sync::oneshot;
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -159,10 +161,16 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             let (id, target) = (self.id, self.target);
             let failed = move |status| rpc_error(id, target, RPCTypes::AppendEntries, PEER_ANSWER_WAIT, status);
             let mut client = self.client()?;
-            let unanswered = Arc::new(AtomicUsize::new(0));
-            let sent = unanswered.clone();
-            let appends = input.map(move |rpc| {
-                sent.fetch_add(1, Ordering::Relaxed);
+            // When each unanswered append was sent, oldest first: an answer is late
+            // PEER_ANSWER_WAIT after its own send, however long the stream sat idle before.
+            let sent_at: Arc<Mutex<VecDeque<Instant>>> = Arc::default();
+            let sent = sent_at.clone();
+            // The appends end when the answers do (an error, a late answer, openraft dropping
+            // them): an orphaned request half would keep taking batches from openraft's
+            // replication state beside the next session's stream.
+            let (stop, stopped) = oneshot::channel::<()>();
+            let appends = input.take_until(stopped).map(move |rpc| {
+                sent.lock().unwrap_or_else(|p| p.into_inner()).push_back(Instant::now());
                 RaftPayload { data: encode(&rpc) }
             });
             let mut request = tonic::Request::new(appends);
@@ -171,26 +179,28 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
                 .await
                 .map_err(|_| failed(tonic::Status::deadline_exceeded("the append stream did not open")))?;
             let answers = opened.map_err(failed)?.into_inner();
-            let answers = stream::unfold(Some(answers), move |answers| {
-                let unanswered = unanswered.clone();
+            let answers = stream::unfold(Some((answers, stop)), move |state| {
+                let sent_at = sent_at.clone();
                 async move {
-                    let mut answers = answers?;
+                    let (mut answers, stop) = state?;
                     loop {
-                        match tokio::time::timeout(PEER_ANSWER_WAIT, answers.message()).await {
+                        let oldest = sent_at.lock().unwrap_or_else(|p| p.into_inner()).front().copied();
+                        // Nothing owed: an idle stream waits for entries (re-checking the queue).
+                        let deadline = oldest.unwrap_or_else(Instant::now) + PEER_ANSWER_WAIT;
+                        match tokio::time::timeout_at(deadline.into(), answers.message()).await {
                             Ok(Ok(Some(payload))) => {
-                                unanswered.fetch_sub(1, Ordering::Relaxed);
+                                sent_at.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
                                 return Some(match decode(&payload.data) {
-                                    Ok(answer) => (Ok(answer), Some(answers)),
+                                    Ok(answer) => (Ok(answer), Some((answers, stop))),
                                     Err(e) => (Err(undecodable(e)), None),
                                 });
                             }
                             Ok(Ok(None)) => return None,
                             Ok(Err(status)) => return Some((Err(failed(status)), None)),
-                            Err(_) if unanswered.load(Ordering::Relaxed) > 0 => {
+                            Err(_) if oldest.is_some() => {
                                 let late = tonic::Status::deadline_exceeded("an append went unanswered");
                                 return Some((Err(failed(late)), None));
                             }
-                            // Nothing sent, nothing owed: an idle stream waits for entries.
                             Err(_) => continue,
                         }
                     }
