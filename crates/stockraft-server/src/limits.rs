@@ -104,6 +104,12 @@ pub const PEER_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// an idle one waits for entries as long as it likes.
 pub const PEER_ANSWER_WAIT: Duration = Duration::from_secs(5);
 
+/// How long appends to a peer that answered the pipelined stream with UNIMPLEMENTED (an older
+/// stockd during a rolling upgrade) go one unary call at a time before the stream is tried
+/// again: long enough that the failed attempt (one round trip) costs nothing, short enough that
+/// an upgraded peer is pipelined again within a minute.
+pub const PEER_STREAM_RETRY_AFTER: Duration = Duration::from_secs(30);
+
 /// HTTP/2 pings keep idle peer connections known-alive through NATs and detect dead peers.
 pub const PEER_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 

@@ -7,12 +7,14 @@
 //! a `Network` error (openraft retries at once).
 
 use super::peers::Peers;
-use crate::limits::{PEER_ANSWER_WAIT, SNAPSHOT_BYTES_PER_SECOND, SNAPSHOT_CHUNK_BYTES, SNAPSHOT_TIMEOUT_BASE};
+use crate::limits::{
+    PEER_ANSWER_WAIT, PEER_STREAM_RETRY_AFTER, SNAPSHOT_BYTES_PER_SECOND, SNAPSHOT_CHUNK_BYTES, SNAPSHOT_TIMEOUT_BASE,
+};
 use futures_util::future::BoxFuture;
 use futures_util::stream::{self, BoxStream};
 use futures_util::{Stream, StreamExt};
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Timeout, Unreachable};
-use openraft::network::{RPCOption, RPCTypes, RaftNetworkFactory, v2::RaftNetworkV2};
+use openraft::network::{RPCOption, RPCTypes, RaftNetworkFactory, stream_append_sequential, v2::RaftNetworkV2};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult, TransferLeaderRequest,
     TransferLeaderResponse, VoteRequest, VoteResponse,
@@ -58,6 +60,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             target,
             channel: self.peers.channel(&node.addr).map_err(|e| e.to_string()),
             peers: self.peers.clone(),
+            sequential_until: None,
         }
     }
 }
@@ -69,6 +72,9 @@ pub struct PeerClient {
     channel: Result<Channel, String>,
     /// Signs each message with the peer token (when auth is on).
     peers: Peers,
+    /// Set when the peer answered `StreamAppend` with UNIMPLEMENTED (a node of an older version,
+    /// met during a rolling upgrade): until then appends go one unary call at a time.
+    sequential_until: Option<Instant>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -146,10 +152,15 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
     /// openraft ends its input, at the first error, or when an answer is [`PEER_ANSWER_WAIT`]
     /// late; openraft then starts another. (openraft's own TTL, the heartbeat interval, is for
     /// one call: used per answer it cut streams whenever a follower's fsync ran long.)
+    ///
+    /// A peer that does not know the stream (UNIMPLEMENTED: an older stockd, mid rolling
+    /// upgrade) fails this one stream, and for [`PEER_STREAM_RETRY_AFTER`] its appends go as
+    /// openraft's sequential unary calls, which every version serves; then the stream is tried
+    /// again, so an upgraded peer is pipelined again without a restart.
     fn stream_append<'s, S>(
         &'s mut self,
         input: S,
-        _option: RPCOption,
+        option: RPCOption,
     ) -> BoxFuture<
         's,
         Result<BoxStream<'s, Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>>, RPCError<TypeConfig>>,
@@ -157,6 +168,9 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
     where
         S: Stream<Item = AppendEntriesRequest<TypeConfig>> + OptionalSend + Unpin + 'static,
     {
+        if self.sequential_until.is_some_and(|until| Instant::now() < until) {
+            return stream_append_sequential(self, input, option);
+        }
         Box::pin(async move {
             let (id, target) = (self.id, self.target);
             let failed = move |status| rpc_error(id, target, RPCTypes::AppendEntries, PEER_ANSWER_WAIT, status);
@@ -178,7 +192,18 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             let opened = tokio::time::timeout(PEER_ANSWER_WAIT, client.stream_append(request))
                 .await
                 .map_err(|_| failed(tonic::Status::deadline_exceeded("the append stream did not open")))?;
-            let answers = opened.map_err(failed)?.into_inner();
+            let answers = match opened {
+                Ok(answers) => answers.into_inner(),
+                Err(status) if status.code() == Code::Unimplemented => {
+                    tracing::warn!(
+                        target_node = target,
+                        "peer does not serve StreamAppend; appending one call at a time"
+                    );
+                    self.sequential_until = Some(Instant::now() + PEER_STREAM_RETRY_AFTER);
+                    return Err(failed(status));
+                }
+                Err(status) => return Err(failed(status)),
+            };
             let answers = stream::unfold(Some((answers, stop)), move |state| {
                 let sent_at = sent_at.clone();
                 async move {
@@ -279,5 +304,83 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         tracing::info!(target = self.target, bytes, "snapshot sent");
         decode(&reply.get_ref().data)
             .map_err(|e| StreamingError::Network(NetworkError::new(&TransportError(format!("undecodable reply: {e}")))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A leader meeting a follower of an older version, which serves only unary appends.
+
+    use super::*;
+    use futures_util::stream;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use stockraft_proto::raft::raft_transport_server::{RaftTransport, RaftTransportServer};
+    use tonic::{Request, Response, Status, Streaming};
+
+    /// A peer from before `StreamAppend`: unary appends answer Success, the stream is unknown.
+    #[derive(Clone, Default)]
+    struct OldPeer {
+        unary_appends: Arc<AtomicUsize>,
+    }
+
+    type Answers = Pin<Box<dyn Stream<Item = Result<RaftPayload, Status>> + Send>>;
+
+    #[tonic::async_trait]
+    impl RaftTransport for OldPeer {
+        type StreamAppendStream = Answers;
+
+        async fn stream_append(&self, _: Request<Streaming<RaftPayload>>) -> Result<Response<Answers>, Status> {
+            Err(Status::unimplemented("unknown method StreamAppend"))
+        }
+        async fn append_entries(&self, _: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+            self.unary_appends.fetch_add(1, Ordering::SeqCst);
+            Ok(Response::new(RaftPayload { data: encode(&AppendEntriesResponse::<TypeConfig>::Success) }))
+        }
+        async fn vote(&self, _: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+            Err(Status::unimplemented("not in this test"))
+        }
+        async fn pre_vote(&self, _: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+            Err(Status::unimplemented("not in this test"))
+        }
+        async fn transfer_leader(&self, _: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+            Err(Status::unimplemented("not in this test"))
+        }
+        async fn install_snapshot(
+            &self,
+            _: Request<Streaming<SnapshotChunk>>,
+        ) -> Result<Response<RaftPayload>, Status> {
+            Err(Status::unimplemented("not in this test"))
+        }
+    }
+
+    fn heartbeat() -> AppendEntriesRequest<TypeConfig> {
+        AppendEntriesRequest { vote: Vote::new(1, 1), prev_log_id: None, entries: vec![], leader_commit: None }
+    }
+
+    #[tokio::test]
+    async fn a_follower_without_the_stream_gets_its_appends_one_call_at_a_time() {
+        let peer = OldPeer::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let server = tonic::transport::Server::builder()
+            .add_service(RaftTransportServer::new(peer.clone()))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+        tokio::spawn(server);
+        let peers = Peers::default();
+        let mut client = NetworkFactory { id: 1, peers }.new_client(2, &BasicNode::new(address)).await;
+        let option = RPCOption::new(Duration::from_secs(1));
+
+        // The first stream is refused: openraft sees one failed replication attempt.
+        let refused = client.stream_append(stream::iter(vec![heartbeat()]), option.clone()).await.map(|_| ());
+        assert!(matches!(refused, Err(RPCError::Network(_))), "the stream must fail, not hang: {refused:?}");
+        assert!(client.sequential_until.is_some(), "the refusal is remembered");
+
+        // The retry goes as unary appends, and every one is answered.
+        let answers: Vec<_> =
+            client.stream_append(stream::iter(vec![heartbeat(), heartbeat()]), option).await.unwrap().collect().await;
+        assert_eq!(answers.len(), 2);
+        assert!(answers.iter().all(|answer| matches!(answer, Ok(Ok(_)))), "{answers:?}");
+        assert_eq!(peer.unary_appends.load(Ordering::SeqCst), 2);
     }
 }
