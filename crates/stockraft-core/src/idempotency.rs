@@ -6,17 +6,18 @@
 //! [`IDEMPOTENCY_WINDOW_MS`] of log time or when more than [`IDEMPOTENCY_ENTRIES_MAX`] are held.
 //!
 //! Entries live in a queue in the order they were remembered (log order, hence time order), and
-//! a small map points from id to queue position: forgetting is a pop from the front, and the
-//! map's entries stay small, so growing it during a sale moves little memory.
+//! a hash table of bare queue positions finds them by id: forgetting is a pop from the front,
+//! and a sale's million remembered requests cost about 70 bytes each, not the 235 that keeping
+//! ids, a map from id to position and decoded outcomes took.
 
 use crate::command::Op;
 use crate::ids::RequestId;
 use crate::limits::{IDEMPOTENCY_ENTRIES_MAX, IDEMPOTENCY_WINDOW_MS};
-use crate::maps::IdMap;
 use crate::reply::Outcome;
+use hashbrown::HashTable;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
-use xxhash_rust::xxh3::{Xxh3, xxh3_64};
+use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_128};
 
 /// Encodings up to this size are hashed from a stack buffer (every reserve of a few lines);
 /// larger ones are streamed into the hasher.
@@ -55,19 +56,59 @@ impl postcard::ser_flavors::Flavor for HashingFlavor {
     }
 }
 
+/// A request id as the table keeps it: the id's 128-bit xxh3 hash (stable, like
+/// [`fingerprint`]). Ids are up to 64 bytes and most are 32 (a UUID in hex), so keeping the hash
+/// instead of the id halves the table; two ids collide with probability 2^-128, and a collision
+/// would answer a new request as a retry of the other, never apply anything twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestKey([u64; 2]);
+
+impl RequestKey {
+    pub fn of(id: &RequestId) -> Self {
+        let hash = xxh3_128(id.as_str().as_bytes());
+        RequestKey([hash as u64, (hash >> 64) as u64])
+    }
+
+    /// The table's bucket hash: half of an already uniform hash, so no hashing again.
+    fn bucket(self) -> u64 {
+        self.0[0]
+    }
+}
+
+/// A remembered request: its key, its payload's fingerprint, when, and its first outcome.
+///
+/// The outcome is kept as its postcard encoding (about 40 bytes for a hold receipt, against 88
+/// for the `Outcome` value): replays are rare and decode it, every request encodes it once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Remembered {
-    pub request_id: RequestId,
+    pub key: RequestKey,
     pub fingerprint: u64,
     pub at_ms: u64,
-    pub outcome: Outcome,
+    outcome: Box<[u8]>,
+}
+
+impl Remembered {
+    pub fn new(id: &RequestId, fingerprint: u64, at_ms: u64, outcome: &Outcome) -> Self {
+        let outcome = postcard::to_allocvec(outcome).expect("encoding to memory cannot fail").into_boxed_slice();
+        Remembered { key: RequestKey::of(id), fingerprint, at_ms, outcome }
+    }
+
+    /// The first outcome. Every entry decodes: it was encoded by [`Remembered::new`], or
+    /// checked when its snapshot was restored ([`RequestTable::from_ordered`]).
+    pub fn outcome(&self) -> Outcome {
+        self.decoded().expect("a remembered outcome decodes")
+    }
+
+    fn decoded(&self) -> postcard::Result<Outcome> {
+        postcard::from_bytes(&self.outcome)
+    }
 }
 
 /// What the table says about an incoming request.
-pub enum Seen<'a> {
+pub enum Seen {
     New,
     /// Same id, same payload: answer with the first outcome.
-    Replay(&'a Outcome),
+    Replay(Outcome),
     /// Same id, different payload.
     Conflict,
 }
@@ -76,30 +117,37 @@ pub enum Seen<'a> {
 pub struct RequestTable {
     /// Remembered requests, oldest first.
     queue: VecDeque<Remembered>,
-    /// The position each request was given; `queue[position - first_position]`.
-    position: IdMap<RequestId, u64>,
+    /// The position each request was given (`queue[position - first_position]`), found by the
+    /// request's key: 9 bytes a bucket, where a map from key to position takes 25.
+    positions: HashTable<u64>,
     first_position: u64,
 }
 
 impl RequestTable {
-    fn get(&self, id: &RequestId) -> Option<&Remembered> {
-        let position = self.position.get(id)?;
-        self.queue.get((position - self.first_position) as usize)
+    fn at(&self, position: u64) -> &Remembered {
+        &self.queue[(position - self.first_position) as usize]
     }
 
-    pub fn seen(&self, id: &RequestId, fingerprint: u64) -> Seen<'_> {
-        match self.get(id) {
+    fn get(&self, key: RequestKey) -> Option<&Remembered> {
+        let position = self.positions.find(key.bucket(), |&position| self.at(position).key == key)?;
+        Some(self.at(*position))
+    }
+
+    pub fn seen(&self, id: &RequestId, fingerprint: u64) -> Seen {
+        match self.get(RequestKey::of(id)) {
             None => Seen::New,
-            Some(remembered) if remembered.fingerprint == fingerprint => Seen::Replay(&remembered.outcome),
+            Some(remembered) if remembered.fingerprint == fingerprint => Seen::Replay(remembered.outcome()),
             Some(_) => Seen::Conflict,
         }
     }
 
     pub fn remember(&mut self, remembered: Remembered) {
+        debug_assert!(self.get(remembered.key).is_none(), "request {:?} remembered twice", remembered.key);
         let position = self.first_position + self.queue.len() as u64;
-        let previous = self.position.insert(remembered.request_id.clone(), position);
-        debug_assert!(previous.is_none(), "request {} remembered twice", remembered.request_id);
+        let bucket = remembered.key.bucket();
         self.queue.push_back(remembered);
+        let (queue, first) = (&self.queue, self.first_position);
+        self.positions.insert_unique(bucket, position, |&p| queue[(p - first) as usize].key.bucket());
         if self.queue.len() > IDEMPOTENCY_ENTRIES_MAX {
             self.forget_oldest();
         }
@@ -123,8 +171,11 @@ impl RequestTable {
     }
 
     fn forget_oldest(&mut self) {
-        if let Some(oldest) = self.queue.pop_front() {
-            self.position.remove(&oldest.request_id);
+        if let Some(oldest) = self.queue.front() {
+            let first = self.first_position;
+            let entry = self.positions.find_entry(oldest.key.bucket(), |&position| position == first);
+            entry.expect("every remembered request has a position").remove();
+            self.queue.pop_front();
             self.first_position += 1;
         }
     }
@@ -143,12 +194,14 @@ impl RequestTable {
         self.queue.iter()
     }
 
-    /// Rebuilds the table from entries oldest first; `None` if an id appears twice.
+    /// Rebuilds the table from entries oldest first; `None` if a key appears twice or an
+    /// outcome does not decode.
     pub(crate) fn from_ordered(entries: Vec<Remembered>) -> Option<Self> {
         let mut table = RequestTable::default();
-        table.position.reserve(entries.len());
+        table.positions.reserve(entries.len(), |_| unreachable!("an empty table rehashes nothing"));
+        table.queue.reserve(entries.len());
         for remembered in entries {
-            if table.position.contains_key(&remembered.request_id) {
+            if table.get(remembered.key).is_some() || remembered.decoded().is_err() {
                 return None;
             }
             table.remember(remembered);
@@ -157,6 +210,6 @@ impl RequestTable {
     }
 
     pub fn contains(&self, id: &RequestId) -> bool {
-        self.position.contains_key(id)
+        self.get(RequestKey::of(id)).is_some()
     }
 }

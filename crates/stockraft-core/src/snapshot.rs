@@ -22,8 +22,20 @@ use std::collections::VecDeque;
 use xxhash_rust::xxh3::xxh3_64;
 
 const MAGIC: &[u8; 4] = b"STKR";
-/// Bump when the body's layout changes; [`State::restore`] refuses versions it does not know.
-pub const SNAPSHOT_FORMAT_VERSION: u16 = 1;
+/// Bump when the body's layout changes; [`State::restore`] reads this version and the ones
+/// before it that [`State::restore`] lists, and refuses any other.
+///
+/// 2: remembered requests keep a hash of the id and the encoded outcome ([`Remembered`]).
+pub const SNAPSHOT_FORMAT_VERSION: u16 = 2;
+
+/// A remembered request as version 1 wrote it: the id itself and the decoded outcome.
+#[derive(Deserialize)]
+struct RememberedV1 {
+    request_id: crate::ids::RequestId,
+    fingerprint: u64,
+    at_ms: u64,
+    outcome: crate::reply::Outcome,
+}
 const HEADER_LEN: usize = MAGIC.len() + 2;
 const CHECKSUM_LEN: usize = 8;
 
@@ -60,9 +72,10 @@ struct BodyRef<'a> {
     ledger_next_seq: u64,
 }
 
-/// ... and as read. The two must list the same fields in the same order.
+/// ... and as read (`R`: a remembered request as the version wrote it). The two must list the
+/// same fields in the same order.
 #[derive(Deserialize)]
-struct Body {
+struct Body<R> {
     clock_ms: u64,
     last_log_index: u64,
     next_hold_serial: u64,
@@ -72,19 +85,39 @@ struct Body {
     inbound: Vec<(ShipmentId, Inbound)>,
     holds: Vec<Hold>,
     closed: VecDeque<(u64, HoldId)>,
-    requests: Vec<Remembered>,
+    requests: Vec<R>,
     ledger_entries: VecDeque<LedgerEntry>,
     ledger_next_seq: u64,
 }
 
+impl<R> Body<R> {
+    /// The same body with other requests (a struct update cannot change a type parameter).
+    fn with_requests<T>(self, requests: Vec<T>) -> Body<T> {
+        Body {
+            clock_ms: self.clock_ms,
+            last_log_index: self.last_log_index,
+            next_hold_serial: self.next_hold_serial,
+            warehouses: self.warehouses,
+            items: self.items,
+            skus: self.skus,
+            inbound: self.inbound,
+            holds: self.holds,
+            closed: self.closed,
+            requests,
+            ledger_entries: self.ledger_entries,
+            ledger_next_seq: self.ledger_next_seq,
+        }
+    }
+}
+
 impl State {
-    /// Serialises the whole state. Equal states give equal bytes.
     /// A digest of the whole state: equal states (as [`State::snapshot`] writes them) give
     /// equal digests, so replicas at the same log index can be compared cheaply over the wire.
     pub fn digest(&self) -> u64 {
         xxh3_64(&self.snapshot())
     }
 
+    /// Serialises the whole state. Equal states give equal bytes.
     pub fn snapshot(&self) -> Vec<u8> {
         let mut holds: Vec<&Hold> = self.holds.values().collect();
         holds.sort_unstable_by(|a, b| a.id.cmp(&b.id));
@@ -118,21 +151,31 @@ impl State {
             return Err(SnapshotError::NotASnapshot);
         }
         let version = u16::from_le_bytes([bytes[4], bytes[5]]);
-        if version != SNAPSHOT_FORMAT_VERSION {
+        if !(1..=SNAPSHOT_FORMAT_VERSION).contains(&version) {
             return Err(SnapshotError::UnsupportedVersion(version));
         }
         let (covered, checksum) = bytes.split_at(bytes.len() - CHECKSUM_LEN);
         if xxh3_64(covered).to_le_bytes() != checksum {
             return Err(SnapshotError::Checksum);
         }
-        let body: Body =
-            postcard::from_bytes(&covered[HEADER_LEN..]).map_err(|e| SnapshotError::Decode(e.to_string()))?;
+        let decode_error = |e: postcard::Error| SnapshotError::Decode(e.to_string());
+        let body: Body<Remembered> = match version {
+            // A node upgraded in place restores the image its previous version saved.
+            1 => {
+                let old: Body<RememberedV1> = postcard::from_bytes(&covered[HEADER_LEN..]).map_err(decode_error)?;
+                let requests =
+                    old.requests.iter().map(|r| Remembered::new(&r.request_id, r.fingerprint, r.at_ms, &r.outcome));
+                let requests = requests.collect();
+                old.with_requests(requests)
+            }
+            _ => postcard::from_bytes(&covered[HEADER_LEN..]).map_err(decode_error)?,
+        };
         let state = State::from_body(body)?;
         state.check_invariants()?;
         Ok(state)
     }
 
-    fn from_body(body: Body) -> Result<State, SnapshotError> {
+    fn from_body(body: Body<Remembered>) -> Result<State, SnapshotError> {
         let inconsistent = |what: String| Err(SnapshotError::Inconsistent(what));
         let mut state = State {
             clock_ms: body.clock_ms,

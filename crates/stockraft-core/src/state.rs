@@ -142,8 +142,8 @@ impl State {
                 Some(&first) if requests[first].fingerprint == request.fingerprint => Ok(Decision::SameAs(first)),
                 Some(_) => Err(conflict()),
                 None => match self.requests.seen(&request.request_id, request.fingerprint) {
-                    Seen::Replay(Ok(first)) => Ok(Decision::Replay(Ok(first.clone()))),
-                    Seen::Replay(Err(first)) => Err(first.clone()),
+                    Seen::Replay(Ok(first)) => Ok(Decision::Replay(Ok(first))),
+                    Seen::Replay(Err(first)) => Err(first),
                     Seen::Conflict => Err(conflict()),
                     Seen::New => {
                         validate_op(&request.op).and_then(|()| trial.execute(&request.op)).map(|_| Decision::Execute)
@@ -233,7 +233,7 @@ impl State {
         validate_op(&request.op)?;
         let fingerprint = request.fingerprint;
         match self.requests.seen(&request.request_id, fingerprint) {
-            Seen::Replay(first) => return first.clone(),
+            Seen::Replay(first) => return first,
             Seen::Conflict => {
                 return Err(Rejection::AlreadyExists {
                     kind: EntityKind::Request,
@@ -253,12 +253,7 @@ impl State {
     fn remember(&mut self, request: &Request, outcome: &Outcome) {
         let input_error = matches!(outcome, Err(rejection) if rejection.is_input_error());
         if !input_error {
-            self.requests.remember(Remembered {
-                request_id: request.request_id.clone(),
-                fingerprint: request.fingerprint,
-                at_ms: self.clock_ms,
-                outcome: outcome.clone(),
-            });
+            self.requests.remember(Remembered::new(&request.request_id, request.fingerprint, self.clock_ms, outcome));
         }
     }
 

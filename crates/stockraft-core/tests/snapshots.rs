@@ -44,6 +44,36 @@ fn a_restored_state_is_identical_and_keeps_working() {
 }
 
 #[test]
+fn a_node_upgraded_in_place_restores_the_image_its_previous_version_saved() {
+    // `busy_shop()`'s snapshot as format version 1 wrote it (request ids kept whole, outcomes
+    // decoded), saved by the build before version 2.
+    let v1 = include_bytes!("fixtures/busy-shop-v1.snapshot");
+    assert_eq!(u16::from_le_bytes([v1[4], v1[5]]), 1);
+    let mut shop = busy_shop();
+    let restored = State::restore(v1).unwrap();
+    assert_eq!(restored.snapshot(), shop.state.snapshot(), "the same state as the one built today");
+
+    // The requests it remembered still answer retries with their first outcome: `req-6` is
+    // alice's reserve of hold `held` (warehouse, item, SKU, receipt and block came first).
+    let remembered = restored.request_ids_remembered();
+    assert_eq!(remembered, shop.state.request_ids_remembered());
+    let retry = || (RequestId::new("req-6").unwrap(), Op::Reserve(Shop::order("held", "alice", &[("moutai", 2)])));
+    let built_today = {
+        let (id, op) = retry();
+        shop.apply_as(&id, op)
+    };
+    shop.state = restored;
+    let (id, op) = retry();
+    let answered = shop.apply_as(&id, op);
+    assert_eq!(answered, built_today);
+    assert!(
+        matches!(&answered, Ok(Applied::Hold(receipt)) if receipt.state == HoldState::Held && receipt.hold == hold_id("held")),
+        "{answered:?}"
+    );
+    assert_eq!(shop.state.request_ids_remembered(), remembered, "a retry is not remembered twice");
+}
+
+#[test]
 fn damaged_truncated_or_foreign_bytes_are_refused() {
     let bytes = busy_shop().state.snapshot();
     let mut flipped = bytes.clone();
