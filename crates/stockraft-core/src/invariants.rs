@@ -174,10 +174,11 @@ impl State {
     fn check_buyers(&self) -> Result<(), String> {
         let mut usage: IdMap<_, BuyerUsage> = IdMap::default();
         let mut tracked: IdMap<_, BuyerUsage> = IdMap::default();
-        for (buyer, skus) in &self.buyers {
-            for (sku, entry) in skus {
-                if *entry == BuyerUsage::default() || tracked.insert((*sku, buyer.clone()), *entry).is_some() {
-                    return Err(format!("buyer {buyer} has an empty or repeated entry for sku index {sku}"));
+        for buyer in self.buyers.iter() {
+            for entry in &buyer.skus {
+                let (sku, usage) = (entry.sku, entry.usage());
+                if usage == BuyerUsage::default() || tracked.insert((sku, buyer.id.clone()), usage).is_some() {
+                    return Err(format!("buyer {} has an empty or repeated entry for sku index {sku}", buyer.id));
                 }
             }
         }

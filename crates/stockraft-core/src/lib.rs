@@ -45,6 +45,7 @@
 //! ```
 
 mod allocate;
+mod buyers;
 mod catalog;
 mod catalog_ops;
 mod command;
@@ -63,6 +64,7 @@ mod maps;
 mod query;
 mod reply;
 mod rules;
+mod slab;
 mod snapshot;
 mod state;
 mod stock;

@@ -175,8 +175,7 @@ impl State {
     }
 
     pub(crate) fn usage(&self, sku: SkuIndex, buyer: &BuyerId) -> BuyerUsage {
-        let skus = self.buyers.get(buyer).map_or(&[][..], |skus| &skus[..]);
-        skus.iter().find(|(s, _)| *s == sku).map_or(BuyerUsage::default(), |(_, usage)| *usage)
+        self.buyers.usage(sku, buyer)
     }
 
     /// Audit-ledger entries matching `query`, oldest first.

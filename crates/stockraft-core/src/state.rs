@@ -1,5 +1,6 @@
 //! The state machine: everything the ledger knows, and the one entry point that changes it.
 
+use crate::buyers::BuyerTable;
 use crate::catalog::*;
 use crate::command::{Command, CommandBody, Op, Request};
 use crate::error::{EntityKind, Rejection};
@@ -13,7 +14,6 @@ use crate::maps::IdMap;
 use crate::reply::{Applied, Outcome};
 use crate::validate::validate_op;
 use serde::{Deserialize, Serialize};
-use smallvec::SmallVec;
 use std::collections::{BTreeMap, VecDeque};
 
 /// What an all-or-nothing batch does with one of its requests, decided before any is applied.
@@ -74,8 +74,8 @@ pub struct State {
     /// Closed holds in the order they closed (log order, so time order). An entry whose hold
     /// was re-held since is stale and skipped when pruning.
     pub(crate) closed: VecDeque<(u64, HoldId)>,
-    /// Per buyer, usage per SKU (a buyer touches a handful of SKUs, so a short list).
-    pub(crate) buyers: IdMap<BuyerId, SmallVec<[(SkuIndex, BuyerUsage); 1]>>,
+    /// Per buyer, usage per SKU.
+    pub(crate) buyers: BuyerTable,
 
     pub(crate) requests: RequestTable,
     pub(crate) ledger: Ledger,
@@ -300,23 +300,7 @@ impl State {
 
     /// Adds signed amounts to a buyer's usage of a SKU, dropping entries that reach zero.
     pub(crate) fn add_usage(&mut self, sku: SkuIndex, buyer: &BuyerId, units: i32, open_holds: i32) {
-        let skus = self.buyers.entry(buyer.clone()).or_default();
-        let at = match skus.iter().position(|(s, _)| *s == sku) {
-            Some(at) => at,
-            None => {
-                skus.push((sku, BuyerUsage::default()));
-                skus.len() - 1
-            }
-        };
-        let usage = &mut skus[at].1;
-        usage.units = usage.units.checked_add_signed(i64::from(units)).expect("buyer units underflow");
-        usage.open_holds = usage.open_holds.checked_add_signed(open_holds).expect("buyer open holds underflow");
-        if *usage == BuyerUsage::default() {
-            skus.swap_remove(at);
-            if skus.is_empty() {
-                self.buyers.remove(buyer);
-            }
-        }
+        self.buyers.add(sku, buyer, units, open_holds);
     }
 
     /// The log index of the last command applied.
