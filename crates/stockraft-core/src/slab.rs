@@ -1,17 +1,23 @@
 //! A slab of keyed values with a hash index of bare slots: the shape of the ledger's most
 //! numerous tables (holds, buyers).
 //!
-//! Values live in a `Vec` (which grows by reallocating in place), and the index keeps only a
+//! Values live in fixed chunks of [`CHUNK_SLOTS`] that never move, and the index keeps only a
 //! 4-byte slot per value, found by hashing the key and comparing it with the value's own: a map
-//! from key to value would store every key twice and move whole entries as it grows. Slots are
-//! internal: nothing observable or serialised depends on them, so a restored state may number
-//! them differently.
+//! from key to value would store every key twice and move whole entries as it grows. (One `Vec`
+//! of values was tried first: each doubling copied the whole table into fresh pages, and that
+//! copy, with the kernel zeroing the pages it landed on, was 10% of all CPU in a million-unit
+//! sale.) Slots are internal: nothing observable or serialised depends on them, so a restored
+//! state may number them differently.
 
 use hashbrown::HashTable;
 use std::hash::{BuildHasher, Hash};
 
 /// A value's place in its slab.
 pub type Slot = u32;
+
+/// Slots per chunk: 176 KiB of holds, 48 KiB of buyers; small against a sale, large enough that
+/// the list of chunks stays a few thousand pointers.
+const CHUNK_SLOTS: usize = 1_024;
 
 /// A value that carries its own key.
 pub trait Keyed {
@@ -21,7 +27,10 @@ pub trait Keyed {
 
 #[derive(Clone, Debug)]
 pub struct Slab<T> {
-    slots: Vec<Option<T>>,
+    /// Chunks of exactly [`CHUNK_SLOTS`] slots; slots at and past `slots_used` are empty.
+    chunks: Vec<Box<[Option<T>]>>,
+    /// Slots handed out so far (in use or in `free`).
+    slots_used: usize,
     index: HashTable<Slot>,
     /// Emptied slots, reused last-freed first.
     free: Vec<Slot>,
@@ -29,13 +38,37 @@ pub struct Slab<T> {
 
 impl<T> Default for Slab<T> {
     fn default() -> Self {
-        Slab { slots: Vec::new(), index: HashTable::new(), free: Vec::new() }
+        Slab { chunks: Vec::new(), slots_used: 0, index: HashTable::new(), free: Vec::new() }
     }
 }
 
 /// The same fixed hasher as every id map (`maps.rs`): deterministic, fast on short ids.
 fn hash<K: Hash>(key: &K) -> u64 {
     foldhash::fast::FixedState::default().hash_one(key)
+}
+
+impl<T> Slab<T> {
+    fn cell(&self, slot: Slot) -> Option<&Option<T>> {
+        let slot = slot as usize;
+        self.chunks.get(slot / CHUNK_SLOTS).map(|chunk| &chunk[slot % CHUNK_SLOTS])
+    }
+
+    fn cell_mut(&mut self, slot: Slot) -> &mut Option<T> {
+        let slot = slot as usize;
+        &mut self.chunks[slot / CHUNK_SLOTS][slot % CHUNK_SLOTS]
+    }
+
+    /// A slot no value is in: the last freed, else the next new one (a new chunk when needed).
+    fn vacant(&mut self) -> Slot {
+        if let Some(slot) = self.free.pop() {
+            return slot;
+        }
+        if self.slots_used == self.chunks.len() * CHUNK_SLOTS {
+            self.chunks.push((0..CHUNK_SLOTS).map(|_| None).collect());
+        }
+        self.slots_used += 1;
+        Slot::try_from(self.slots_used - 1).expect("fewer than 2^32 values")
+    }
 }
 
 impl<T: Keyed> Slab<T> {
@@ -54,16 +87,16 @@ impl<T: Keyed> Slab<T> {
 
     /// The value in `slot`, which must be in use.
     pub fn at(&self, slot: Slot) -> &T {
-        self.slots[slot as usize].as_ref().expect("slot in use")
+        self.get_at(slot).expect("slot in use")
     }
 
     pub fn at_mut(&mut self, slot: Slot) -> &mut T {
-        self.slots[slot as usize].as_mut().expect("slot in use")
+        self.cell_mut(slot).as_mut().expect("slot in use")
     }
 
     /// The value in `slot`, if the slot is in use.
     pub fn get_at(&self, slot: Slot) -> Option<&T> {
-        self.slots.get(slot as usize).and_then(Option::as_ref)
+        self.cell(slot).and_then(Option::as_ref)
     }
 
     /// Adds a value whose key is not in the slab; returns its slot.
@@ -72,17 +105,14 @@ impl<T: Keyed> Slab<T> {
     /// If the key is already there: two values under one key would corrupt the table.
     pub fn insert(&mut self, value: T) -> Slot {
         assert!(self.slot_of(value.key()).is_none(), "a key inserted twice");
-        let slot = match self.free.pop() {
-            Some(slot) => slot,
-            None => {
-                self.slots.push(None);
-                Slot::try_from(self.slots.len() - 1).expect("fewer than 2^32 values")
-            }
-        };
+        let slot = self.vacant();
         let key_hash = hash(value.key());
-        self.slots[slot as usize] = Some(value);
-        let slots = &self.slots;
-        let rehash = |&slot: &Slot| hash(slots[slot as usize].as_ref().expect("indexed slot in use").key());
+        *self.cell_mut(slot) = Some(value);
+        let chunks = &self.chunks;
+        let rehash = |&slot: &Slot| {
+            let slot = slot as usize;
+            hash(chunks[slot / CHUNK_SLOTS][slot % CHUNK_SLOTS].as_ref().expect("indexed slot in use").key())
+        };
         self.index.insert_unique(key_hash, slot, rehash);
         slot
     }
@@ -98,7 +128,7 @@ impl<T: Keyed> Slab<T> {
         let entry = self.index.find_entry(key_hash, |&indexed| indexed == slot);
         entry.expect("every value is indexed").remove();
         self.free.push(slot);
-        self.slots[slot as usize].take().expect("slot in use")
+        self.cell_mut(slot).take().expect("slot in use")
     }
 
     pub fn len(&self) -> usize {
@@ -107,7 +137,7 @@ impl<T: Keyed> Slab<T> {
 
     /// Values in slot order (not a canonical order: sort by key where order matters).
     pub fn values(&self) -> impl Iterator<Item = &T> {
-        self.slots.iter().flatten()
+        self.chunks.iter().flat_map(|chunk| chunk.iter()).take(self.slots_used).flatten()
     }
 }
 
@@ -144,7 +174,8 @@ mod tests {
             assert_eq!(found, (n % 3 != 0).then_some(n), "hold-{n}");
         }
         assert!((0..1_000).all(|n| slab.get(&format!("again-{n}")).is_some_and(|named| named.1 == n)));
-        assert_eq!(slab.slots.len(), 10_000, "freed slots were reused before the slab grew");
+        assert_eq!(slab.slots_used, 10_000, "freed slots were reused before the slab grew");
+        assert_eq!(slab.chunks.len(), 10_000usize.div_ceil(CHUNK_SLOTS));
     }
 
     #[test]
