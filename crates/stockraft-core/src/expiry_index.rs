@@ -13,6 +13,7 @@
 use crate::hold_table::HoldSlot;
 use crate::limits::HOLD_TTL_MS_MIN;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 const BUCKET_MS: u64 = 1_000;
 const _: () = assert!(HOLD_TTL_MS_MIN >= BUCKET_MS, "a due bucket must never be scheduled into");
@@ -72,12 +73,21 @@ impl ExpiryIndex {
     }
 
     /// Moves the newest bucket into the map.
+    /// (The usual case, no bucket for that second yet, moves the entries without copying them:
+    /// a sale's newest second holds tens of thousands.)
     fn retire_tail(&mut self) {
         if !self.tail.entries.is_empty() {
             let tail = std::mem::take(&mut self.tail);
-            let bucket = self.buckets.entry(self.tail_second).or_default();
-            bucket.entries.extend(tail.entries);
-            bucket.sorted = false;
+            match self.buckets.entry(self.tail_second) {
+                Entry::Vacant(vacant) => {
+                    vacant.insert(tail);
+                }
+                Entry::Occupied(mut occupied) => {
+                    let bucket = occupied.get_mut();
+                    bucket.entries.extend(tail.entries);
+                    bucket.sorted = false;
+                }
+            }
         }
     }
 
