@@ -208,11 +208,12 @@ impl State {
         let buyer = hold.buyer.clone();
         self.move_units(id, &plan.allocations, REHOLD);
         self.track(&buyer, &plan.lines, 1, 0);
-        let hold = self.holds.get_mut(id).expect("checked above");
-        hold.lines = plan.lines;
-        hold.allocations = plan.allocations;
-        hold.rehold_count += 1;
-        hold.closed_at_ms = None;
+        self.holds.update(id, |hold| {
+            hold.lines = plan.lines;
+            hold.allocations = plan.allocations;
+            hold.rehold_count += 1;
+            hold.closed_at_ms = None;
+        });
         Ok(Applied::Hold(self.set_state(id, HoldState::Confirmed, true)))
     }
 

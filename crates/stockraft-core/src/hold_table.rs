@@ -34,8 +34,14 @@ impl HoldTable {
         self.holds.get(id)
     }
 
-    pub fn get_mut(&mut self, id: &HoldId) -> Option<&mut Hold> {
-        self.holds.get_mut(id)
+    /// Changes a hold's other fields (a re-hold's fresh allocations). Its state changes only
+    /// through [`HoldTable::set_state`], which keeps the HELD count: asserted here.
+    pub fn update<R>(&mut self, id: &HoldId, change: impl FnOnce(&mut Hold) -> R) -> R {
+        let hold = self.holds.get_mut(id).expect("hold exists");
+        let state = hold.state;
+        let changed = change(hold);
+        assert_eq!(hold.state, state, "hold {id}: a state change bypassed set_state");
+        changed
     }
 
     pub fn at(&self, slot: HoldSlot) -> &Hold {
@@ -92,5 +98,51 @@ impl Index<&HoldId> for HoldTable {
 
     fn index(&self, id: &HoldId) -> &Hold {
         self.get(id).unwrap_or_else(|| panic!("hold {id} is not in the table"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::BuyerId;
+    use smallvec::SmallVec;
+
+    fn held(id: &str) -> Hold {
+        Hold {
+            id: HoldId::new(id).unwrap(),
+            buyer: BuyerId::new("alice").unwrap(),
+            region: None,
+            state: HoldState::Held,
+            lines: SmallVec::new(),
+            allocations: SmallVec::new(),
+            created_at_ms: 1,
+            expires_at_ms: Some(1_001),
+            closed_at_ms: None,
+            rehold_count: 0,
+            serial: 0,
+        }
+    }
+
+    #[test]
+    fn the_held_count_follows_inserts_state_changes_and_removals() {
+        let mut table = HoldTable::default();
+        let (a, b) = (HoldId::new("a").unwrap(), HoldId::new("b").unwrap());
+        table.insert(held("a"));
+        table.insert(held("b"));
+        assert_eq!(table.held(), 2);
+        table.set_state(&a, HoldState::Confirmed);
+        assert_eq!(table.held(), 1);
+        table.update(&a, |hold| hold.rehold_count += 1);
+        assert_eq!((table.held(), table[&a].rehold_count), (1, 1));
+        table.remove(&b);
+        assert_eq!((table.held(), table.len()), (0, 1));
+    }
+
+    #[test]
+    #[should_panic(expected = "a state change bypassed set_state")]
+    fn a_state_change_outside_set_state_is_caught() {
+        let mut table = HoldTable::default();
+        table.insert(held("a"));
+        table.update(&HoldId::new("a").unwrap(), |hold| hold.state = HoldState::Released);
     }
 }
