@@ -258,7 +258,15 @@ async fn main() {
 
     if let Workload::Peers { etcd, redis, units, buyers, repeat } = &flags.workload {
         let sale = PeerSale { units: *units, repeat: *repeat, unary: flags.unary, json: flags.json };
-        let failed = peers(client, etcd, redis, &sale, buyers, &run_id).await;
+        // A cluster stockbench starts is started afresh for every stockraft run; the spawned
+        // one above is left idle. A given cluster (--endpoints) is shared by the runs.
+        let stockraft = match flags.spawn_cluster {
+            Some(size) => {
+                Stockraft::Fresh { size, dir: dir.path().join("peers"), batches_in_flight: flags.batches_in_flight }
+            }
+            None => Stockraft::Shared(client),
+        };
+        let failed = peers(&stockraft, etcd, redis, &sale, buyers, &run_id).await;
         stop(cluster).await;
         exit(i32::from(failed));
     }
@@ -369,6 +377,29 @@ async fn stop(cluster: Option<Arc<Mutex<Cluster>>>) {
     }
 }
 
+/// Where `peers` sells through stockraft.
+enum Stockraft {
+    /// A fresh cluster of `size` nodes for every run (as Redis gets an emptied server).
+    Fresh { size: u64, dir: std::path::PathBuf, batches_in_flight: usize },
+    /// The cluster given with --endpoints, for every run.
+    Shared(Arc<Client>),
+}
+
+impl Stockraft {
+    /// A client for the next run, and the cluster started for it (to stop after the run).
+    async fn for_run(&self, run: &str) -> (Arc<Client>, Option<Arc<Mutex<Cluster>>>) {
+        match self {
+            Stockraft::Shared(client) => (client.clone(), None),
+            Stockraft::Fresh { size, dir, batches_in_flight } => {
+                let cluster = spawn_cluster(*size, &dir.join(run)).await;
+                let endpoints = cluster.lock().await.endpoints();
+                let options = Options { reserve_batches_in_flight: *batches_in_flight, ..Options::new(endpoints) };
+                (Arc::new(Client::new(options).unwrap_or_else(|e| fail(2, e))), Some(cluster))
+            }
+        }
+    }
+}
+
 /// How `peers` runs each sale.
 struct PeerSale {
     units: u32,
@@ -414,8 +445,11 @@ impl Medians {
 
 /// The hot sale on etcd, Redis and stockraft for each buyer count, `repeat` times each, runs
 /// alternated so that a slow minute of the VM hits every system; true if any was not EXACT.
+/// Redis is emptied and its append-only file rewritten before every run, and stockraft (when
+/// stockbench starts it) is a fresh cluster every run, so no run pays for the ones before it;
+/// etcd's three members serve every run (its keys are per run).
 async fn peers(
-    client: Arc<Client>,
+    stockraft: &Stockraft,
     etcd: &[String],
     redis: &str,
     sale: &PeerSale,
@@ -446,6 +480,7 @@ async fn peers(
             let mut best: Option<stockraft_bench::peers::PeerReport> = None;
             for (n, connections) in [1, buyers].into_iter().enumerate() {
                 let key = format!("{run}-{n}");
+                stockraft_bench::peers::redis_reset(redis).await.unwrap_or_else(|e| fail(4, format!("redis: {e}")));
                 let report = stockraft_bench::peers::redis_hot(redis, units, buyers, connections, &key)
                     .await
                     .unwrap_or_else(|e| fail(4, format!("redis: {e}")));
@@ -470,7 +505,9 @@ async fn peers(
                 calls: if sale.unary { Calls::Unary } else { Calls::Coalesced },
                 seconds: None,
             };
-            let o = sale::run(client.clone(), &spec, &run, None).await.unwrap_or_else(|e| fail(4, e));
+            let (client, fresh) = stockraft.for_run(&run).await;
+            let o = sale::run(client, &spec, &run, None).await.unwrap_or_else(|e| fail(4, e));
+            stop(fresh).await;
             failed |= o.verdict != "EXACT";
             if sale.json {
                 println!("{}", serde_json::to_string(&o).expect("a report serializes"));
