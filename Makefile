@@ -74,7 +74,7 @@ bench-failover: deps ## The hot sale with the leader SIGKILLed 2 s in: how long 
 	@mkdir -p target/bench
 	set -o pipefail; target/release/stockbench --spawn-cluster 3 --kill-leader-at 2 --plot target/bench/failover.png hot --units 300000 --buyers 256 | tee target/bench/failover.txt
 
-bench-peers: deps ## The hot sale against etcd (3 members, CAS txn) and Redis (Lua, fsync always) and stockraft, with ratios (installs etcd-server, redis-server)
+bench-peers: deps ## The hot sale against etcd (3 members, CAS txn) and Redis (Lua, fsync always) and stockraft, medians of 3 with ratios, then the million-unit sale against Redis (installs etcd-server, redis-server)
 	$(CARGO) build --release --workspace --bins
 	scripts/bench-peers.sh
 

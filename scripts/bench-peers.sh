@@ -17,6 +17,10 @@ ETCD=${ETCD:-1}
 UNARY=${UNARY:-0}
 # Runs of each system at each buyer count (alternated); the table gives the medians.
 REPEAT=${REPEAT:-3}
+# Then the steady state: a long sale (Redis and stockraft; etcd would take hours) at these
+# buyer counts. LONG_UNITS=0 leaves it out.
+LONG_UNITS=${LONG_UNITS:-1000000}
+LONG_BUYERS=${LONG_BUYERS:-256}
 
 missing=()
 [ "$ETCD" = 0 ] || command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
@@ -66,3 +70,8 @@ unary_flags=()
 [ "$UNARY" = 1 ] && unary_flags=(--unary)
 "$STOCKBENCH" --spawn-cluster 3 "${unary_flags[@]}" peers --units "$UNITS" --buyers "$BUYERS" --repeat "$REPEAT" \
   "${etcd_flags[@]}" --redis 127.0.0.1:6390
+
+if [ "$LONG_UNITS" != 0 ]; then
+  "$STOCKBENCH" --spawn-cluster 3 "${unary_flags[@]}" peers --units "$LONG_UNITS" --buyers "$LONG_BUYERS" \
+    --repeat "$REPEAT" --redis 127.0.0.1:6390
+fi
