@@ -10,13 +10,13 @@
 //! and a sale's million remembered requests cost about 70 bytes each, not the 235 that keeping
 //! ids, a map from id to position and decoded outcomes took.
 
+use crate::chunked_queue::ChunkedQueue;
 use crate::command::Op;
 use crate::ids::RequestId;
 use crate::limits::{IDEMPOTENCY_ENTRIES_MAX, IDEMPOTENCY_WINDOW_MS};
 use crate::reply::Outcome;
 use hashbrown::HashTable;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
 use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_128};
 
 /// Encodings up to this size are hashed from a stack buffer (every reserve of a few lines);
@@ -116,7 +116,7 @@ pub enum Seen {
 #[derive(Clone, Debug, Default)]
 pub struct RequestTable {
     /// Remembered requests, oldest first.
-    queue: VecDeque<Remembered>,
+    queue: ChunkedQueue<Remembered>,
     /// The position each request was given (`queue[position - first_position]`), found by the
     /// request's key: 9 bytes a bucket, where a map from key to position takes 25.
     positions: HashTable<u64>,
@@ -199,7 +199,6 @@ impl RequestTable {
     pub(crate) fn from_ordered(entries: Vec<Remembered>) -> Option<Self> {
         let mut table = RequestTable::default();
         table.positions.reserve(entries.len(), |_| unreachable!("an empty table rehashes nothing"));
-        table.queue.reserve(entries.len());
         for remembered in entries {
             if table.get(remembered.key).is_some() || remembered.decoded().is_err() {
                 return None;

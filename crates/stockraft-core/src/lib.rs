@@ -48,6 +48,7 @@ mod allocate;
 mod buyers;
 mod catalog;
 mod catalog_ops;
+mod chunked_queue;
 mod command;
 mod error;
 mod expire;
