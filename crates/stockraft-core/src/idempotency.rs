@@ -99,8 +99,13 @@ impl Remembered {
         self.decoded().expect("a remembered outcome decodes")
     }
 
+    /// The outcome, if the bytes are exactly one encoded outcome (trailing bytes would make a
+    /// restored snapshot's bytes differ from the live state's).
     fn decoded(&self) -> postcard::Result<Outcome> {
-        postcard::from_bytes(&self.outcome)
+        match postcard::take_from_bytes(&self.outcome)? {
+            (outcome, []) => Ok(outcome),
+            _ => Err(postcard::Error::DeserializeBadEncoding),
+        }
     }
 }
 

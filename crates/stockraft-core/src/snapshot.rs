@@ -207,7 +207,7 @@ impl State {
         state.check_catalog_references(&body.holds)?;
         state.rebuild_allocation_order();
         let Some(requests) = RequestTable::from_ordered(body.requests) else {
-            return inconsistent("a request id appears twice".into());
+            return inconsistent("a request id appears twice, or a remembered outcome does not decode".into());
         };
         state.requests = requests;
         for hold in body.holds {

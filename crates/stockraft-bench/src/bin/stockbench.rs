@@ -122,7 +122,8 @@ enum Workload {
         /// takes minutes to sell 10,000 units).
         #[arg(long, value_delimiter = ',')]
         etcd: Vec<String>,
-        /// host:port of the Redis server.
+        /// host:port of the Redis server. It is emptied (FLUSHALL) before every run: give
+        /// stockbench a Redis of its own.
         #[arg(long, required = true)]
         redis: String,
         #[arg(long, default_value_t = 10_000)]
@@ -241,9 +242,11 @@ async fn main() {
         fail(2, e);
     }
     let dir = tempfile::Builder::new().prefix("stockbench-").tempdir().unwrap_or_else(|e| fail(4, e));
+    // `peers` starts a fresh cluster for every run itself; one idle beside them would be noise.
+    let peers_only = matches!(flags.workload, Workload::Peers { .. });
     let cluster = match flags.spawn_cluster {
-        Some(size) => Some(spawn_cluster(size, dir.path()).await),
-        None => None,
+        Some(size) if !peers_only => Some(spawn_cluster(size, dir.path()).await),
+        _ => None,
     };
     let endpoints = match &cluster {
         Some(cluster) => cluster.lock().await.endpoints(),
@@ -258,8 +261,8 @@ async fn main() {
 
     if let Workload::Peers { etcd, redis, units, buyers, repeat } = &flags.workload {
         let sale = PeerSale { units: *units, repeat: *repeat, unary: flags.unary, json: flags.json };
-        // A cluster stockbench starts is started afresh for every stockraft run; the spawned
-        // one above is left idle. A given cluster (--endpoints) is shared by the runs.
+        // A cluster stockbench starts is started afresh for every stockraft run (and removed
+        // after it); a given cluster (--endpoints) is shared by the runs.
         let stockraft = match flags.spawn_cluster {
             Some(size) => {
                 Stockraft::Fresh { size, dir: dir.path().join("peers"), batches_in_flight: flags.batches_in_flight }
@@ -400,6 +403,16 @@ impl Stockraft {
     }
 }
 
+impl Stockraft {
+    /// Stops the cluster a run had and removes its data (a million-unit run leaves gigabytes).
+    async fn done(&self, run: &str, cluster: Option<Arc<Mutex<Cluster>>>) {
+        stop(cluster).await;
+        if let Stockraft::Fresh { dir, .. } = self {
+            let _ = std::fs::remove_dir_all(dir.join(run));
+        }
+    }
+}
+
 /// How `peers` runs each sale.
 struct PeerSale {
     units: u32,
@@ -507,7 +520,7 @@ async fn peers(
             };
             let (client, fresh) = stockraft.for_run(&run).await;
             let o = sale::run(client, &spec, &run, None).await.unwrap_or_else(|e| fail(4, e));
-            stop(fresh).await;
+            stockraft.done(&run, fresh).await;
             failed |= o.verdict != "EXACT";
             if sale.json {
                 println!("{}", serde_json::to_string(&o).expect("a report serializes"));

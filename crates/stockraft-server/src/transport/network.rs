@@ -160,7 +160,7 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
     fn stream_append<'s, S>(
         &'s mut self,
         input: S,
-        option: RPCOption,
+        _option: RPCOption,
     ) -> BoxFuture<
         's,
         Result<BoxStream<'s, Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>>, RPCError<TypeConfig>>,
@@ -169,7 +169,9 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         S: Stream<Item = AppendEntriesRequest<TypeConfig>> + OptionalSend + Unpin + 'static,
     {
         if self.sequential_until.is_some_and(|until| Instant::now() < until) {
-            return stream_append_sequential(self, input, option);
+            // Each unary append gets PEER_ANSWER_WAIT, as each answer on the stream does:
+            // openraft's TTL (the heartbeat) would cut appends a loaded follower is still writing.
+            return stream_append_sequential(self, input, RPCOption::new(PEER_ANSWER_WAIT));
         }
         Box::pin(async move {
             let (id, target) = (self.id, self.target);
