@@ -88,9 +88,9 @@ pub struct Remembered {
 }
 
 impl Remembered {
-    pub fn new(id: &RequestId, fingerprint: u64, at_ms: u64, outcome: &Outcome) -> Self {
+    pub fn new(key: RequestKey, fingerprint: u64, at_ms: u64, outcome: &Outcome) -> Self {
         let outcome = postcard::to_allocvec(outcome).expect("encoding to memory cannot fail").into_boxed_slice();
-        Remembered { key: RequestKey::of(id), fingerprint, at_ms, outcome }
+        Remembered { key, fingerprint, at_ms, outcome }
     }
 
     /// The first outcome. Every entry decodes: it was encoded by [`Remembered::new`], or
@@ -138,8 +138,8 @@ impl RequestTable {
         Some(self.at(*position))
     }
 
-    pub fn seen(&self, id: &RequestId, fingerprint: u64) -> Seen {
-        match self.get(RequestKey::of(id)) {
+    pub fn seen(&self, key: RequestKey, fingerprint: u64) -> Seen {
+        match self.get(key) {
             None => Seen::New,
             Some(remembered) if remembered.fingerprint == fingerprint => Seen::Replay(remembered.outcome()),
             Some(_) => Seen::Conflict,

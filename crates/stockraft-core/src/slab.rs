@@ -10,6 +10,7 @@
 //! state may number them differently.
 
 use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 use std::hash::{BuildHasher, Hash};
 
 /// A value's place in its slab.
@@ -104,16 +105,19 @@ impl<T: Keyed> Slab<T> {
     /// # Panics
     /// If the key is already there: two values under one key would corrupt the table.
     pub fn insert(&mut self, value: T) -> Slot {
-        assert!(self.slot_of(value.key()).is_none(), "a key inserted twice");
-        let slot = self.vacant();
         let key_hash = hash(value.key());
-        *self.cell_mut(slot) = Some(value);
+        let slot = self.vacant();
         let chunks = &self.chunks;
-        let rehash = |&slot: &Slot| {
-            let slot = slot as usize;
-            hash(chunks[slot / CHUNK_SLOTS][slot % CHUNK_SLOTS].as_ref().expect("indexed slot in use").key())
-        };
-        self.index.insert_unique(key_hash, slot, rehash);
+        let at = |slot: Slot| chunks[slot as usize / CHUNK_SLOTS][slot as usize % CHUNK_SLOTS].as_ref();
+        // One probe both checks the key is new and finds where its slot goes.
+        let entry = self.index.entry(
+            key_hash,
+            |&indexed| at(indexed).is_some_and(|v| v.key() == value.key()),
+            |&indexed| hash(at(indexed).expect("indexed slot in use").key()),
+        );
+        let Entry::Vacant(vacant) = entry else { panic!("a key inserted twice") };
+        vacant.insert(slot);
+        self.chunks[slot as usize / CHUNK_SLOTS][slot as usize % CHUNK_SLOTS] = Some(value);
         slot
     }
 

@@ -12,7 +12,7 @@
 use crate::catalog::{Item, Sku, Warehouse};
 use crate::expiry_index::Scheduled;
 use crate::hold::{Hold, HoldState};
-use crate::idempotency::{Remembered, RequestTable};
+use crate::idempotency::{Remembered, RequestKey, RequestTable};
 use crate::ids::{HoldId, ShipmentId};
 use crate::ledger::{Ledger, LedgerEntry};
 use crate::limits::LINE_QUANTITY_MAX;
@@ -163,8 +163,10 @@ impl State {
             // A node upgraded in place restores the image its previous version saved.
             1 => {
                 let old: Body<RememberedV1> = postcard::from_bytes(&covered[HEADER_LEN..]).map_err(decode_error)?;
-                let requests =
-                    old.requests.iter().map(|r| Remembered::new(&r.request_id, r.fingerprint, r.at_ms, &r.outcome));
+                let requests = old
+                    .requests
+                    .iter()
+                    .map(|r| Remembered::new(RequestKey::of(&r.request_id), r.fingerprint, r.at_ms, &r.outcome));
                 let requests = requests.collect();
                 old.with_requests(requests)
             }

@@ -6,7 +6,7 @@ use crate::command::{Command, CommandBody, Op, Request};
 use crate::error::{EntityKind, Rejection};
 use crate::expiry_index::ExpiryIndex;
 use crate::hold_table::HoldTable;
-use crate::idempotency::{Remembered, RequestTable, Seen};
+use crate::idempotency::{Remembered, RequestKey, RequestTable, Seen};
 use crate::ids::*;
 use crate::ledger::Ledger;
 use crate::limits::{IMPORT_BATCH_MAX, RESERVE_BATCH_MAX};
@@ -141,7 +141,7 @@ impl State {
                 // A repeat of an earlier request of this batch: answered as it was.
                 Some(&first) if requests[first].fingerprint == request.fingerprint => Ok(Decision::SameAs(first)),
                 Some(_) => Err(conflict()),
-                None => match self.requests.seen(&request.request_id, request.fingerprint) {
+                None => match self.requests.seen(RequestKey::of(&request.request_id), request.fingerprint) {
                     Seen::Replay(Ok(first)) => Ok(Decision::Replay(Ok(first))),
                     Seen::Replay(Err(first)) => Err(first),
                     Seen::Conflict => Err(conflict()),
@@ -175,7 +175,7 @@ impl State {
                 Decision::SameAs(first) => outcomes[first].clone(),
                 Decision::Execute => {
                     let outcome = self.execute(&request.op);
-                    self.remember(request, &outcome);
+                    self.remember(RequestKey::of(&request.request_id), request, &outcome);
                     outcome
                 }
             };
@@ -232,7 +232,9 @@ impl State {
     fn apply_request(&mut self, request: &Request) -> Outcome {
         validate_op(&request.op)?;
         let fingerprint = request.fingerprint;
-        match self.requests.seen(&request.request_id, fingerprint) {
+        // Hashed once: the lookup and, for a new request, the entry remembered.
+        let key = RequestKey::of(&request.request_id);
+        match self.requests.seen(key, fingerprint) {
             Seen::Replay(first) => return first,
             Seen::Conflict => {
                 return Err(Rejection::AlreadyExists {
@@ -244,16 +246,16 @@ impl State {
             Seen::New => {}
         }
         let outcome = self.execute(&request.op);
-        self.remember(request, &outcome);
+        self.remember(key, request, &outcome);
         outcome
     }
 
     /// Remembers a request's outcome for replays (not refusals of bad input, which changed
     /// nothing and may be corrected and sent again under the same id).
-    fn remember(&mut self, request: &Request, outcome: &Outcome) {
+    fn remember(&mut self, key: RequestKey, request: &Request, outcome: &Outcome) {
         let input_error = matches!(outcome, Err(rejection) if rejection.is_input_error());
         if !input_error {
-            self.requests.remember(Remembered::new(&request.request_id, request.fingerprint, self.clock_ms, outcome));
+            self.requests.remember(Remembered::new(key, request.fingerprint, self.clock_ms, outcome));
         }
     }
 
