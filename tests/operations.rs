@@ -249,9 +249,9 @@ async fn each_role_reaches_only_its_services_and_a_refused_call_changes_nothing(
     expect_exit(&endpoints, &["--token-file", token_file.to_str().unwrap(), "cluster", "status"], &[], 0);
     expect_exit(&endpoints, &["cluster", "check-state"], &[("STOCKCTL_TOKEN", OPERATOR)], 0);
     let out = expect_exit(&endpoints, &["--timeout", "2", "warehouse", "list"], &[("STOCKCTL_TOKEN", ORDER)], 3);
-    assert!(out.contains("PermissionDenied") && out.contains("role order"), "{out}");
+    assert!(out.contains("NOT_PERMITTED") && out.contains("role order"), "{out}");
     let out = expect_exit(&endpoints, &["--timeout", "2", "warehouse", "list"], &[], 3);
-    assert!(out.contains("Unauthenticated"), "{out}");
+    assert!(out.contains("UNAUTHENTICATED") && out.contains("bearer token"), "{out}");
 }
 
 /// Everything a client can see of the shop on the node `client` reaches, as text.
@@ -429,8 +429,12 @@ async fn limits_refuse_oversized_messages_and_extra_watchers_with_clear_errors()
     };
     let refused = call!(client, catalog, receive_stock, huge).expect_err("a 2 MiB message");
     let Error::Rejected(status) = &refused else { panic!("refused, not retried: {refused}") };
-    assert_eq!(status.code(), tonic::Code::OutOfRange, "{status:?}");
-    assert!(status.message().contains("message length too large"), "{status:?}");
+    // RESOURCE_EXHAUSTED, as every other gRPC server answers an oversized message (tonic alone
+    // says OUT_OF_RANGE), with the limit named.
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    let detail = stockraft_client::error_detail(status).expect("a detail");
+    assert_eq!(detail.reason, v1::Reason::LimitExceeded as i32);
+    assert_eq!((detail.limit.as_str(), detail.allowed), ("limits.message_bytes_max", 1_048_576), "{status:?}");
 
     let channel = client.channel_to(&cluster.address(1)).unwrap();
     let mut first = stockraft_proto::v1::inventory_client::InventoryClient::new(channel.clone());
@@ -450,4 +454,80 @@ async fn limits_refuse_oversized_messages_and_extra_watchers_with_clear_errors()
         async move { second.watch_availability(request).await.ok() }
     })
     .await;
+}
+
+/// Every error a caller can provoke reaches it in gRPC's standard rich model, read here with
+/// tonic-types as grpc-status (Python), status.FromError (Go) and StatusProto (Java) read it:
+/// a refusal of the ledger, bytes that are not the method's message, a method that does not
+/// exist. And reflection answers in both protocol versions that tools speak.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_carries_the_standard_rich_detail_and_reflection_speaks_v1alpha_too() {
+    use futures_util::StreamExt;
+    use tonic_types::StatusExt;
+
+    let cluster = Cluster::start(1);
+    cluster.wait_for_leader(&[1]).await;
+    let client = cluster.client();
+    set_up_shop(&client, 2, 600_000, None).await;
+    let channel = client.channel_to(&cluster.address(1)).unwrap();
+
+    // A refusal the ledger decided: ErrorInfo names the reason and the figures, and the full
+    // ErrorDetail travels beside it.
+    let mut inventory = v1::inventory_client::InventoryClient::new(channel.clone());
+    let refused = inventory.reserve(reserve_request("h-1", "b-1", 5)).await.expect_err("5 of 2 units");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    let info = refused.get_details_error_info().expect("an ErrorInfo");
+    assert_eq!((info.reason.as_str(), info.domain.as_str()), ("OUT_OF_STOCK", "stockraft"));
+    assert_eq!((info.metadata["skuId"].as_str(), info.metadata["requested"].as_str()), (SKU, "5"));
+    assert_eq!(stockraft_client::error_detail(&refused).map(|d| d.available), Some(2));
+
+    // Bytes that do not decode as a ReserveRequest (a varint where its first field, a string,
+    // should be): the caller's mistake, INVALID_ARGUMENT, not the server's INTERNAL.
+    let garbage = prost_types::Duration { seconds: 7, nanos: 0 };
+    let refused = raw_call(channel.clone(), "/stockraft.v1.Inventory/Reserve", garbage).await;
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
+    assert_eq!(refused.get_details_error_info().map(|i| i.reason), Some("INVALID_ARGUMENT".into()));
+    assert!(refused.message().contains("/stockraft.v1.Inventory/Reserve"), "{refused:?}");
+
+    // A method that does not exist: UNIMPLEMENTED, with a message and a reason.
+    let refused = raw_call(channel.clone(), "/stockraft.v1.Inventory/ReserveEverything", garbage).await;
+    assert_eq!(refused.code(), tonic::Code::Unimplemented, "{refused:?}");
+    assert_eq!(refused.get_details_error_info().map(|i| i.reason), Some("UNIMPLEMENTED".into()));
+    assert!(refused.message().contains("ReserveEverything"), "{refused:?}");
+
+    // Nothing above changed the shop: both units are still there.
+    let held = inventory.reserve(reserve_request("h-2", "b-2", 2)).await.expect("both units are there");
+    assert_eq!(held.into_inner().hold_id, "h-2");
+
+    // Reflection v1alpha (Python's grpcio-reflection, older grpcurl) lists the API as v1 does.
+    use tonic_reflection::pb::v1alpha::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut replies = ServerReflectionClient::new(channel)
+        .server_reflection_info(futures_util::stream::iter([request]))
+        .await
+        .expect("v1alpha reflection answers")
+        .into_inner();
+    let Some(Ok(reply)) = replies.next().await else { panic!("no reflection reply") };
+    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else { panic!("{reply:?}") };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(names.iter().any(|n| n == "stockraft.v1.Inventory"), "{names:?}");
+}
+
+/// A unary call to `path` carrying `message`, whatever the method expects there.
+async fn raw_call(
+    channel: stockraft_client::Transport,
+    path: &'static str,
+    message: prost_types::Duration,
+) -> tonic::Status {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.expect("the channel is ready");
+    let codec = tonic_prost::ProstCodec::<prost_types::Duration, prost_types::Duration>::default();
+    let path = http::uri::PathAndQuery::from_static(path);
+    grpc.unary(tonic::Request::new(message), path, codec).await.expect_err("the call is refused")
 }

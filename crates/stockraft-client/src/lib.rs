@@ -168,16 +168,20 @@ pub fn new_request_id() -> String {
 /// Whether a failed attempt may be retried, on another node or later. Everything else is a
 /// final answer from the cluster.
 ///
-/// stockd gives every answer of its own an ErrorDetail. A status without one, coded Unknown,
-/// Internal or ResourceExhausted, comes from the transport (an HTTP/2 stream reset when a
-/// connection is cut; a GOAWAY ENHANCE_YOUR_CALM, h2's rapid-reset defence, which tonic
-/// reports as ResourceExhausted): the call may or may not have been applied, so it is retried
+/// stockd gives every answer of its own an ErrorDetail with a reason, and the reason is
+/// REASON_UNSPECIFIED only when the server failed without deciding anything. A status coded
+/// Unknown, Internal or ResourceExhausted with that reason, or with no detail at all (then it
+/// comes from the transport: an HTTP/2 stream reset when a connection is cut; a GOAWAY
+/// ENHANCE_YOUR_CALM, h2's rapid-reset defence, which tonic reports as ResourceExhausted),
+/// leaves the outcome unknown: the call may or may not have been applied, so it is retried
 /// with the same request id, never reported as a refusal. (Found by the chaos runs: calls on a
 /// connection torn down under them were reported as refused although some had been applied.)
 pub fn retryable(status: &Status) -> bool {
     match status.code() {
         Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Aborted => true,
-        Code::Unknown | Code::Internal | Code::ResourceExhausted => error_detail(status).is_none(),
+        Code::Unknown | Code::Internal | Code::ResourceExhausted => {
+            reason(status) == stockraft_proto::v1::Reason::Unspecified
+        }
         _ => false,
     }
 }

@@ -21,6 +21,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use stockraft_proto::errors::refusal;
+use stockraft_proto::v1::Reason;
 use tonic::Status;
 use tower::{Layer, Service};
 
@@ -109,20 +111,24 @@ impl Tokens {
             return Ok(());
         }
         let Need::OneOf(roles) = need(path) else { return Ok(()) };
-        let token = headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
-            .ok_or_else(|| Status::unauthenticated("this call needs a bearer token (authorization: Bearer <token>)"))?;
-        let role = self.role(token).ok_or_else(|| Status::unauthenticated("the bearer token is not known here"))?;
+        let token =
+            headers.get(AUTHORIZATION).and_then(|v| v.as_bytes().strip_prefix(b"Bearer ")).ok_or_else(|| {
+                refusal(
+                    Reason::Unauthenticated,
+                    "this call needs a bearer token: send the metadata `authorization: Bearer <token>`",
+                )
+            })?;
+        let role = self.role(token).ok_or_else(|| {
+            refusal(Reason::Unauthenticated, "the bearer token is not known to this node (auth.tokens in its config)")
+        })?;
         if roles.contains(&role) {
             Ok(())
         } else {
             let allowed: Vec<&str> = roles.iter().map(|r| r.name()).collect();
-            Err(Status::permission_denied(format!(
-                "role {} may not call {path} (allowed: {})",
-                role.name(),
-                allowed.join(", ")
-            )))
+            Err(refusal(
+                Reason::NotPermitted,
+                format!("role {} may not call {path} (allowed: {})", role.name(), allowed.join(", ")),
+            ))
         }
     }
 }

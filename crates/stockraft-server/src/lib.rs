@@ -12,6 +12,7 @@ mod leader_tasks;
 pub mod limits;
 pub mod node;
 pub mod proposer;
+pub mod rich_errors;
 pub mod server;
 pub mod service;
 pub mod telemetry;

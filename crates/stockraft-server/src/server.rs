@@ -6,6 +6,7 @@ use crate::config::{Config, TlsSettings};
 use crate::leader_tasks;
 use crate::limits::{PENDING_RESET_STREAMS_MAX, RAFT_MESSAGE_BYTES_MAX};
 use crate::node::Node;
+use crate::rich_errors::RichErrorsLayer;
 use crate::service::{catalog::CatalogService, cluster::ClusterService, inventory::InventoryService};
 use crate::telemetry;
 use crate::telemetry::logs::LogControl;
@@ -163,6 +164,12 @@ impl Started {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()
             .map_err(|e| StartError::Raft(format!("reflection: {e}")))?;
+        // v1alpha too: Python's grpcio-reflection, older grpcurl and Postman builds speak only it.
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .map_err(|e| StartError::Raft(format!("reflection: {e}")))?;
 
         let tasks = [
             tokio::spawn(leader_tasks::expire_timer(node.clone(), Duration::from_millis(config.expire_interval_ms))),
@@ -207,7 +214,11 @@ impl Started {
             metrics = config.metrics_listen.as_deref().unwrap_or("off"),
             "serving"
         );
-        let layers = tower::ServiceBuilder::new().layer(RpcMetricsLayer).layer(AuthLayer { tokens });
+        // Metrics outermost, so they count the code the client gets after rich errors rewrote it.
+        let layers = tower::ServiceBuilder::new()
+            .layer(RpcMetricsLayer)
+            .layer(RichErrorsLayer { message_bytes_max: message_max })
+            .layer(AuthLayer { tokens });
         // TCP_NODELAY on every accepted connection. (The builder's own `tcp_nodelay` applies only
         // to listeners tonic binds itself, not to an incoming stream: without this, a reply
         // written in two parts waited for the client's delayed ACK, 40 ms, which was the flat
@@ -219,6 +230,7 @@ impl Started {
             .layer(layers)
             .add_service(health_service)
             .add_service(reflection)
+            .add_service(reflection_v1alpha)
             .add_service(inventory)
             .add_service(catalog)
             .add_service(cluster)

@@ -22,7 +22,7 @@ use tower::{Layer, Service};
 
 /// Internal and standard services served beside the public ones (their descriptors are not in
 /// `stockraft_proto::FILE_DESCRIPTOR_SET`).
-const OTHER_METHODS: [&str; 9] = [
+const OTHER_METHODS: [&str; 10] = [
     "/stockraft.raft.v1.RaftTransport/AppendEntries",
     "/stockraft.raft.v1.RaftTransport/StreamAppend",
     "/stockraft.raft.v1.RaftTransport/Vote",
@@ -32,6 +32,7 @@ const OTHER_METHODS: [&str; 9] = [
     "/grpc.health.v1.Health/Check",
     "/grpc.health.v1.Health/Watch",
     "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
 ];
 
 /// Every method path this node serves, as label values that live for the whole process.
