@@ -15,9 +15,13 @@ fn invalid(message: String) -> Rejection {
     Rejection::InvalidArgument(message)
 }
 
-/// A signed API quantity as the ledger's `u32`; the ledger then checks its own bounds.
-pub fn units(field: &str, value: i64) -> Checked<u32> {
-    u32::try_from(value).map_err(|_| invalid(format!("{field} must be between 0 and {}, got {value}", u32::MAX)))
+/// A signed API quantity as the ledger's `u32`, within `range` (the ledger's own bound for the
+/// field, which the ledger checks again), with the real range in the refusal.
+pub fn units(field: &str, value: i64, range: std::ops::RangeInclusive<u32>) -> Checked<u32> {
+    match u32::try_from(value) {
+        Ok(units) if range.contains(&units) => Ok(units),
+        _ => Err(invalid(format!("{field} must be {} to {}, got {value}", range.start(), range.end()))),
+    }
 }
 
 /// The ledger request: its id checked, its op checked for shape ([`Request::new`]), so that
@@ -30,7 +34,12 @@ pub fn reserve_op(r: &v1::ReserveRequest) -> Checked<core::Reserve> {
     let lines = r
         .lines
         .iter()
-        .map(|line| Ok(core::Line { sku: SkuId::new(&line.sku_id)?, quantity: units("line quantity", line.quantity)? }))
+        .map(|line| {
+            Ok(core::Line {
+                sku: SkuId::new(&line.sku_id)?,
+                quantity: units("line quantity", line.quantity, 1..=core::limits::LINE_QUANTITY_MAX)?,
+            })
+        })
         .collect::<Checked<Vec<_>>>()?;
     Ok(core::Reserve {
         hold: HoldId::new(&r.hold_id)?,
@@ -100,7 +109,12 @@ pub fn upsert_sku(r: &v1::UpsertSkuRequest) -> Checked<Request> {
     let components = r
         .components
         .iter()
-        .map(|c| Ok((ItemId::new(&c.item_id)?, units("component quantity", c.quantity)?)))
+        .map(|c| {
+            Ok((
+                ItemId::new(&c.item_id)?,
+                units("component quantity", c.quantity, 1..=core::limits::COMPONENT_QUANTITY_MAX)?,
+            ))
+        })
         .collect::<Checked<Vec<_>>>()?;
     let rules = sale_rules(r.rules.as_ref().cloned().unwrap_or_default())?;
     request(&r.request_id, Op::UpsertSku(core::UpsertSku { id: SkuId::new(&r.sku_id)?, components, rules }))
@@ -167,7 +181,7 @@ pub fn stock_figure(r: &v1::StockFigureRequest, figure: Figure) -> Checked<Reque
     let f = core::StockFigure {
         item: ItemId::new(&r.item_id)?,
         warehouse: WarehouseId::new(&r.warehouse_id)?,
-        units: units("units", r.units)?,
+        units: units("units", r.units, 0..=core::limits::STOCK_QUANTITY_MAX)?,
         note: CompactString::from(r.note.as_str()),
     };
     let op = match figure {
@@ -193,7 +207,7 @@ pub fn add_inbound(r: &v1::AddInboundRequest) -> Checked<Request> {
 pub fn receive_inbound(r: &v1::ReceiveInboundRequest) -> Checked<Request> {
     let op = Op::ReceiveInbound {
         shipment: ShipmentId::new(&r.shipment_id)?,
-        received_units: units("received_units", r.received_units)?,
+        received_units: units("received_units", r.received_units, 0..=core::limits::STOCK_QUANTITY_MAX)?,
         note: CompactString::from(r.note.as_str()),
     };
     request(&r.request_id, op)

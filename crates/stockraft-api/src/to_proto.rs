@@ -1,7 +1,8 @@
 //! Ledger answers into API messages, and ledger rejections into gRPC statuses.
 
 use stockraft_core::{
-    self as core, DeductionMode, ExpiredReason, HoldReceipt, HoldState, LimitKind, Rejection, RiskAction, State,
+    self as core, DeductionMode, ExpiredReason, HoldReceipt, HoldState, LimitKind, Rejection, RiskAction, RiskReason,
+    State,
 };
 use stockraft_proto::errors::{code_for, status_with_detail};
 use stockraft_proto::v1;
@@ -57,32 +58,42 @@ pub fn rejection_detail(r: &Rejection, log_index: u64) -> v1::ErrorDetail {
             detail.allowed = i64::from(*allowed);
             detail.requested = i64::try_from(*requested).unwrap_or(i64::MAX);
         }
-        Rejection::RiskRejected { sku, .. } => detail.sku_id = sku.to_string(),
+        Rejection::RiskRejected { sku, reason } => {
+            detail.sku_id = sku.to_string();
+            match reason {
+                RiskReason::Blocklisted => detail.risk_refusal = v1::RiskRefusal::Blocklisted as i32,
+                RiskReason::Rule(index) => {
+                    detail.risk_refusal = v1::RiskRefusal::Rule as i32;
+                    detail.risk_rule_index = Some(u32::from(*index));
+                }
+            }
+        }
+        Rejection::HoldExpired { hold, reason } => {
+            detail.hold_id = hold.to_string();
+            detail.rehold_refusal = rehold_refusal(*reason) as i32;
+        }
+        Rejection::InvalidTransition { hold, .. } | Rejection::NotYetArrived { hold } => {
+            detail.hold_id = hold.to_string();
+        }
         Rejection::InvalidArgument(_)
         | Rejection::NotApplied { .. }
         | Rejection::NotFound { .. }
-        | Rejection::AlreadyExists { .. }
-        | Rejection::HoldExpired { .. }
-        | Rejection::InvalidTransition { .. }
-        | Rejection::NotYetArrived { .. } => {}
+        | Rejection::AlreadyExists { .. } => {}
     }
     detail
 }
 
+/// The limit as `ErrorDetail.limit` names it: the field that sets it.
 fn limit_name(limit: LimitKind) -> &'static str {
-    match limit {
-        LimitKind::UnitsPerBuyer => "units_per_buyer_max",
-        LimitKind::OpenHoldsPerBuyer => "open_holds_per_buyer_max",
-        LimitKind::RiskCap => "risk_rule_cap_units",
-    }
+    limit.field_name()
 }
 
-/// Why a confirm past the TTL did not re-hold, for messages.
-pub fn expired_reason(reason: ExpiredReason) -> &'static str {
+/// Why a confirm past the TTL did not re-hold, as the API's enum.
+pub fn rehold_refusal(reason: ExpiredReason) -> v1::ReholdRefusal {
     match reason {
-        ExpiredReason::ReholdLimitReached => "rehold limit reached",
-        ExpiredReason::GraceWindowPassed => "grace window passed",
-        ExpiredReason::NoStockForRehold => "no stock for a re-hold",
+        ExpiredReason::ReholdLimitReached => v1::ReholdRefusal::LimitReached,
+        ExpiredReason::GraceWindowPassed => v1::ReholdRefusal::GraceWindowPassed,
+        ExpiredReason::NoStockForRehold => v1::ReholdRefusal::NoStock,
     }
 }
 
@@ -274,7 +285,7 @@ pub fn ledger_entry(e: &core::LedgerEntryView) -> v1::LedgerEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stockraft_core::{EntityKind, ExpiredReason, HoldId, RiskReason, SkuId};
+    use stockraft_core::{EntityKind, HoldId, SkuId};
 
     /// The match in [`reason`] covers every variant (the compiler checks that); this checks that
     /// no two kinds of refusal share a reason a client would have to tell apart by message.
@@ -300,5 +311,76 @@ mod tests {
         assert_eq!(reasons.len(), refusals.len(), "{reasons:?}");
         // A request of a refused all-or-nothing batch was not applied: bad input, like its batch.
         assert_eq!(reason(&Rejection::NotApplied { refused_at: 0 }), v1::Reason::InvalidArgument);
+    }
+
+    /// A refusal says in words and in fields which condition refused it, by the names the API
+    /// uses (SaleRules fields, HoldState names), never by the ledger's Rust variant names.
+    #[test]
+    fn sub_reasons_travel_as_fields_and_messages_are_written_for_people() {
+        let sku = SkuId::new("moutai").unwrap();
+        let hold = HoldId::new("order-7").unwrap();
+        let by_rule = rejection_detail(&Rejection::RiskRejected { sku: sku.clone(), reason: RiskReason::Rule(2) }, 9);
+        assert_eq!(by_rule.risk_refusal, v1::RiskRefusal::Rule as i32);
+        assert_eq!(by_rule.risk_rule_index, Some(2));
+        assert!(by_rule.message.contains("risk rule 2"), "{}", by_rule.message);
+        let blocked =
+            rejection_detail(&Rejection::RiskRejected { sku: sku.clone(), reason: RiskReason::Blocklisted }, 9);
+        assert_eq!((blocked.risk_refusal, blocked.risk_rule_index), (v1::RiskRefusal::Blocklisted as i32, None));
+        assert!(blocked.message.contains("blocklist"), "{}", blocked.message);
+
+        for (reason, refusal, words) in [
+            (ExpiredReason::ReholdLimitReached, v1::ReholdRefusal::LimitReached, "rehold_limit"),
+            (ExpiredReason::GraceWindowPassed, v1::ReholdRefusal::GraceWindowPassed, "rehold_grace_ms"),
+            (ExpiredReason::NoStockForRehold, v1::ReholdRefusal::NoStock, "no stock"),
+        ] {
+            let detail = rejection_detail(&Rejection::HoldExpired { hold: hold.clone(), reason }, 9);
+            assert_eq!((detail.rehold_refusal, detail.hold_id.as_str()), (refusal as i32, "order-7"));
+            assert!(detail.message.contains(words), "{}", detail.message);
+        }
+
+        let capped =
+            Rejection::LimitExceeded { sku: sku.clone(), limit: LimitKind::UnitsPerBuyer, allowed: 2, requested: 3 };
+        let detail = rejection_detail(&capped, 9);
+        assert_eq!(detail.limit, "units_per_buyer_max");
+        assert!(detail.message.contains("units_per_buyer_max is 2"), "{}", detail.message);
+
+        let refusals = [
+            capped,
+            Rejection::LimitExceeded { sku: sku.clone(), limit: LimitKind::RiskCap, allowed: 1, requested: 2 },
+            Rejection::NotFound { kind: EntityKind::Sku, id: "moutai".into() },
+            Rejection::InvalidTransition { hold: hold.clone(), from: HoldState::Released, to: HoldState::Confirmed },
+            Rejection::HoldExpired { hold, reason: ExpiredReason::ReholdLimitReached },
+            Rejection::RiskRejected { sku, reason: RiskReason::Rule(0) },
+        ];
+        let debug_names = [
+            "UnitsPerBuyer",
+            "RiskCap",
+            "Rule(",
+            "Blocklisted",
+            "ReholdLimitReached",
+            "GraceWindowPassed",
+            "NoStockForRehold",
+            "Sku ",
+            "Released",
+            "Confirmed",
+        ];
+        for refusal in &refusals {
+            let message = refusal.to_string();
+            assert!(!debug_names.iter().any(|name| message.contains(name)), "a Rust name in: {message}");
+        }
+        assert!(refusals[3].to_string().contains("from RELEASED to CONFIRMED"), "{}", refusals[3]);
+    }
+
+    #[test]
+    fn a_quantity_out_of_range_is_told_the_real_range() {
+        let line = v1::ReserveRequest {
+            request_id: "r-1".into(),
+            hold_id: "h-1".into(),
+            buyer_id: "b-1".into(),
+            lines: vec![v1::Line { sku_id: "moutai".into(), quantity: -1 }],
+            ..v1::ReserveRequest::default()
+        };
+        let refused = crate::to_core::reserve_op(&line).expect_err("-1 units");
+        assert_eq!(refused.to_string(), "invalid argument: line quantity must be 1 to 10000, got -1");
     }
 }

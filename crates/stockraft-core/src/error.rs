@@ -17,6 +17,20 @@ pub enum EntityKind {
     StockLevel,
 }
 
+impl std::fmt::Display for EntityKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EntityKind::Warehouse => "warehouse",
+            EntityKind::Item => "item",
+            EntityKind::Sku => "SKU",
+            EntityKind::Hold => "hold",
+            EntityKind::Request => "request id",
+            EntityKind::Shipment => "inbound shipment",
+            EntityKind::StockLevel => "stock level",
+        })
+    }
+}
+
 /// Which per-buyer limit a reserve would break.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LimitKind {
@@ -28,6 +42,23 @@ pub enum LimitKind {
     RiskCap,
 }
 
+impl LimitKind {
+    /// The limit as the API names it: the `SaleRules` (or `RiskRule`) field that sets it.
+    pub fn field_name(self) -> &'static str {
+        match self {
+            LimitKind::UnitsPerBuyer => "units_per_buyer_max",
+            LimitKind::OpenHoldsPerBuyer => "open_holds_per_buyer_max",
+            LimitKind::RiskCap => "risk_rules.cap_units",
+        }
+    }
+}
+
+impl std::fmt::Display for LimitKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.field_name())
+    }
+}
+
 /// Why a buyer was turned away by the SKU's anti-scalper rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RiskReason {
@@ -35,6 +66,15 @@ pub enum RiskReason {
     Blocklisted,
     /// Rule number `n` (zero-based, in the SKU's order) matched with a reject action.
     Rule(u16),
+}
+
+impl std::fmt::Display for RiskReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RiskReason::Blocklisted => f.write_str("blocklist"),
+            RiskReason::Rule(n) => write!(f, "risk rule {n} (zero-based, in the order of risk_rules)"),
+        }
+    }
 }
 
 /// Why confirming a hold after its TTL did not take a fresh hold.
@@ -48,31 +88,43 @@ pub enum ExpiredReason {
     NoStockForRehold,
 }
 
+impl std::fmt::Display for ExpiredReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ExpiredReason::ReholdLimitReached => "it has been re-held as often as the SKU's rehold_limit allows",
+            ExpiredReason::GraceWindowPassed => "the SKU's rehold_grace_ms after its expiry has passed",
+            ExpiredReason::NoStockForRehold => "no stock is left to hold for it again",
+        })
+    }
+}
+
 /// A refused command. A rejected command changes no stock, hold or catalog entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum Rejection {
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 
-    #[error("{kind:?} {id:?} not found")]
+    #[error("{kind} {id:?} not found")]
     NotFound { kind: EntityKind, id: String },
 
-    #[error("{kind:?} {id:?} already exists{}", if detail.is_empty() { String::new() } else { format!(": {detail}") })]
+    #[error("{kind} {id:?} already exists{}", if detail.is_empty() { String::new() } else { format!(": {detail}") })]
     AlreadyExists { kind: EntityKind, id: String, detail: String },
 
-    #[error("out of stock: sku {sku} needs {requested} units, {available} can be allocated")]
+    #[error("out of stock: SKU {sku} needs {requested} units, {available} can be allocated")]
     OutOfStock { sku: SkuId, requested: u32, available: u32 },
 
-    #[error("hold {hold} expired ({reason:?})")]
+    #[error("hold {hold} has expired and cannot be re-held: {reason}")]
     HoldExpired { hold: HoldId, reason: ExpiredReason },
 
-    #[error("limit exceeded on sku {sku}: {limit:?} allows {allowed}, the request would reach {requested}")]
+    #[error(
+        "limit exceeded on SKU {sku}: {limit} is {allowed} for this buyer, and this request would bring it to {requested}"
+    )]
     LimitExceeded { sku: SkuId, limit: LimitKind, allowed: u32, requested: u64 },
 
-    #[error("buyer rejected by the risk rules of sku {sku} ({reason:?})")]
+    #[error("the buyer is refused by SKU {sku}'s {reason}")]
     RiskRejected { sku: SkuId, reason: RiskReason },
 
-    #[error("hold {hold} cannot go from {from:?} to {to:?}")]
+    #[error("hold {hold} cannot go from {} to {}", from.name(), to.name())]
     InvalidTransition { hold: HoldId, from: HoldState, to: HoldState },
 
     #[error("hold {hold} cannot ship yet: presold units have not arrived at the warehouse")]

@@ -30,6 +30,18 @@ pub enum HoldState {
 }
 
 impl HoldState {
+    /// The state as the API names it (`HoldState` in the proto), for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            HoldState::Held => "HELD",
+            HoldState::Confirmed => "CONFIRMED",
+            HoldState::Shipped => "SHIPPED",
+            HoldState::Released => "RELEASED",
+            HoldState::Expired => "EXPIRED",
+            HoldState::Cancelled => "CANCELLED",
+        }
+    }
+
     /// Whether the hold's allocations are counted in `held`.
     pub fn is_open(self) -> bool {
         self == HoldState::Held

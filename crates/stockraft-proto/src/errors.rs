@@ -3,7 +3,8 @@
 //! trailer), which every gRPC library reads, holding
 //!
 //! - a `google.rpc.ErrorInfo`: the [`Reason`] name as `reason` (`OUT_OF_STOCK`), [`DOMAIN`] as
-//!   `domain`, and the [`ErrorDetail`]'s figures that are set as `metadata`;
+//!   `domain`, and the [`ErrorDetail`]'s figures that are set as `metadata` (lowerCamelCase
+//!   keys; enum values by name without their prefix: `reholdRefusal: GRACE_WINDOW_PASSED`);
 //! - the full [`ErrorDetail`], packed as `Any` ([`ERROR_DETAIL_TYPE_URL`]);
 //! - a `google.rpc.RetryInfo` when the same call may simply be sent again (UNAVAILABLE,
 //!   NOT_LEADER).
@@ -12,7 +13,7 @@
 //! this and also the bare `ErrorDetail` that servers before the rich model sent, so a new client
 //! reads an old server during a rolling upgrade.
 
-use crate::v1::{ErrorDetail, Reason};
+use crate::v1::{ErrorDetail, Reason, ReholdRefusal, RiskRefusal};
 use prost::Message;
 use std::time::Duration;
 use tonic::{Code, Status};
@@ -91,6 +92,22 @@ fn error_info(reason: Reason, detail: &ErrorDetail) -> pb::ErrorInfo {
     }
     if detail.log_index != 0 {
         put("logIndex", detail.log_index.to_string());
+    }
+    if !detail.hold_id.is_empty() {
+        put("holdId", detail.hold_id.clone());
+    }
+    if let Ok(refusal) = ReholdRefusal::try_from(detail.rehold_refusal)
+        && refusal != ReholdRefusal::Unspecified
+    {
+        put("reholdRefusal", refusal.as_str_name().trim_start_matches("REHOLD_REFUSAL_").to_string());
+    }
+    if let Ok(refusal) = RiskRefusal::try_from(detail.risk_refusal)
+        && refusal != RiskRefusal::Unspecified
+    {
+        put("riskRefusal", refusal.as_str_name().trim_start_matches("RISK_REFUSAL_").to_string());
+    }
+    if let Some(index) = detail.risk_rule_index {
+        put("riskRuleIndex", index.to_string());
     }
     pb::ErrorInfo { reason: reason_name(reason).to_string(), domain: DOMAIN.to_string(), metadata }
 }
@@ -233,6 +250,31 @@ mod tests {
         assert_eq!(details.retry_info().expect("RetryInfo").retry_delay, Some(Duration::ZERO));
         let status = unavailable("no leader");
         assert_eq!(status.get_details_retry_info().unwrap().retry_delay, Some(RETRY_AFTER_UNAVAILABLE));
+    }
+
+    #[test]
+    fn sub_reasons_are_metadata_by_name() {
+        use tonic_types::StatusExt;
+        let expired = ErrorDetail {
+            reason: Reason::HoldExpired as i32,
+            message: "hold order-7 has expired".into(),
+            hold_id: "order-7".into(),
+            rehold_refusal: ReholdRefusal::GraceWindowPassed as i32,
+            ..ErrorDetail::default()
+        };
+        let info = status_with_detail(Code::FailedPrecondition, expired).get_details_error_info().unwrap();
+        assert_eq!(
+            (info.metadata["holdId"].as_str(), info.metadata["reholdRefusal"].as_str()),
+            ("order-7", "GRACE_WINDOW_PASSED")
+        );
+        let by_rule = ErrorDetail {
+            reason: Reason::RiskRejected as i32,
+            risk_refusal: RiskRefusal::Rule as i32,
+            risk_rule_index: Some(0),
+            ..ErrorDetail::default()
+        };
+        let info = status_with_detail(Code::PermissionDenied, by_rule).get_details_error_info().unwrap();
+        assert_eq!((info.metadata["riskRefusal"].as_str(), info.metadata["riskRuleIndex"].as_str()), ("RULE", "0"));
     }
 
     #[test]
