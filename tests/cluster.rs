@@ -52,7 +52,7 @@ async fn a_three_node_cluster_elects_a_leader_and_serves_through_any_node() {
 
     // A linearizable read through a follower sees every acknowledged write: 10 - 2 confirmed.
     let availability = availability(&via_first).await.expect("availability");
-    assert_eq!(availability.on_hand_units, 8);
+    assert_eq!(availability.sellable_units, 8);
     assert_eq!(hold_state(&via_second, "order-1").await, v1::HoldState::Confirmed);
 }
 
@@ -76,12 +76,12 @@ async fn a_follower_streams_availability_as_it_changes() {
         .into_inner();
     // The first message is the current figure, as far as the follower has applied (the
     // stock may still be on its way to it).
-    let mut seen = vec![watch.next().await.unwrap().unwrap().on_hand_units];
+    let mut seen = vec![watch.next().await.unwrap().unwrap().sellable_units];
     reserve(&client, "order-1", "alice", 2).await.unwrap();
     reserve(&client, "order-2", "bob", 3).await.unwrap();
     while seen.last() != Some(&0) {
         let update = tokio::time::timeout(CONDITION_TIMEOUT, watch.next()).await.expect("an update in time");
-        seen.push(update.unwrap().unwrap().on_hand_units);
+        seen.push(update.unwrap().unwrap().sellable_units);
     }
     // Figures only go down here, and each one sent differs from the one before.
     assert!(seen.windows(2).all(|w| w[0] > w[1]), "{seen:?}");
@@ -142,7 +142,7 @@ async fn an_idle_cluster_appends_nothing_until_a_hold_comes_due() {
     })
     .await;
     assert_eq!(local_ledger(&cluster, leader, v1::LedgerOp::Expire).await.len(), 1);
-    assert_eq!(availability(&client).await.unwrap().on_hand_units, 10);
+    assert_eq!(availability(&client).await.unwrap().sellable_units, 10);
     // The expired hold is kept (closed) for a week and its request id for a day: nothing more
     // is due until then.
     quiet_for("an expired hold").await;
@@ -326,7 +326,7 @@ async fn bad_requests_get_invalid_argument_and_change_nothing() {
     // Only the one valid reserve reached the ledger; stock moved by exactly its unit.
     assert_eq!(local_ledger(&cluster, leader, v1::LedgerOp::Reserve).await.len(), reserves_before + 1);
     let availability = availability(&follower).await.unwrap();
-    assert_eq!(availability.on_hand_units, 9);
+    assert_eq!(availability.sellable_units, 9);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -408,7 +408,7 @@ async fn a_batch_reserve_answers_each_reserve_in_its_slot() {
     assert_eq!(reasons, [None, Some(v1::Reason::InvalidArgument as i32), None, Some(v1::Reason::OutOfStock as i32)]);
     assert_eq!(hold_state(&follower, "order-3").await, v1::HoldState::Held);
     let availability = availability(&follower).await.unwrap();
-    assert_eq!(availability.on_hand_units, 0);
+    assert_eq!(availability.sellable_units, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -457,5 +457,5 @@ async fn reserves_from_many_tasks_are_batched_and_each_caller_gets_what_it_would
         let detail = |status| stockraft_client::error_detail(status).map(|d| (d.reason, d.sku_id, d.limit, d.allowed));
         assert_eq!(detail(batched), detail(alone));
     }
-    assert_eq!(availability(&client).await.unwrap().on_hand_units, 0);
+    assert_eq!(availability(&client).await.unwrap().sellable_units, 0);
 }

@@ -235,7 +235,7 @@ async fn each_role_reaches_only_its_services_and_a_refused_call_changes_nothing(
 
     // Nothing refused changed anything: one hold, the stock as received.
     let availability = availability(&office).await.expect("backoffice may read availability");
-    assert_eq!(availability.on_hand_units, 4, "5 received, 1 held");
+    assert_eq!(availability.sellable_units, 4, "5 received, 1 held");
     for hold in ["order-2", "order-3", "order-4"] {
         let missing =
             call!(office, inventory, get_hold, v1::GetHoldRequest { hold_id: hold.into(), allow_stale: false });
@@ -265,7 +265,7 @@ async fn shop_state(client: &stockraft_client::Client, holds: &[String]) -> Stri
         seen += &format!("{} {} {:?} {:?}\n", hold.hold_id, hold.state, hold.lines, hold.buyer_id);
     }
     let availability = availability(client).await.expect("availability");
-    seen + &format!("available {} {:?}", availability.on_hand_units, availability.warehouses)
+    seen + &format!("available {} {:?}", availability.sellable_units, availability.warehouses)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -395,7 +395,7 @@ async fn a_csv_import_checks_every_line_and_applies_each_batch_whole_or_not_at_a
     // Importing the same counts again sets the same figures (counts, not receipts).
     import("stock", &stock, &[], 0);
     let out = expect_exit(&endpoints, &["--output", "json", "availability", "moutai-flash"], &[], 0);
-    assert!(out.contains("\"onHandUnits\": 15"), "{out}");
+    assert!(out.contains("\"sellableUnits\": 15"), "{out}");
 
     // The audit ledger, exported: a header and one COUNT_STOCK row per line applied (the
     // second import found the figures already counted, so it moved nothing).

@@ -62,7 +62,7 @@ async fn an_operator_sets_up_a_sale_and_sells_through_any_node() {
     let confirmed = json(&all, &["confirm", "order-1"]);
     assert_eq!(confirmed["state"], "CONFIRMED");
     let availability = json(&follower, &["availability", "moutai-flash"]);
-    assert_eq!(availability["onHandUnits"], 1);
+    assert_eq!(availability["sellableUnits"], 1);
 
     let watched = ok(&follower, &["watch", "moutai-flash", "--count", "1"]);
     assert!(watched.contains("sku_id=moutai-flash"), "{watched}");

@@ -92,7 +92,8 @@ pub fn upsert_warehouse(r: &v1::UpsertWarehouseRequest) -> Checked<Request> {
         name: CompactString::from(w.name.as_str()),
         region: CompactString::from(w.region.as_str()),
         priority: w.priority,
-        active: w.active,
+        // Absent means active (the proto says why).
+        active: w.active.unwrap_or(true),
     });
     request(&r.request_id, op)
 }
@@ -237,7 +238,14 @@ pub fn ledger_query(q: &v1::LedgerQuery) -> Checked<core::LedgerQuery> {
         from_ms: q.from_ms,
         until_ms: q.until_ms,
         from_seq: q.from_seq,
-        limit: if q.limit == 0 { 1000 } else { q.limit as usize },
+        limit: match q.limit as usize {
+            0 => 1000,
+            n @ 1..=core::limits::LEDGER_QUERY_MAX => n,
+            n => {
+                let max = core::limits::LEDGER_QUERY_MAX;
+                return Err(invalid(format!("limit must be 1 to {max} (0 for 1000), got {n}")));
+            }
+        },
     })
 }
 
@@ -288,5 +296,34 @@ pub fn import_op(op: &v1::ImportOp) -> Checked<Request> {
         Some(Import::ReceiveStock(r)) => stock_figure(r, Figure::Receive),
         Some(Import::SafetyStock(r)) => stock_figure(r, Figure::SafetyStock),
         None => Err(Rejection::invalid("an import operation needs one of its fields set")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_warehouse_sent_without_active_is_active() {
+        let request = |active| v1::UpsertWarehouseRequest {
+            request_id: "r-1".into(),
+            warehouse: Some(v1::Warehouse { id: "sh-01".into(), active, ..v1::Warehouse::default() }),
+        };
+        let active_of = |active| match upsert_warehouse(&request(active)).expect("a valid warehouse").op {
+            Op::UpsertWarehouse(w) => w.active,
+            other => panic!("{other:?}"),
+        };
+        assert!(active_of(None), "an absent field must not disable the warehouse's stock");
+        assert!(active_of(Some(true)));
+        assert!(!active_of(Some(false)));
+    }
+
+    #[test]
+    fn a_ledger_query_over_the_stated_limit_is_refused() {
+        let query = |limit| v1::LedgerQuery { limit, ..v1::LedgerQuery::default() };
+        assert_eq!(ledger_query(&query(0)).unwrap().limit, 1000);
+        assert_eq!(ledger_query(&query(10_000)).unwrap().limit, 10_000);
+        let refused = ledger_query(&query(20_000)).expect_err("20,000 > 10,000");
+        assert_eq!(refused.to_string(), "invalid argument: limit must be 1 to 10000 (0 for 1000), got 20000");
     }
 }

@@ -174,14 +174,14 @@ pub fn stock_level(item: &str, warehouse: &str, level: &core::StockLevel) -> v1:
 pub fn availability(a: &core::SkuAvailability, as_of_log_index: u64) -> v1::Availability {
     v1::Availability {
         sku_id: a.sku.to_string(),
-        on_hand_units: a.on_hand_units,
+        sellable_units: a.sellable_units,
         presale_units: a.presale_units,
         warehouses: a
             .warehouses
             .iter()
             .map(|w| v1::WarehouseAvailability {
                 warehouse_id: w.warehouse.to_string(),
-                on_hand_units: w.on_hand_units,
+                sellable_units: w.sellable_units,
                 with_transit_units: w.with_transit_units,
             })
             .collect(),
@@ -195,7 +195,7 @@ pub fn warehouse(w: &core::Warehouse) -> v1::Warehouse {
         name: w.name.to_string(),
         region: w.region.to_string(),
         priority: w.priority,
-        active: w.active,
+        active: Some(w.active),
     }
 }
 

@@ -18,8 +18,13 @@ pub struct Stock {
 }
 
 pub async fn set_up(client: &Client, run: &str, skus: usize, units: u32, rules: v1::SaleRules) -> Result<Stock, Error> {
-    let warehouse =
-        v1::Warehouse { id: WAREHOUSE.into(), name: "bench".into(), region: "east".into(), priority: 1, active: true };
+    let warehouse = v1::Warehouse {
+        id: WAREHOUSE.into(),
+        name: "bench".into(),
+        region: "east".into(),
+        priority: 1,
+        active: Some(true),
+    };
     call!(
         client,
         catalog,
@@ -66,7 +71,7 @@ pub async fn left_on_sale(client: &Client, skus: &[String]) -> Result<Vec<u32>, 
     stream::iter(skus.iter().cloned())
         .map(|sku| async move {
             let request = v1::GetAvailabilityRequest { sku_id: sku, allow_stale: false };
-            call!(client, inventory, get_availability, request).map(|a| a.on_hand_units)
+            call!(client, inventory, get_availability, request).map(|a| a.sellable_units)
         })
         .buffered(SETUP_CONCURRENCY)
         .try_collect()

@@ -90,7 +90,7 @@ pub async fn run(
         let caught_up = local.node_status(&address).await.is_ok_and(|s| s.applied_log_index >= applied);
         if caught_up {
             let request = v1::GetAvailabilityRequest { sku_id: sku.clone(), allow_stale: true };
-            if call!(local, inventory, get_availability, request).is_ok_and(|a| a.on_hand_units == 0) {
+            if call!(local, inventory, get_availability, request).is_ok_and(|a| a.sellable_units == 0) {
                 break started.elapsed();
             }
         }

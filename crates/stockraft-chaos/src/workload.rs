@@ -62,7 +62,8 @@ pub fn initial_units(sale: &Sale) -> u32 {
 /// Creates the warehouses, items, SKUs (PRE_DEDUCT, no re-holds, split allowed) and stock.
 pub async fn set_up_shop(client: &Client, sale: &Sale) -> Result<(), Error> {
     for (id, region, priority) in WAREHOUSES {
-        let warehouse = v1::Warehouse { id: id.into(), name: id.into(), region: region.into(), priority, active: true };
+        let warehouse =
+            v1::Warehouse { id: id.into(), name: id.into(), region: region.into(), priority, active: Some(true) };
         let request = v1::UpsertWarehouseRequest { request_id: new_request_id(), warehouse: Some(warehouse) };
         call!(client, catalog, upsert_warehouse, request)?;
     }
@@ -149,7 +150,7 @@ pub async fn perform(client: &Client, history: &History, process: usize, call: C
             let request = v1::GetAvailabilityRequest { sku_id: sku_id(*sku), allow_stale: false };
             match call!(client, inventory, get_availability, request) {
                 Ok(availability) => Outcome::Available {
-                    units: availability.on_hand_units,
+                    units: availability.sellable_units,
                     as_of_log_index: availability.as_of_log_index,
                 },
                 Err(e) => failure(&e),

@@ -101,7 +101,7 @@ fn op(kind: Kind, line: &Line<'_>) -> Result<v1::import_op::Op, String> {
                 name: line.required("name")?,
                 region: line.get("region").to_string(),
                 priority: line.number("priority", 0)?,
-                active: line.flag("active", true)?,
+                active: Some(line.flag("active", true)?),
             }),
         }),
         Kind::Items => Op::Item(v1::UpsertItemRequest {

@@ -518,7 +518,7 @@ async fn warehouse(client: &Client, out: Format, command: WarehouseCommand) -> R
         WarehouseCommand::Upsert { id, name, region, priority, inactive, mutation } => {
             let request = v1::UpsertWarehouseRequest {
                 request_id: mutation.id(),
-                warehouse: Some(v1::Warehouse { id, name, region, priority, active: !inactive }),
+                warehouse: Some(v1::Warehouse { id, name, region, priority, active: Some(!inactive) }),
             };
             output::print(out, "Warehouse", &call!(client, catalog, upsert_warehouse, request));
         }

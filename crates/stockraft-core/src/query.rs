@@ -37,7 +37,7 @@ pub struct LineView {
 pub struct SkuAvailability {
     pub sku: SkuId,
     /// Units sellable from on-hand stock (whole SKU units, one warehouse per unit).
-    pub on_hand_units: u32,
+    pub sellable_units: u32,
     /// Further units sellable ahead of inbound stock, within the SKU's presale allowance.
     pub presale_units: u32,
     pub warehouses: Vec<WarehouseAvailability>,
@@ -46,7 +46,7 @@ pub struct SkuAvailability {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WarehouseAvailability {
     pub warehouse: WarehouseId,
-    pub on_hand_units: u32,
+    pub sellable_units: u32,
     pub with_transit_units: u32,
 }
 
@@ -139,21 +139,21 @@ impl State {
             .allocation_order
             .iter()
             .map(|&warehouse| {
-                let (on_hand_units, with_transit_units) = self.sellable_units(sku, warehouse);
+                let (sellable_units, with_transit_units) = self.sellable_units(sku, warehouse);
                 WarehouseAvailability {
                     warehouse: self.warehouses[warehouse as usize].id.clone(),
-                    on_hand_units,
+                    sellable_units,
                     with_transit_units,
                 }
             })
             .collect();
-        let on_hand_units = warehouses.iter().fold(0u32, |sum, w| sum.saturating_add(w.on_hand_units));
+        let sellable_units = warehouses.iter().fold(0u32, |sum, w| sum.saturating_add(w.sellable_units));
         let transit_units =
-            warehouses.iter().fold(0u32, |sum, w| sum.saturating_add(w.with_transit_units - w.on_hand_units));
+            warehouses.iter().fold(0u32, |sum, w| sum.saturating_add(w.with_transit_units - w.sellable_units));
         let presale_left = sku.rules.presale_units_max.saturating_sub(sku.presale_units_live);
         SkuAvailability {
             sku: sku.id.clone(),
-            on_hand_units,
+            sellable_units,
             presale_units: transit_units.min(presale_left),
             warehouses,
         }

@@ -139,7 +139,7 @@ mod presale {
     fn in_transit_units_sell_only_for_presale_skus_and_only_up_to_the_cap() {
         let mut shop = presale_shop(1, 100, 3);
         let availability = shop.state.availability(&sku_id("moutai")).unwrap();
-        assert_eq!((availability.on_hand_units, availability.presale_units), (1, 3));
+        assert_eq!((availability.sellable_units, availability.presale_units), (1, 3));
         assert!(matches!(shop.reserve("plain", "zed", &[("no-presale", 2)]), Err(Rejection::OutOfStock { .. })));
 
         let hold = shop.reserve("p1", "alice", &[("moutai", 3)]).unwrap();

@@ -95,7 +95,7 @@ fn main() {
             name: "Chengdu".into(),
             region: "west".into(),
             priority: 2,
-            active: true,
+            active: Some(true),
         }),
     };
     write("request", "warehouse", &[&[4u8][..], &warehouse.encode_to_vec()].concat());

@@ -16,7 +16,7 @@ pub async fn set_up_shop(client: &Client, units: i64, ttl_ms: u64, per_buyer: Op
         name: "Shanghai".into(),
         region: "east".into(),
         priority: 1,
-        active: true,
+        active: Some(true),
     };
     call!(
         client,
@@ -80,7 +80,7 @@ pub async fn availability(client: &Client) -> Result<v1::Availability, Error> {
 pub async fn local_availability(cluster: &Cluster, id: u64) -> Option<u32> {
     let client = cluster.client_of(id);
     let request = v1::GetAvailabilityRequest { sku_id: SKU.into(), allow_stale: true };
-    call!(client, inventory, get_availability, request).ok().map(|a| a.on_hand_units)
+    call!(client, inventory, get_availability, request).ok().map(|a| a.sellable_units)
 }
 
 /// Node `id`'s own ledger entries of one operation, as (log index, hold) pairs.

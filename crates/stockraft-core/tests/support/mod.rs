@@ -188,7 +188,7 @@ impl Shop {
     }
 
     pub fn available(&self, sku: &str) -> u32 {
-        self.state.availability(&sku_id(sku)).unwrap().on_hand_units
+        self.state.availability(&sku_id(sku)).unwrap().sellable_units
     }
 
     /// Everything a client can observe of stock and holds (not the log position or the clock,
