@@ -5,7 +5,9 @@
 #   - a C toolchain, for crates that build C code;
 #   - libclang, which the RocksDB bindings need at build time (bindgen);
 #   - kill(1) (procps), which the chaos runs use to pause and resume nodes (SIGSTOP, SIGCONT);
-#   - the DejaVu Sans font (fonts-dejavu-core), which stockbench --plot draws its text with.
+#   - the DejaVu Sans font (fonts-dejavu-core), which stockbench --plot draws its text with;
+#   - Python 3 with venv, for the Python client's tests (clients/python installs its own
+#     packages with pip into a virtual environment there).
 set -euo pipefail
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -18,6 +20,8 @@ command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 [ -x /bin/kill ] || [ -x /usr/bin/kill ] || missing+=(procps)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

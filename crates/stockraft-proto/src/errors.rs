@@ -25,8 +25,9 @@ pub const DOMAIN: &str = "stockraft";
 /// The `Any` type URL of [`ErrorDetail`] inside the rich status.
 pub const ERROR_DETAIL_TYPE_URL: &str = "type.googleapis.com/stockraft.v1.ErrorDetail";
 
-/// `RetryInfo.retry_delay` on UNAVAILABLE: about one election (stockd's default election
-/// timeout is 150-300 ms), after which a new leader usually answers.
+/// `RetryInfo.retry_delay` on UNAVAILABLE: about half of stockd's default election timeout
+/// (300-600 ms), so a client asks again while an election is still likely to be finishing,
+/// not long after a new leader could have answered.
 pub const RETRY_AFTER_UNAVAILABLE: Duration = Duration::from_millis(250);
 
 /// A status with `detail` in the rich model; the message is the detail's message.
