@@ -22,4 +22,4 @@ mkdir -p "$generated"
 
 export STOCKD=${STOCKD:-$PWD/target/debug/stockd}
 cd clients/python
-exec .venv/bin/python -m unittest discover -s tests -t . -v
+exec .venv/bin/python -m unittest discover -s tests -v

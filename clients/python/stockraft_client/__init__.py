@@ -110,6 +110,8 @@ class Cluster:
         self.deadline = deadline
         self._channels = {}
         self._preferred = 0
+        # Attempts sent again because the previous one's outcome was open.
+        self.retries = 0
 
     def channel(self, endpoint: str) -> grpc.Channel:
         if endpoint not in self._channels:
@@ -137,6 +139,7 @@ class Cluster:
                 seen = refusal(error)
                 if not _open(seen) or time.monotonic() + backoff > give_up_at:
                     raise
+                self.retries += 1
                 leader = seen.detail.leader_address if seen.detail is not None else ""
                 if leader:
                     if leader not in self.endpoints:

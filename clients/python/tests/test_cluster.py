@@ -70,9 +70,9 @@ class ThreeNodes:
             self.start(n)
 
     def start(self, n: int):
-        log = open(os.path.join(self.dir.name, f"node{n}.log"), "ab")
         config = os.path.join(self.dir.name, f"node{n}.toml")
-        self.processes[n] = subprocess.Popen([STOCKD, "--config", config], stdout=log, stderr=log)
+        with open(os.path.join(self.dir.name, f"node{n}.log"), "ab") as log:
+            self.processes[n] = subprocess.Popen([STOCKD, "--config", config], stdout=log, stderr=log)
 
     def kill(self, n: int):
         self.processes[n].send_signal(signal.SIGKILL)
@@ -186,6 +186,7 @@ class APythonOrderService(unittest.TestCase):
         left = self.availability().sellable_units
         sold = []
         sold_out = []
+        retries = []
         lock = threading.Lock()
 
         def buyer(n: int):
@@ -206,6 +207,8 @@ class APythonOrderService(unittest.TestCase):
                             sold_out.append(n)
                         return
             finally:
+                with lock:
+                    retries.append(cluster.retries)
                 cluster.close()
 
         leader = self.nodes.leader()
@@ -219,6 +222,7 @@ class APythonOrderService(unittest.TestCase):
         # Every buyer ended on OUT_OF_STOCK, and exactly the stock was sold, not one unit more.
         self.assertEqual(len(sold_out), 8)
         self.assertEqual(len(sold), left)
+        self.assertGreater(sum(retries), 0, "the kill left some calls' outcome open, and they were retried")
         survivors = tuple(n for n in (1, 2, 3) if n != leader)
         self.assertNotEqual(self.nodes.leader(among=survivors), leader)
         self.assertEqual(self.availability().sellable_units, 0)
