@@ -3,7 +3,8 @@
 # cluster. Creates clients/python/.venv if missing, installs clients/python/requirements.txt
 # into it with pip, generates the stubs from proto/ with grpcio-tools into
 # clients/python/generated, and runs clients/python/tests. STOCKD names the stockd binary
-# (default: target/debug/stockd, which `cargo build --workspace` makes).
+# (default: $CARGO_TARGET_DIR/debug/stockd, or target/debug/stockd; `cargo build --workspace`
+# makes it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,13 @@ mkdir -p "$generated"
   proto/stockraft/v1/types.proto proto/stockraft/v1/inventory.proto \
   proto/stockraft/v1/catalog.proto proto/stockraft/v1/cluster.proto
 
-export STOCKD=${STOCKD:-$PWD/target/debug/stockd}
+# The debug build that `make test` made (CI points CARGO_TARGET_DIR outside the clone).
+target=${CARGO_TARGET_DIR:-target}
+case "$target" in /*) ;; *) target=$PWD/$target ;; esac
+export STOCKD=${STOCKD:-$target/debug/stockd}
+if [ ! -x "$STOCKD" ]; then
+  echo "python-client: no stockd at $STOCKD (build it with cargo build --workspace, or set STOCKD)" >&2
+  exit 1
+fi
 cd clients/python
 exec .venv/bin/python -m unittest discover -s tests -v

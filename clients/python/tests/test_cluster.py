@@ -33,7 +33,7 @@ from stockraft_client import (
 )
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-STOCKD = os.environ.get("STOCKD", os.path.join(REPO, "target", "debug", "stockd"))
+STOCKD = os.environ.get("STOCKD", os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target")), "debug", "stockd"))
 UNITS = 300
 SKU = "py-flash"
 
