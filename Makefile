@@ -56,11 +56,11 @@ test: deps lint ## Run every test: lint, unit, property, storage conformance, cl
 	{ $(CARGO) build $(WORKSPACE) --all-targets && $(CARGO) test $(WORKSPACE) --benches && $(CARGO) test $(WORKSPACE); } 2>&1 | tee $$log; status=$$?; \
 	awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' $$log; \
 	rm -f $$log; [ $$status -eq 0 ] || exit $$status; \
-	scripts/python-client.sh; \
+	scripts/python-client.sh || exit $$?; \
 	scripts/fuzz.sh $(FUZZ_TEST_SECONDS)
 
 test-python: deps ## The Python client (clients/python) against a real 3-node cluster: stubs generated from proto/, rich errors, reflection, a leader kill (pip installs into clients/python/.venv)
-	$(CARGO) build $(WORKSPACE) --bins
+	$(CARGO) build $(WORKSPACE) --all-targets
 	scripts/python-client.sh
 
 fuzz: deps ## Fuzz the Raft command decoder, snapshot restore and request validation (FUZZ_SECONDS each; cargo-fuzz on stable)

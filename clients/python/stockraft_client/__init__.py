@@ -83,7 +83,12 @@ def refusal(error: grpc.RpcError) -> Refusal:
     """The rich status of a failed call. A status without details (a connection cut before the
     server answered) gives a Refusal with only its code and message."""
     found = Refusal(code=error.code(), message=error.details() or "")
-    status = rpc_status.from_call(error)
+    try:
+        status = rpc_status.from_call(error)
+    except ValueError:
+        # Details that are not a google.rpc.Status matching the call (a server before the
+        # rich model sent a bare ErrorDetail): only the code and message are known.
+        return found
     if status is None:
         return found
     for packed in status.details:
@@ -141,7 +146,9 @@ class Cluster:
                     raise
                 self.retries += 1
                 leader = seen.detail.leader_address if seen.detail is not None else ""
-                if leader:
+                # Straight to a leader that another node names; if the named node is the one
+                # that just answered, it is not leading any more: back off like any retry.
+                if leader and leader != endpoint:
                     if leader not in self.endpoints:
                         self.endpoints.append(leader)
                     self._preferred = self.endpoints.index(leader)

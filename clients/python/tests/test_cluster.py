@@ -38,10 +38,16 @@ UNITS = 300
 SKU = "py-flash"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(count: int) -> list:
+    """Ports free now, all held until all are chosen (so no two are the same)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def reserve_request(hold: str, buyer: str, quantity: int = 1) -> inventory_pb2.ReserveRequest:
@@ -58,7 +64,7 @@ class ThreeNodes:
 
     def __init__(self):
         self.dir = tempfile.TemporaryDirectory(prefix="stockraft-python-")
-        self.addresses = {n: f"127.0.0.1:{free_port()}" for n in (1, 2, 3)}
+        self.addresses = {n: f"127.0.0.1:{port}" for n, port in zip((1, 2, 3), free_ports(3))}
         self.processes = {}
         members = ",\n".join(f'  {{ id = {n}, address = "{a}" }}' for n, a in self.addresses.items())
         for n, address in self.addresses.items():
@@ -113,6 +119,8 @@ class APythonOrderService(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.nodes = ThreeNodes()
+        # Runs even if the rest of the set-up fails: no stockd is left behind.
+        cls.addClassCleanup(cls.nodes.stop)
         cls.nodes.leader()
         cls.cluster = Cluster(cls.nodes.addresses.values())
         call = cls.cluster.call
@@ -132,7 +140,6 @@ class APythonOrderService(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.cluster.close()
-        cls.nodes.stop()
 
     def availability(self) -> types_pb2.Availability:
         return self.cluster.call(inventory_pb2_grpc.InventoryStub, "GetAvailability",
@@ -214,7 +221,9 @@ class APythonOrderService(unittest.TestCase):
         leader = self.nodes.leader()
         with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
             buyers = [pool.submit(buyer, n) for n in range(8)]
-            while len(sold) < left // 3:
+            give_up_at = time.monotonic() + 60
+            while len(sold) < left // 3 and not all(b.done() for b in buyers):
+                self.assertLess(time.monotonic(), give_up_at, "the sale stalled before the kill")
                 time.sleep(0.01)
             self.nodes.kill(leader)
             for done in buyers:
@@ -226,7 +235,9 @@ class APythonOrderService(unittest.TestCase):
         survivors = tuple(n for n in (1, 2, 3) if n != leader)
         self.assertNotEqual(self.nodes.leader(among=survivors), leader)
         self.assertEqual(self.availability().sellable_units, 0)
+        # The killed node comes back, catches up and agrees.
         self.nodes.start(leader)
+        self.assertEqual(self.nodes.leader(), self.nodes.leader(among=survivors))
 
 
 if __name__ == "__main__":

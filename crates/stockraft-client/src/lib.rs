@@ -179,9 +179,8 @@ pub fn new_request_id() -> String {
 pub fn retryable(status: &Status) -> bool {
     match status.code() {
         Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Aborted => true,
-        Code::Unknown | Code::Internal | Code::ResourceExhausted => {
-            reason(status) == stockraft_proto::v1::Reason::Unspecified
-        }
+        // A reason this build does not know is still a reason: the server decided.
+        Code::Unknown | Code::Internal | Code::ResourceExhausted => error_detail(status).is_none_or(|d| d.reason == 0),
         _ => false,
     }
 }

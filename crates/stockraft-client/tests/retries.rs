@@ -30,3 +30,13 @@ fn the_clusters_own_refusals_are_final() {
     assert!(!retryable(&status_with_detail(Code::Internal, out_of_stock)));
     assert!(!retryable(&invalid_argument("quantity must be 1 or more")));
 }
+
+#[test]
+fn a_server_failure_without_a_reason_is_open_and_a_reason_from_a_newer_server_is_final() {
+    // The server failed without deciding (REASON_UNSPECIFIED): the outcome is open.
+    let failed = ErrorDetail { reason: 0, message: "storage answered out of shape".into(), ..ErrorDetail::default() };
+    assert!(retryable(&status_with_detail(Code::Internal, failed)));
+    // A reason this build does not know is still the server's decision, not an open outcome.
+    let newer = ErrorDetail { reason: 99, message: "a refusal of a newer server".into(), ..ErrorDetail::default() };
+    assert!(!retryable(&status_with_detail(Code::ResourceExhausted, newer)));
+}

@@ -14,8 +14,9 @@ use openraft::storage::RaftStateMachine;
 use std::collections::BTreeSet;
 use std::time::Duration;
 use stockraft_core::{Outcome, Request, State};
-use stockraft_proto::errors::{error_detail, not_leader, unavailable};
+use stockraft_proto::errors::{error_detail, not_leader, status_with_detail, unavailable};
 use stockraft_proto::v1;
+use stockraft_proto::v1::{ErrorDetail, Reason};
 use stockraft_storage::{SnapshotMeta, StateMachineStore, TypeConfig};
 use tonic::transport::Channel;
 use tonic::{Code, Response, Status};
@@ -154,6 +155,22 @@ impl Node {
                 Some((id, address)) => Err(not_leader(id, &address)),
                 None => Err(status),
             },
+            // Any other status without a detail is this node's own client failing on the
+            // leader's answer (a reply it could not decode, or larger than it accepts): the
+            // write may have been applied, so the outcome is open, never the caller's fault
+            // (the rich-errors layer would otherwise call it INVALID_ARGUMENT).
+            Err(status) if error_detail(&status).is_none() => Err(status_with_detail(
+                Code::Internal,
+                ErrorDetail {
+                    reason: Reason::Unspecified as i32,
+                    message: format!(
+                        "the leader's answer could not be relayed ({}: {}); retry with the same request id",
+                        status.code(),
+                        status.message()
+                    ),
+                    ..ErrorDetail::default()
+                },
+            )),
             answer => answer,
         }
     }

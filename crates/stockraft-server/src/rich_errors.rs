@@ -127,7 +127,7 @@ pub fn standard(status: &Status, path: &str, message_bytes_max: usize) -> Status
                 // stockd reason: the server failed, and the outcome of the call is unknown.
                 _ => Reason::Unspecified,
             };
-            let message = if message.is_empty() { format!("{path} failed with {code:?}") } else { message.to_string() };
+            let message = if message.is_empty() { format!("{path} failed: {code}") } else { message.to_string() };
             let detail = stockraft_proto::v1::ErrorDetail {
                 reason: reason as i32,
                 message,
