@@ -13,8 +13,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use stockraft_client::{Client, Error, new_request_id, v1};
-use stockraft_proto::errors::status_with_detail;
-use tonic::Code;
+use stockraft_proto::errors::{code_for, status_with_detail};
 
 /// Lines per `Catalog.Import` call (the ledger's all-or-nothing batch limit).
 pub const BATCH_LINES_MAX: usize = 500;
@@ -248,14 +247,16 @@ pub async fn import(client: &Client, kind: Kind, path: &Path, batch_lines: usize
         let reply = stockraft_client::call!(client, catalog, import, request).map_err(|e| {
             progress.abandon();
             match e {
-                Error::Rejected(status) => Error::Rejected(tonic::Status::new(
-                    status.code(),
-                    format!(
+                // The same refusal (its code and detail, so its reason), with where it happened.
+                Error::Rejected(status) => {
+                    let mut detail = stockraft_client::error_detail(&status).unwrap_or_default();
+                    detail.message = format!(
                         "{}: lines {first}-{last}: {}; none of them was imported",
                         path.display(),
                         status.message()
-                    ),
-                )),
+                    );
+                    Error::Rejected(status_with_detail(status.code(), detail))
+                }
                 other => other,
             }
         })?;
@@ -273,7 +274,9 @@ pub async fn import(client: &Client, kind: Kind, path: &Path, batch_lines: usize
                     String::new()
                 }
             );
-            return Err(Error::Rejected(status_with_detail(Code::FailedPrecondition, detail)));
+            // The code a unary call would have got for this refusal's reason.
+            let reason = v1::Reason::try_from(detail.reason).unwrap_or(v1::Reason::Unspecified);
+            return Err(Error::Rejected(status_with_detail(code_for(reason), detail)));
         }
         imported.lines += batch.len();
         imported.batches += 1;
