@@ -1,8 +1,7 @@
 //! Ledger answers into API messages, and ledger rejections into gRPC statuses.
 
 use stockraft_core::{
-    self as core, DeductionMode, ExpiredReason, HoldReceipt, HoldState, LimitKind, Rejection, RiskAction, RiskReason,
-    State,
+    self as core, DeductionMode, ExpiredReason, HoldReceipt, HoldState, Rejection, RiskAction, RiskReason, State,
 };
 use stockraft_proto::errors::{code_for, status_with_detail};
 use stockraft_proto::v1;
@@ -54,7 +53,7 @@ pub fn rejection_detail(r: &Rejection, log_index: u64) -> v1::ErrorDetail {
         }
         Rejection::LimitExceeded { sku, limit, allowed, requested } => {
             detail.sku_id = sku.to_string();
-            detail.limit = limit_name(*limit).to_string();
+            detail.limit = limit.field_name().to_string();
             detail.allowed = i64::from(*allowed);
             detail.requested = i64::try_from(*requested).unwrap_or(i64::MAX);
         }
@@ -81,11 +80,6 @@ pub fn rejection_detail(r: &Rejection, log_index: u64) -> v1::ErrorDetail {
         | Rejection::AlreadyExists { .. } => {}
     }
     detail
-}
-
-/// The limit as `ErrorDetail.limit` names it: the field that sets it.
-fn limit_name(limit: LimitKind) -> &'static str {
-    limit.field_name()
 }
 
 /// Why a confirm past the TTL did not re-hold, as the API's enum.
@@ -285,7 +279,7 @@ pub fn ledger_entry(e: &core::LedgerEntryView) -> v1::LedgerEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stockraft_core::{EntityKind, HoldId, SkuId};
+    use stockraft_core::{EntityKind, HoldId, LimitKind, SkuId};
 
     /// The match in [`reason`] covers every variant (the compiler checks that); this checks that
     /// no two kinds of refusal share a reason a client would have to tell apart by message.
