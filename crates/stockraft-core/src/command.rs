@@ -112,6 +112,12 @@ pub enum Op {
     Cancel {
         hold: HoldId,
     },
+    /// Hold an expired PRE_DEDUCT hold again, with a fresh TTL, under the re-hold rule (the
+    /// buyer back on the payment page). (Last in the enum: entries logged before it existed
+    /// decode unchanged.)
+    Rehold {
+        hold: HoldId,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,6 +227,7 @@ impl Op {
             Op::Release { .. } => "release",
             Op::Ship { .. } => "ship",
             Op::Cancel { .. } => "cancel",
+            Op::Rehold { .. } => "rehold",
         }
     }
 }

@@ -124,7 +124,7 @@ pub enum Rejection {
     #[error("the buyer is refused by SKU {sku}'s {reason}")]
     RiskRejected { sku: SkuId, reason: RiskReason },
 
-    #[error("hold {hold} cannot go from {} to {}", from.name(), to.name())]
+    #[error("{}", transition_message(hold, *from, *to))]
     InvalidTransition { hold: HoldId, from: HoldState, to: HoldState },
 
     #[error("hold {hold} cannot ship yet: presold units have not arrived at the warehouse")]
@@ -167,5 +167,14 @@ impl Rejection {
     /// all-or-nothing batch changed nothing either.)
     pub fn is_input_error(&self) -> bool {
         matches!(self, Rejection::InvalidArgument(_) | Rejection::NotFound { .. } | Rejection::NotApplied { .. })
+    }
+}
+
+fn transition_message(hold: &HoldId, from: HoldState, to: HoldState) -> String {
+    match (from, to) {
+        (HoldState::Held, HoldState::Held) => {
+            format!("hold {hold} is HELD and its TTL has not passed: there is nothing to re-hold, confirm it")
+        }
+        _ => format!("hold {hold} cannot go from {} to {}", from.name(), to.name()),
     }
 }

@@ -6,12 +6,14 @@
 //!   │                   └──cancel──▶ CANCELLED   (refund before shipping)
 //!   ├──release──▶ RELEASED
 //!   └──expire───▶ EXPIRED ──late confirm, re-hold rule──▶ CONFIRMED
+//!                    └────re-hold, re-hold rule─────▶ HELD (a fresh TTL)
 //! ```
 //!
-//! The last edge is the PRE_DEDUCT re-hold: a buyer who pays after the TTL may still get the
-//! goods if the SKU's re-hold limit and grace window allow it and stock is there, in which case
-//! the hold takes fresh allocations and is confirmed in the same command. It is the only way out
-//! of a final state.
+//! The last two edges are the PRE_DEDUCT re-hold: a buyer back on the payment page after the
+//! TTL may hold the goods again (`Rehold`: HELD with a fresh TTL), or pay at once (a late
+//! `Confirm`: re-held and confirmed in one command), if the SKU's re-hold limit and grace window
+//! allow it and stock is there. Either takes fresh allocations and counts one re-hold. They are
+//! the only ways out of a final state.
 
 use crate::catalog::{ItemIndex, SkuIndex, WarehouseIndex};
 use crate::ids::{BuyerId, HoldId};
@@ -57,7 +59,8 @@ impl HoldState {
         matches!(self, HoldState::Shipped | HoldState::Released | HoldState::Expired | HoldState::Cancelled)
     }
 
-    /// The transition table. `Expired -> Confirmed` is allowed only through the re-hold rule.
+    /// The transition table. `Expired -> Confirmed` and `Expired -> Held` are allowed only
+    /// through the re-hold rule.
     pub fn can_become(self, next: HoldState) -> bool {
         use HoldState::*;
         matches!(
@@ -68,6 +71,7 @@ impl HoldState {
                 | (Confirmed, Shipped)
                 | (Confirmed, Cancelled)
                 | (Expired, Confirmed)
+                | (Expired, Held)
         )
     }
 }
@@ -129,6 +133,7 @@ mod tests {
                 (Held, Expired),
                 (Confirmed, Shipped),
                 (Confirmed, Cancelled),
+                (Expired, Held),
                 (Expired, Confirmed),
             ]
         );

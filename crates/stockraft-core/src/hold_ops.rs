@@ -1,4 +1,4 @@
-//! Applying the order platform's commands: reserve, deduct, confirm (with the re-hold rule),
+//! Applying the order platform's commands: reserve, deduct, confirm, re-hold (the re-hold rule),
 //! release, ship and cancel. Every command checks everything first and changes state last, so a
 //! rejection leaves stock, holds and buyers as they were.
 
@@ -15,6 +15,13 @@ use crate::state::State;
 use crate::stock_ops::signed;
 use smallvec::SmallVec;
 
+/// What a re-held hold becomes: HELD again (`Rehold`) or CONFIRMED at once (a late confirm).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Again {
+    Held,
+    Confirmed,
+}
+
 /// Which stock figures a hold's units move between.
 #[derive(Clone, Copy)]
 struct Movement {
@@ -27,7 +34,8 @@ struct Movement {
 const RESERVE: Movement = Movement { op: LedgerOp::Reserve, held: 1, committed: 0, on_hand: 0 };
 const DEDUCT: Movement = Movement { op: LedgerOp::Deduct, held: 0, committed: 1, on_hand: 0 };
 const CONFIRM: Movement = Movement { op: LedgerOp::Confirm, held: -1, committed: 1, on_hand: 0 };
-const REHOLD: Movement = Movement { op: LedgerOp::Rehold, held: 0, committed: 1, on_hand: 0 };
+const REHOLD_HELD: Movement = Movement { op: LedgerOp::Rehold, held: 1, committed: 0, on_hand: 0 };
+const REHOLD_CONFIRMED: Movement = Movement { op: LedgerOp::Rehold, held: 0, committed: 1, on_hand: 0 };
 const RELEASE: Movement = Movement { op: LedgerOp::Release, held: -1, committed: 0, on_hand: 0 };
 const EXPIRE: Movement = Movement { op: LedgerOp::Expire, held: -1, committed: 0, on_hand: 0 };
 const SHIP: Movement = Movement { op: LedgerOp::Ship, held: 0, committed: -1, on_hand: -1 };
@@ -156,11 +164,11 @@ impl State {
     pub(crate) fn confirm(&mut self, id: &HoldId) -> Outcome {
         let hold = self.hold_at(id)?;
         match hold.state {
-            HoldState::Held if hold.expires_at_ms.is_some_and(|at| at <= self.clock_ms) => {
+            HoldState::Held if self.ttl_passed(hold) => {
                 // Its TTL has passed: it expires now, as the next Expire would, and the late
                 // confirm is judged by the re-hold rule.
                 self.expire_hold(id);
-                self.rehold(id)
+                self.hold_again(id, Again::Confirmed)
             }
             HoldState::Held => {
                 let (allocations, lines, buyer) = (hold.allocations.clone(), hold.lines.clone(), hold.buyer.clone());
@@ -168,19 +176,42 @@ impl State {
                 self.track(&buyer, &lines, 0, -1);
                 Ok(Applied::Hold(self.set_state(id, HoldState::Confirmed, false)))
             }
-            HoldState::Expired => self.rehold(id),
+            HoldState::Expired => self.hold_again(id, Again::Confirmed),
             from => Err(Rejection::InvalidTransition { hold: id.clone(), from, to: HoldState::Confirmed }),
         }
     }
 
-    /// A late confirm of an expired PRE_DEDUCT hold: takes fresh allocations and confirms them,
-    /// if the re-hold limit, the grace window, the buyer's cap and the stock allow it.
-    fn rehold(&mut self, id: &HoldId) -> Outcome {
+    /// The buyer is back on the payment page after the hold expired: the same lines are held
+    /// again with a fresh TTL, under the re-hold rule. A HELD hold whose TTL has passed expires
+    /// first, as it would at the next `Expire`.
+    pub(crate) fn rehold(&mut self, id: &HoldId) -> Outcome {
+        let hold = self.hold_at(id)?;
+        match hold.state {
+            HoldState::Held if self.ttl_passed(hold) => {
+                self.expire_hold(id);
+                self.hold_again(id, Again::Held)
+            }
+            HoldState::Expired => self.hold_again(id, Again::Held),
+            from => Err(Rejection::InvalidTransition { hold: id.clone(), from, to: HoldState::Held }),
+        }
+    }
+
+    fn ttl_passed(&self, hold: &Hold) -> bool {
+        hold.expires_at_ms.is_some_and(|at| at <= self.clock_ms)
+    }
+
+    /// The re-hold rule, for an EXPIRED hold: under the re-hold limit, within the grace window
+    /// after its expiry, with the buyer still within the SKUs' blocklist and caps, and with
+    /// stock for every line. Takes fresh allocations and leaves the hold HELD with a fresh TTL
+    /// (`Rehold`) or CONFIRMED (a late confirm, which re-holds and pays in one step). Either
+    /// way it counts one re-hold. Risk rules were judged at reserve and are not asked again:
+    /// the hold does not keep the buyer's signals.
+    fn hold_again(&mut self, id: &HoldId, again: Again) -> Outcome {
         let hold = &self.holds[id];
         let expired = |reason| Err(Rejection::HoldExpired { hold: id.clone(), reason });
         let skus = hold.lines.iter().map(|line| &self.skus[line.sku as usize].rules);
         let limit = skus.clone().map(|rules| rules.rehold_limit).min().unwrap_or(0);
-        let grace_ms = skus.map(|rules| rules.rehold_grace_ms).min().unwrap_or(0);
+        let grace_ms = skus.clone().map(|rules| rules.rehold_grace_ms).min().unwrap_or(0);
         if hold.rehold_count >= limit {
             return expired(ExpiredReason::ReholdLimitReached);
         }
@@ -188,15 +219,26 @@ impl State {
         if self.clock_ms > expired_at.saturating_add(grace_ms) {
             return expired(ExpiredReason::GraceWindowPassed);
         }
+        // The TTL of a fresh hold on these lines, as `take` would give it.
+        let pre_deduct = skus.clone().filter(|rules| rules.mode == DeductionMode::PreDeduct);
+        let ttl_ms = pre_deduct.map(|rules| rules.hold_ttl_ms).min().or_else(|| skus.map(|rules| rules.hold_ttl_ms).min());
         for line in &hold.lines {
             let sku = &self.skus[line.sku as usize];
             if sku.blocklist.contains(&hold.buyer) {
                 return Err(Rejection::RiskRejected { sku: sku.id.clone(), reason: RiskReason::Blocklisted });
             }
+            let usage = self.usage(line.sku, &hold.buyer);
             if let Some(allowed) = sku.rules.units_per_buyer_max {
-                let requested = self.usage(line.sku, &hold.buyer).units + u64::from(line.quantity);
+                let requested = usage.units + u64::from(line.quantity);
                 if requested > u64::from(allowed) {
                     let limit = LimitKind::UnitsPerBuyer;
+                    return Err(Rejection::LimitExceeded { sku: sku.id.clone(), limit, allowed, requested });
+                }
+            }
+            if let (Again::Held, Some(allowed)) = (again, sku.rules.open_holds_per_buyer_max) {
+                let requested = u64::from(usage.open_holds) + 1;
+                if requested > u64::from(allowed) {
+                    let limit = LimitKind::OpenHoldsPerBuyer;
                     return Err(Rejection::LimitExceeded { sku: sku.id.clone(), limit, allowed, requested });
                 }
             }
@@ -205,16 +247,30 @@ impl State {
         let Ok(plan) = self.plan(hold.region.as_deref(), &wanted) else {
             return expired(ExpiredReason::NoStockForRehold);
         };
-        let buyer = hold.buyer.clone();
-        self.move_units(id, &plan.allocations, REHOLD);
-        self.track(&buyer, &plan.lines, 1, 0);
+        let (buyer, serial) = (hold.buyer.clone(), hold.serial);
+        let (movement, open_sign, expires_at_ms) = match again {
+            Again::Held => (REHOLD_HELD, 1, ttl_ms.map(|ttl| self.clock_ms + ttl)),
+            Again::Confirmed => (REHOLD_CONFIRMED, 0, Some(expired_at)),
+        };
+        self.move_units(id, &plan.allocations, movement);
+        self.track(&buyer, &plan.lines, 1, open_sign);
         self.holds.update(id, |hold| {
             hold.lines = plan.lines;
             hold.allocations = plan.allocations;
             hold.rehold_count += 1;
             hold.closed_at_ms = None;
+            hold.expires_at_ms = expires_at_ms;
         });
-        Ok(Applied::Hold(self.set_state(id, HoldState::Confirmed, true)))
+        let state = match again {
+            Again::Held => {
+                let expires_at_ms = expires_at_ms.expect("a re-held hold has a TTL");
+                let slot = self.holds.slot_of(id).expect("hold exists");
+                self.expiry.schedule(Scheduled { expires_at_ms, serial, slot });
+                HoldState::Held
+            }
+            Again::Confirmed => HoldState::Confirmed,
+        };
+        Ok(Applied::Hold(self.set_state(id, state, true)))
     }
 
     pub(crate) fn release(&mut self, id: &HoldId) -> Outcome {

@@ -280,6 +280,7 @@ impl State {
             Op::Release { hold } => self.release(hold),
             Op::Ship { hold } => self.ship(hold),
             Op::Cancel { hold } => self.cancel(hold),
+            Op::Rehold { hold } => self.rehold(hold),
         }
     }
 

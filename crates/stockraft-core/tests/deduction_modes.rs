@@ -201,4 +201,125 @@ mod rehold {
         shop.cancel("order-1").unwrap();
         assert!(matches!(shop.confirm("order-1"), Err(Rejection::InvalidTransition { .. })));
     }
+
+    // The explicit re-hold: the buyer is back on the payment page, the hold gets a fresh TTL
+    // and is paid for (or not) later, as a hold of its own.
+
+    #[test]
+    fn rehold_holds_the_same_lines_again_with_a_fresh_ttl() {
+        let mut shop = Shop::with_one_sku(1, rules(1, 5));
+        shop.reserve("order-1", "alice", &[("moutai", 1)]).unwrap();
+        shop.advance(21 * MINUTE_MS);
+        shop.expire();
+
+        let again = shop.rehold("order-1").unwrap();
+        assert!(again.reheld);
+        assert_eq!(again.state, HoldState::Held);
+        assert_eq!(again.expires_at_ms, Some(shop.now_ms + 20 * MINUTE_MS), "a fresh TTL from now");
+        assert_eq!((shop.level("bottle", "wh").held, shop.available("moutai")), (1, 0));
+        let hold = shop.state.hold(&hold_id("order-1")).unwrap();
+        assert_eq!((hold.rehold_count, hold.closed_at_ms), (1, None));
+
+        // It is an ordinary hold again: confirmed within its new TTL, it is paid for.
+        shop.advance(19 * MINUTE_MS);
+        let paid = shop.confirm("order-1").unwrap();
+        assert_eq!((paid.state, paid.reheld), (HoldState::Confirmed, false));
+        let level = shop.level("bottle", "wh");
+        assert_eq!((level.held, level.committed), (0, 1));
+    }
+
+    #[test]
+    fn a_rehold_limit_of_three_allows_three_reholds_and_no_fourth() {
+        let mut shop = Shop::with_one_sku(1, rules(3, 5));
+        shop.reserve("order-1", "alice", &[("moutai", 1)]).unwrap();
+        for round in 1..=3 {
+            shop.advance(21 * MINUTE_MS);
+            shop.expire();
+            assert_eq!(shop.available("moutai"), 1, "round {round}: the expired unit is back on sale");
+            assert!(shop.rehold("order-1").unwrap().reheld, "round {round}");
+            assert_eq!(shop.state.hold(&hold_id("order-1")).unwrap().rehold_count, round);
+        }
+        shop.advance(21 * MINUTE_MS);
+        shop.expire();
+        let fourth = shop.rehold("order-1");
+        assert_eq!(
+            fourth,
+            Err(Rejection::HoldExpired { hold: hold_id("order-1"), reason: ExpiredReason::ReholdLimitReached })
+        );
+        // A late confirm is judged by the same count.
+        assert_eq!(fourth, shop.confirm("order-1"));
+        assert_eq!((shop.hold_state("order-1"), shop.available("moutai")), (HoldState::Expired, 1));
+    }
+
+    #[test]
+    fn rehold_expires_a_hold_whose_ttl_passed_before_the_expire_command() {
+        let mut shop = Shop::with_one_sku(1, rules(1, 5));
+        shop.reserve("order-1", "alice", &[("moutai", 1)]).unwrap();
+        shop.advance(20 * MINUTE_MS);
+        let again = shop.rehold("order-1").unwrap();
+        assert_eq!((again.state, again.expires_at_ms), (HoldState::Held, Some(shop.now_ms + 20 * MINUTE_MS)));
+        assert_eq!(shop.level("bottle", "wh").held, 1, "the unit is held once, not twice");
+        // The old expiry no longer applies: nothing expires until the new one.
+        shop.advance(19 * MINUTE_MS);
+        assert_eq!(shop.expire().holds_expired, 0);
+        shop.advance(MINUTE_MS);
+        assert_eq!(shop.expire().holds_expired, 1);
+    }
+
+    #[test]
+    fn rehold_refusals_say_which_condition_and_change_nothing() {
+        // Grace window passed.
+        let mut shop = Shop::with_one_sku(1, rules(1, 5));
+        shop.reserve("order-1", "alice", &[("moutai", 1)]).unwrap();
+        shop.advance(26 * MINUTE_MS);
+        shop.expire();
+        let before = shop.observable();
+        let late = shop.rehold("order-1");
+        assert!(matches!(late, Err(Rejection::HoldExpired { reason: ExpiredReason::GraceWindowPassed, .. })));
+        assert_eq!(shop.observable(), before);
+
+        // No stock: another buyer took the unit after the expiry.
+        let mut shop = Shop::with_one_sku(1, rules(1, 5));
+        shop.reserve("order-1", "alice", &[("moutai", 1)]).unwrap();
+        shop.advance(21 * MINUTE_MS);
+        shop.expire();
+        shop.reserve("order-2", "bob", &[("moutai", 1)]).unwrap();
+        let before = shop.observable();
+        let late = shop.rehold("order-1");
+        assert!(matches!(late, Err(Rejection::HoldExpired { reason: ExpiredReason::NoStockForRehold, .. })));
+        assert_eq!(shop.observable(), before);
+    }
+
+    #[test]
+    fn rehold_counts_against_the_buyers_open_hold_cap() {
+        let rules = SaleRules { open_holds_per_buyer_max: Some(1), ..rules(1, 5) };
+        let mut shop = Shop::with_one_sku(5, rules);
+        shop.reserve("order-1", "alice", &[("moutai", 1)]).unwrap();
+        shop.advance(21 * MINUTE_MS);
+        shop.expire();
+        shop.reserve("order-2", "alice", &[("moutai", 1)]).unwrap();
+        let again = shop.rehold("order-1");
+        assert!(matches!(again, Err(Rejection::LimitExceeded { limit: LimitKind::OpenHoldsPerBuyer, .. })));
+        // Paying at once opens no hold: the late confirm is allowed.
+        assert!(shop.confirm("order-1").unwrap().reheld);
+    }
+
+    #[test]
+    fn only_an_expired_hold_can_be_reheld() {
+        let mut shop = Shop::with_one_sku(3, rules(1, 5));
+        shop.reserve("live", "alice", &[("moutai", 1)]).unwrap();
+        let refused = shop.rehold("live");
+        assert_eq!(
+            refused,
+            Err(Rejection::InvalidTransition { hold: hold_id("live"), from: HoldState::Held, to: HoldState::Held })
+        );
+        assert!(refused.unwrap_err().to_string().contains("its TTL has not passed"));
+        shop.reserve("let-go", "bob", &[("moutai", 1)]).unwrap();
+        shop.release("let-go").unwrap();
+        assert!(matches!(
+            shop.rehold("let-go"),
+            Err(Rejection::InvalidTransition { from: HoldState::Released, to: HoldState::Held, .. })
+        ));
+        assert!(matches!(shop.rehold("ghost"), Err(Rejection::NotFound { .. })));
+    }
 }

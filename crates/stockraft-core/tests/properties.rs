@@ -105,6 +105,9 @@ enum Step {
     Confirm {
         hold: usize,
     },
+    Rehold {
+        hold: usize,
+    },
     Release {
         hold: usize,
     },
@@ -160,6 +163,7 @@ fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(hold, buyer, lines, region, signals)| Step::Reserve { hold, buyer, lines, region, signals }),
         2 => (hold.clone(), buyer.clone(), 1u32..3).prop_map(|(hold, buyer, quantity)| Step::Deduct { hold, buyer, quantity }),
         4 => hold.clone().prop_map(|hold| Step::Confirm { hold }),
+        2 => hold.clone().prop_map(|hold| Step::Rehold { hold }),
         2 => hold.clone().prop_map(|hold| Step::Release { hold }),
         2 => hold.clone().prop_map(|hold| Step::Ship { hold }),
         1 => hold.clone().prop_map(|hold| Step::Cancel { hold }),
@@ -227,6 +231,7 @@ fn op_of(step: &Step) -> Option<Op> {
         }
         Step::Deduct { hold, buyer, quantity } => Op::Deduct(reserve_of(*hold, *buyer, &[(2, *quantity)], None, None)),
         Step::Confirm { hold } => Op::Confirm { hold: hold_name(*hold) },
+        Step::Rehold { hold } => Op::Rehold { hold: hold_name(*hold) },
         Step::Release { hold } => Op::Release { hold: hold_name(*hold) },
         Step::Ship { hold } => Op::Ship { hold: hold_name(*hold) },
         Step::Cancel { hold } => Op::Cancel { hold: hold_name(*hold) },
@@ -385,8 +390,8 @@ fn run_counting(steps: &[Step]) -> (Shop, Vec<(u64, Command)>, Tally) {
         if let Some(nth) = replay_of {
             assert_eq!(outcome, sent[nth].2, "a retry must return the first outcome");
             assert_eq!(before, shop.observable(), "a retry must apply nothing");
-        } else if outcome.is_err() && !matches!(step, Step::Confirm { .. }) {
-            // (A late confirm expires its hold before the re-hold rule refuses it.)
+        } else if outcome.is_err() && !matches!(step, Step::Confirm { .. } | Step::Rehold { .. }) {
+            // (A late confirm or re-hold expires its hold before the re-hold rule refuses it.)
             assert_eq!(before, shop.observable(), "rejected {step:?} ({outcome:?}) changed state");
         }
         if let CommandBody::Request(request) = body
@@ -464,6 +469,9 @@ fn the_random_sales_reach_every_outcome() {
         "confirm:reheld",
         "confirm:HOLD_EXPIRED",
         "confirm:INVALID_TRANSITION",
+        "rehold:reheld",
+        "rehold:HOLD_EXPIRED",
+        "rehold:INVALID_TRANSITION",
         "release:ok",
         "ship:ok",
         "ship:NOT_YET_ARRIVED",

@@ -171,6 +171,10 @@ impl Shop {
         receipt(self.apply(Op::Confirm { hold: hold_id(hold) }))
     }
 
+    pub fn rehold(&mut self, hold: &str) -> Result<HoldReceipt, Rejection> {
+        receipt(self.apply(Op::Rehold { hold: hold_id(hold) }))
+    }
+
     pub fn release(&mut self, hold: &str) -> Result<HoldReceipt, Rejection> {
         receipt(self.apply(Op::Release { hold: hold_id(hold) }))
     }
