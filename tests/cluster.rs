@@ -35,7 +35,7 @@ async fn a_three_node_cluster_elects_a_leader_and_serves_through_any_node() {
         via_first,
         inventory,
         confirm,
-        v1::HoldRequest { request_id: stockraft_client::new_request_id(), hold_id: "order-1".into() }
+        v1::ConfirmRequest { request_id: stockraft_client::new_request_id(), hold_id: "order-1".into() }
     )
     .expect("confirm through a follower");
     assert_eq!(confirmed.state, v1::HoldState::Confirmed as i32);
@@ -45,7 +45,7 @@ async fn a_three_node_cluster_elects_a_leader_and_serves_through_any_node() {
         via_second,
         inventory,
         release,
-        v1::HoldRequest { request_id: stockraft_client::new_request_id(), hold_id: "order-3".into() }
+        v1::ReleaseRequest { request_id: stockraft_client::new_request_id(), hold_id: "order-3".into() }
     )
     .expect("release through a follower");
     assert_eq!(released.state, v1::HoldState::Released as i32);

@@ -213,7 +213,7 @@ async fn each_role_reaches_only_its_services_and_a_refused_call_changes_nothing(
         order,
         catalog,
         receive_stock,
-        v1::StockFigureRequest {
+        v1::ReceiveStockRequest {
             request_id: new_request_id(),
             item_id: ITEM.into(),
             warehouse_id: WAREHOUSE.into(),
@@ -283,10 +283,10 @@ async fn a_backup_restored_into_a_new_cluster_holds_exactly_the_same_state() {
         holds.push(format!("order-{n}"));
     }
     for hold in ["order-0", "order-1"] {
-        let confirm = v1::HoldRequest { request_id: new_request_id(), hold_id: hold.into() };
+        let confirm = v1::ConfirmRequest { request_id: new_request_id(), hold_id: hold.into() };
         call!(client, inventory, confirm, confirm).expect("a confirm");
     }
-    let release = v1::HoldRequest { request_id: new_request_id(), hold_id: "order-2".into() };
+    let release = v1::ReleaseRequest { request_id: new_request_id(), hold_id: "order-2".into() };
     call!(client, inventory, release, release).expect("a release");
     let before = shop_state(&client, &holds).await;
 
@@ -420,7 +420,7 @@ async fn limits_refuse_oversized_messages_and_extra_watchers_with_clear_errors()
     let client = cluster.client();
     set_up_shop(&client, 5, 600_000, None).await;
 
-    let huge = v1::StockFigureRequest {
+    let huge = v1::ReceiveStockRequest {
         request_id: new_request_id(),
         item_id: ITEM.into(),
         warehouse_id: WAREHOUSE.into(),

@@ -47,12 +47,14 @@ async fn an_operator_sets_up_a_sale_and_sells_through_any_node() {
 
     // Through a follower only: it forwards to the leader.
     let held = json(&follower, &["reserve", "--sku", "moutai-flash:2", "--buyer", "alice", "--hold", "order-1"]);
-    assert_eq!(held["state"], "HELD");
+    // JSON is protobuf's JSON mapping: enum values by their full names.
+    assert_eq!(held["state"], "HOLD_STATE_HELD");
     assert_eq!(held["allocations"][0]["warehouseId"], "sh-01");
 
-    // The table format names the fields.
+    // The table format names the fields, and enum values without their prefix.
     let table = ok(&follower, &["hold", "order-1"]);
     assert!(table.contains("buyer_id") && table.contains("alice") && table.contains("HELD"), "{table}");
+    assert!(!table.contains("HOLD_STATE_"), "{table}");
 
     // Refused by the cluster: exit code 3 with the machine-readable reason.
     let refused = stockctl(&follower, &["reserve", "--sku", "moutai-flash:2", "--buyer", "bob", "--hold", "order-2"]);
@@ -60,7 +62,7 @@ async fn an_operator_sets_up_a_sale_and_sells_through_any_node() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("OUT_OF_STOCK"), "{refused:?}");
 
     let confirmed = json(&all, &["confirm", "order-1"]);
-    assert_eq!(confirmed["state"], "CONFIRMED");
+    assert_eq!(confirmed["state"], "HOLD_STATE_CONFIRMED");
     let availability = json(&follower, &["availability", "moutai-flash"]);
     assert_eq!(availability["sellableUnits"], 1);
 
@@ -72,6 +74,18 @@ async fn an_operator_sets_up_a_sale_and_sells_through_any_node() {
 
     let status = ok(&all, &["cluster", "status"]);
     assert!(status.matches("leader").count() >= 2, "{status}");
+
+    // A buyer back on the payment page after the hold expired: a re-hold, then the payment.
+    ok(&all, &["sku", "upsert", "tea-flash", "--item", "moutai-500ml", "--ttl-ms", "1000", "--rehold-limit", "2"]);
+    json(&all, &["reserve", "--sku", "tea-flash:1", "--buyer", "carol", "--hold", "order-9"]);
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    let again = json(&follower, &["rehold", "order-9"]);
+    assert_eq!((again["state"].as_str(), again["reheld"].as_bool()), (Some("HOLD_STATE_HELD"), Some(true)), "{again}");
+    let paid = json(&all, &["confirm", "order-9"]);
+    assert_eq!(paid["state"], "HOLD_STATE_CONFIRMED");
+    let twice = stockctl(&all, &["rehold", "order-9"]);
+    assert_eq!(twice.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("INVALID_TRANSITION"), "{twice:?}");
 }
 
 #[test]

@@ -36,6 +36,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")
 STOCKD = os.environ.get("STOCKD", os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target")), "debug", "stockd"))
 UNITS = 300
 SKU = "py-flash"
+TEA = "py-tea"
 
 
 def free_ports(count: int) -> list:
@@ -134,8 +135,17 @@ class APythonOrderService(unittest.TestCase):
             request_id=new_request_id(), sku_id=SKU,
             components=[types_pb2.Component(item_id="py-item", quantity=1)],
             rules=types_pb2.SaleRules(hold_ttl_ms=600_000, units_per_buyer_max=2)))
-        call(catalog_pb2_grpc.CatalogStub, "ReceiveStock", catalog_pb2.StockFigureRequest(
+        call(catalog_pb2_grpc.CatalogStub, "ReceiveStock", catalog_pb2.ReceiveStockRequest(
             request_id=new_request_id(), item_id="py-item", warehouse_id="py-wh", units=UNITS, note="test"))
+        # A SKU whose holds expire after a second, re-held at most once.
+        call(catalog_pb2_grpc.CatalogStub, "UpsertItem", catalog_pb2.UpsertItemRequest(
+            request_id=new_request_id(), item=types_pb2.Item(id="py-tea", name="Tea")))
+        call(catalog_pb2_grpc.CatalogStub, "UpsertSku", catalog_pb2.UpsertSkuRequest(
+            request_id=new_request_id(), sku_id=TEA,
+            components=[types_pb2.Component(item_id="py-tea", quantity=1)],
+            rules=types_pb2.SaleRules(hold_ttl_ms=1_000, rehold_limit=1)))
+        call(catalog_pb2_grpc.CatalogStub, "ReceiveStock", catalog_pb2.ReceiveStockRequest(
+            request_id=new_request_id(), item_id="py-tea", warehouse_id="py-wh", units=1, note="test"))
 
     @classmethod
     def tearDownClass(cls):
@@ -168,7 +178,7 @@ class APythonOrderService(unittest.TestCase):
         self.assertEqual((seen.reason, seen.domain), ("LIMIT_EXCEEDED", "stockraft"))
         self.assertEqual(seen.metadata["limit"], "units_per_buyer_max")
         self.assertEqual((seen.metadata["allowed"], seen.metadata["requested"]), ("2", "3"))
-        self.assertEqual(seen.detail.reason, types_pb2.LIMIT_EXCEEDED)
+        self.assertEqual(seen.detail.reason, types_pb2.REASON_LIMIT_EXCEEDED)
         self.assertIsNone(seen.retry_delay, "a refusal is not retried as it is")
         self.assertIn("units_per_buyer_max is 2", seen.message)
 
@@ -188,6 +198,24 @@ class APythonOrderService(unittest.TestCase):
             seen = refusal(refused.exception)
             self.assertEqual((seen.code, seen.reason), (grpc.StatusCode.UNIMPLEMENTED, "UNIMPLEMENTED"))
         self.assertEqual(self.availability().sellable_units, UNITS - 2, "nothing above took stock")
+
+    def test_3a_a_buyer_back_after_the_hold_expired_re_holds_it_once(self):
+        order = inventory_pb2.ReserveRequest(request_id=new_request_id(), hold_id="tea-1", buyer_id="carol",
+                                             lines=[types_pb2.Line(sku_id=TEA, quantity=1)])
+        self.cluster.call(inventory_pb2_grpc.InventoryStub, "Reserve", order)
+        time.sleep(1.2)
+        again = self.cluster.call(inventory_pb2_grpc.InventoryStub, "Rehold",
+                                  inventory_pb2.ReholdRequest(request_id=new_request_id(), hold_id="tea-1"))
+        self.assertEqual((again.state, again.reheld), (types_pb2.HOLD_STATE_HELD, True))
+        time.sleep(1.2)
+        with self.assertRaises(grpc.RpcError) as refused:
+            self.cluster.call(inventory_pb2_grpc.InventoryStub, "Rehold",
+                              inventory_pb2.ReholdRequest(request_id=new_request_id(), hold_id="tea-1"))
+        seen = refusal(refused.exception)
+        self.assertEqual((seen.code, seen.reason), (grpc.StatusCode.FAILED_PRECONDITION, "HOLD_EXPIRED"))
+        self.assertEqual(seen.metadata["reholdRefusal"], "LIMIT_REACHED")
+        self.assertEqual(seen.detail.rehold_refusal, types_pb2.REHOLD_REFUSAL_LIMIT_REACHED)
+        self.assertEqual(seen.detail.hold_id, "tea-1")
 
     def test_4_a_sale_to_sold_out_with_the_leader_killed_sells_exactly_the_stock(self):
         left = self.availability().sellable_units

@@ -30,7 +30,29 @@ fn request(request_id: &str, op: Op) -> Checked<Request> {
     Request::new(RequestId::new(request_id)?, op)
 }
 
-pub fn reserve_op(r: &v1::ReserveRequest) -> Checked<core::Reserve> {
+/// The fields a reserve and a deduction share (buf's rule of one request message per RPC gives
+/// them two messages with the same fields).
+pub struct ReserveFields<'a> {
+    pub hold_id: &'a str,
+    pub buyer_id: &'a str,
+    pub region: &'a str,
+    pub signals: Option<v1::BuyerSignals>,
+    pub lines: &'a [v1::Line],
+}
+
+macro_rules! reserve_fields {
+    ($($message:ty),*) => {$(
+        impl<'a> From<&'a $message> for ReserveFields<'a> {
+            fn from(r: &'a $message) -> Self {
+                ReserveFields { hold_id: &r.hold_id, buyer_id: &r.buyer_id, region: &r.region, signals: r.signals, lines: &r.lines }
+            }
+        }
+    )*};
+}
+reserve_fields!(v1::ReserveRequest, v1::DeductRequest);
+
+pub fn reserve_op<'a>(r: impl Into<ReserveFields<'a>>) -> Checked<core::Reserve> {
+    let r = r.into();
     let lines = r
         .lines
         .iter()
@@ -42,9 +64,9 @@ pub fn reserve_op(r: &v1::ReserveRequest) -> Checked<core::Reserve> {
         })
         .collect::<Checked<Vec<_>>>()?;
     Ok(core::Reserve {
-        hold: HoldId::new(&r.hold_id)?,
-        buyer: BuyerId::new(&r.buyer_id)?,
-        region: (!r.region.is_empty()).then(|| CompactString::from(r.region.as_str())),
+        hold: HoldId::new(r.hold_id)?,
+        buyer: BuyerId::new(r.buyer_id)?,
+        region: (!r.region.is_empty()).then(|| CompactString::from(r.region)),
         signals: r.signals.map(|s| core::BuyerSignals {
             account_age_days: s.account_age_days,
             membership_age_days: s.membership_age_days,
@@ -59,30 +81,39 @@ pub fn reserve(r: &v1::ReserveRequest) -> Checked<Request> {
     request(&r.request_id, Op::Reserve(reserve_op(r)?))
 }
 
-pub fn deduct(r: &v1::ReserveRequest) -> Checked<Request> {
+pub fn deduct(r: &v1::DeductRequest) -> Checked<Request> {
     request(&r.request_id, Op::Deduct(reserve_op(r)?))
 }
 
-/// Which hold transition a `HoldRequest` asks for.
-#[derive(Clone, Copy, Debug)]
-pub enum HoldAction {
-    Confirm,
-    Release,
-    Cancel,
+/// A hold transition: the request's id and hold id, and the op it asks for.
+pub trait HoldAction {
+    fn ids(&self) -> (&str, &str);
+    fn op(hold: HoldId) -> Op;
 }
 
-pub fn hold_action(r: &v1::HoldRequest, action: HoldAction) -> Checked<Request> {
-    let hold = HoldId::new(&r.hold_id)?;
-    let op = match action {
-        HoldAction::Confirm => Op::Confirm { hold },
-        HoldAction::Release => Op::Release { hold },
-        HoldAction::Cancel => Op::Cancel { hold },
-    };
-    request(&r.request_id, op)
+macro_rules! hold_action {
+    ($($message:ty => $op:ident),*) => {$(
+        impl HoldAction for $message {
+            fn ids(&self) -> (&str, &str) {
+                (&self.request_id, &self.hold_id)
+            }
+            fn op(hold: HoldId) -> Op {
+                Op::$op { hold }
+            }
+        }
+    )*};
 }
+hold_action!(
+    v1::ConfirmRequest => Confirm,
+    v1::ReholdRequest => Rehold,
+    v1::ReleaseRequest => Release,
+    v1::CancelRequest => Cancel,
+    v1::ShipRequest => Ship
+);
 
-pub fn ship(r: &v1::ShipRequest) -> Checked<Request> {
-    request(&r.request_id, Op::Ship { hold: HoldId::new(&r.hold_id)? })
+pub fn hold_action<R: HoldAction>(r: &R) -> Checked<Request> {
+    let (request_id, hold_id) = r.ids();
+    request(request_id, R::op(HoldId::new(hold_id)?))
 }
 
 pub fn upsert_warehouse(r: &v1::UpsertWarehouseRequest) -> Checked<Request> {
@@ -164,33 +195,52 @@ fn risk_rule(n: usize, r: &v1::RiskRule) -> Checked<RiskRule> {
     })
 }
 
-/// Which buyer-list change a `BuyerListRequest` asks for.
-pub fn buyer_list(r: &v1::BuyerListRequest, block: bool) -> Checked<Request> {
+pub fn block_buyer(r: &v1::BlockBuyerRequest) -> Checked<Request> {
     let (sku, buyer) = (SkuId::new(&r.sku_id)?, BuyerId::new(&r.buyer_id)?);
-    request(&r.request_id, if block { Op::BlockBuyer { sku, buyer } } else { Op::UnblockBuyer { sku, buyer } })
+    request(&r.request_id, Op::BlockBuyer { sku, buyer })
 }
 
-/// Which stock figure a `StockFigureRequest` sets.
-#[derive(Clone, Copy, Debug)]
-pub enum Figure {
-    Receive,
-    Count,
-    SafetyStock,
+pub fn unblock_buyer(r: &v1::UnblockBuyerRequest) -> Checked<Request> {
+    let (sku, buyer) = (SkuId::new(&r.sku_id)?, BuyerId::new(&r.buyer_id)?);
+    request(&r.request_id, Op::UnblockBuyer { sku, buyer })
 }
 
-pub fn stock_figure(r: &v1::StockFigureRequest, figure: Figure) -> Checked<Request> {
-    let f = core::StockFigure {
-        item: ItemId::new(&r.item_id)?,
-        warehouse: WarehouseId::new(&r.warehouse_id)?,
-        units: units("units", r.units, 0..=core::limits::STOCK_QUANTITY_MAX)?,
-        note: CompactString::from(r.note.as_str()),
-    };
-    let op = match figure {
-        Figure::Receive => Op::ReceiveStock(f),
-        Figure::Count => Op::CountStock(f),
-        Figure::SafetyStock => Op::SetSafetyStock(f),
-    };
-    request(&r.request_id, op)
+/// A stock-figure request (receive, count, safety stock: one message each, with the same
+/// fields): the op it asks for.
+pub trait StockFigureRequest {
+    fn request_id(&self) -> &str;
+    fn figure(&self) -> Checked<core::StockFigure>;
+    fn op(figure: core::StockFigure) -> Op;
+}
+
+macro_rules! stock_figure {
+    ($($message:ty => $op:ident),*) => {$(
+        impl StockFigureRequest for $message {
+            fn request_id(&self) -> &str {
+                &self.request_id
+            }
+            fn figure(&self) -> Checked<core::StockFigure> {
+                Ok(core::StockFigure {
+                    item: ItemId::new(&self.item_id)?,
+                    warehouse: WarehouseId::new(&self.warehouse_id)?,
+                    units: units("units", self.units, 0..=core::limits::STOCK_QUANTITY_MAX)?,
+                    note: CompactString::from(self.note.as_str()),
+                })
+            }
+            fn op(figure: core::StockFigure) -> Op {
+                Op::$op(figure)
+            }
+        }
+    )*};
+}
+stock_figure!(
+    v1::ReceiveStockRequest => ReceiveStock,
+    v1::CountStockRequest => CountStock,
+    v1::SetSafetyStockRequest => SetSafetyStock
+);
+
+pub fn stock_figure<R: StockFigureRequest>(r: &R) -> Checked<Request> {
+    request(r.request_id(), R::op(r.figure()?))
 }
 
 pub fn add_inbound(r: &v1::AddInboundRequest) -> Checked<Request> {
@@ -221,7 +271,7 @@ pub fn cancel_inbound(r: &v1::CancelInboundRequest) -> Checked<Request> {
     )
 }
 
-pub fn ledger_query(q: &v1::LedgerQuery) -> Checked<core::LedgerQuery> {
+pub fn ledger_query(q: &v1::QueryLedgerRequest) -> Checked<core::LedgerQuery> {
     let op = match v1::LedgerOp::try_from(q.op) {
         Ok(v1::LedgerOp::Unspecified) => None,
         Ok(op) => Some(ledger_op(op)),
@@ -276,13 +326,14 @@ pub struct Page<'a> {
     pub limit: usize,
 }
 
-pub fn page(r: &v1::ListRequest) -> Checked<Page<'_>> {
-    let limit = match r.limit {
+/// A List request's page (`after`, `limit`: the same fields in every List call's message).
+pub fn page(after: &str, limit: u32) -> Checked<Page<'_>> {
+    let limit = match limit {
         0 => 100,
         n @ 1..=1000 => n as usize,
         n => return Err(invalid(format!("limit must be 1 to 1000 (0 for 100), got {n}"))),
     };
-    Ok(Page { after: &r.after, limit })
+    Ok(Page { after, limit })
 }
 
 /// One operation of a bulk import.
@@ -292,9 +343,9 @@ pub fn import_op(op: &v1::ImportOp) -> Checked<Request> {
         Some(Import::Warehouse(r)) => upsert_warehouse(r),
         Some(Import::Item(r)) => upsert_item(r),
         Some(Import::Sku(r)) => upsert_sku(r),
-        Some(Import::CountStock(r)) => stock_figure(r, Figure::Count),
-        Some(Import::ReceiveStock(r)) => stock_figure(r, Figure::Receive),
-        Some(Import::SafetyStock(r)) => stock_figure(r, Figure::SafetyStock),
+        Some(Import::CountStock(r)) => stock_figure(r),
+        Some(Import::ReceiveStock(r)) => stock_figure(r),
+        Some(Import::SafetyStock(r)) => stock_figure(r),
         None => Err(Rejection::invalid("an import operation needs one of its fields set")),
     }
 }
@@ -320,7 +371,7 @@ mod tests {
 
     #[test]
     fn a_ledger_query_over_the_stated_limit_is_refused() {
-        let query = |limit| v1::LedgerQuery { limit, ..v1::LedgerQuery::default() };
+        let query = |limit| v1::QueryLedgerRequest { limit, ..v1::QueryLedgerRequest::default() };
         assert_eq!(ledger_query(&query(0)).unwrap().limit, 1000);
         assert_eq!(ledger_query(&query(10_000)).unwrap().limit, 10_000);
         let refused = ledger_query(&query(20_000)).expect_err("20,000 > 10,000");

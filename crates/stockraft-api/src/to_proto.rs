@@ -42,7 +42,7 @@ pub fn rejection_at(r: &Rejection, log_index: u64) -> Status {
 /// per refused reserve; [`rejection_at`] sends it as a status). Counted by reason.
 pub fn rejection_detail(r: &Rejection, log_index: u64) -> v1::ErrorDetail {
     let reason = reason(r);
-    metrics::counter!(crate::REJECTIONS_METRIC, "reason" => reason.as_str_name()).increment(1);
+    metrics::counter!(crate::REJECTIONS_METRIC, "reason" => stockraft_proto::errors::reason_name(reason)).increment(1);
     let mut detail =
         v1::ErrorDetail { reason: reason as i32, message: r.to_string(), log_index, ..v1::ErrorDetail::default() };
     match r {

@@ -55,7 +55,7 @@ async fn one_sku(client: &Client, sku: &str, units: u32, rules: v1::SaleRules) -
         rules: Some(rules),
     };
     call!(client, catalog, upsert_sku, request)?;
-    let request = v1::StockFigureRequest {
+    let request = v1::ReceiveStockRequest {
         request_id: new_request_id(),
         item_id: item,
         warehouse_id: WAREHOUSE.into(),

@@ -223,11 +223,12 @@ async fn buyer(client: Arc<Client>, board: Arc<Board>, run_id: String, id: usize
             tally.left_to_expire += 1;
             continue;
         }
-        let request = v1::HoldRequest { request_id: new_request_id(), hold_id: hold };
         let call_started = Instant::now();
         let (result, recorder) = if fate < 70 {
+            let request = v1::ConfirmRequest { request_id: new_request_id(), hold_id: hold };
             (call!(client, inventory, confirm, request), &mut tally.confirm)
         } else {
+            let request = v1::ReleaseRequest { request_id: new_request_id(), hold_id: hold };
             (call!(client, inventory, release, request), &mut tally.release)
         };
         match result {

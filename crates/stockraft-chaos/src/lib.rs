@@ -297,12 +297,12 @@ async fn read_final_state(cluster: &Cluster, history: &History) -> Result<FinalS
     }
     let mut from_seq = 0;
     loop {
-        let query = v1::LedgerQuery {
+        let query = v1::QueryLedgerRequest {
             op: v1::LedgerOp::Reserve as i32,
             allow_stale: true,
             limit: 10_000,
             from_seq,
-            ..v1::LedgerQuery::default()
+            ..v1::QueryLedgerRequest::default()
         };
         let page =
             call!(leader_client, catalog, query_ledger, query).map_err(|e| format!("reading the ledger: {e}"))?;

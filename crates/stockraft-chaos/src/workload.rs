@@ -88,7 +88,7 @@ pub async fn set_up_shop(client: &Client, sale: &Sale) -> Result<(), Error> {
         };
         call!(client, catalog, upsert_sku, request)?;
         for (warehouse, _, _) in WAREHOUSES {
-            let request = v1::StockFigureRequest {
+            let request = v1::ReceiveStockRequest {
                 request_id: new_request_id(),
                 item_id: item_id(sku),
                 warehouse_id: warehouse.into(),
@@ -105,7 +105,7 @@ pub async fn set_up_shop(client: &Client, sale: &Sale) -> Result<(), Error> {
 fn failure(error: &Error) -> Outcome {
     match error {
         Error::Rejected(status) => Outcome::Rejected {
-            reason: error.reason().as_str_name().to_string(),
+            reason: stockraft_client::reason_name(error.reason()).to_string(),
             message: format!("{:?}: {}", status.code(), status.message()),
             log_index: stockraft_client::error_detail(status).map_or(0, |d| d.log_index),
         },
@@ -139,11 +139,11 @@ pub async fn perform(client: &Client, history: &History, process: usize, call: C
             }
         }
         Call::Confirm { hold, request_id, .. } => {
-            let request = v1::HoldRequest { request_id: request_id.clone(), hold_id: hold.clone() };
+            let request = v1::ConfirmRequest { request_id: request_id.clone(), hold_id: hold.clone() };
             hold_outcome(call!(client, inventory, confirm, request), |log_index| Outcome::Confirmed { log_index })
         }
         Call::Release { hold, request_id, .. } => {
-            let request = v1::HoldRequest { request_id: request_id.clone(), hold_id: hold.clone() };
+            let request = v1::ReleaseRequest { request_id: request_id.clone(), hold_id: hold.clone() };
             hold_outcome(call!(client, inventory, release, request), |log_index| Outcome::Released { log_index })
         }
         Call::Read { sku } => {
@@ -157,7 +157,7 @@ pub async fn perform(client: &Client, history: &History, process: usize, call: C
             }
         }
         Call::Restock { sku, warehouse, units, request_id } => {
-            let request = v1::StockFigureRequest {
+            let request = v1::ReceiveStockRequest {
                 request_id: request_id.clone(),
                 item_id: item_id(*sku),
                 warehouse_id: warehouse.clone(),

@@ -150,7 +150,7 @@ fn op(kind: Kind, line: &Line<'_>) -> Result<v1::import_op::Op, String> {
             if units < 0 {
                 return Err(format!("units {:?} is not a whole number of 0 or more", line.get("units")));
             }
-            Op::CountStock(v1::StockFigureRequest {
+            Op::CountStock(v1::CountStockRequest {
                 request_id,
                 item_id: line.required("item")?,
                 warehouse_id: line.required("warehouse")?,
@@ -291,7 +291,7 @@ const LEDGER_PAGE: u32 = 10_000;
 
 /// Writes the audit ledger entries matching `query` to `path` (`-`: standard output) as CSV, in
 /// sequence order; returns how many. Each page is a linearizable read (unless `allow_stale`).
-pub async fn export(client: &Client, mut query: v1::LedgerQuery, path: &str) -> Result<u64, Error> {
+pub async fn export(client: &Client, mut query: v1::QueryLedgerRequest, path: &str) -> Result<u64, Error> {
     let sink: Box<dyn Write> = if path == "-" {
         Box::new(std::io::stdout().lock())
     } else {
@@ -338,7 +338,9 @@ pub async fn export(client: &Client, mut query: v1::LedgerQuery, path: &str) -> 
             break;
         }
         for e in &page.entries {
-            let op = v1::LedgerOp::try_from(e.op).map_or("UNKNOWN", |op| op.as_str_name());
+            // The op's name without its LEDGER_OP_ prefix (RESERVE), as spreadsheets have had it.
+            let op =
+                v1::LedgerOp::try_from(e.op).map_or("UNKNOWN", |op| op.as_str_name().trim_start_matches("LEDGER_OP_"));
             writer
                 .write_record([
                     e.seq.to_string(),

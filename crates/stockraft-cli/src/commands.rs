@@ -12,8 +12,11 @@ pub enum Command {
     Reserve(ReserveArgs),
     /// Allocate and commit at payment in one step (ON_PAYMENT SKUs).
     Deduct(ReserveArgs),
-    /// Payment captured: commit the hold.
+    /// Payment captured: commit the hold (a late confirm may re-hold and commit in one step).
     Confirm(HoldArgs),
+    /// The buyer is back after the hold expired: hold it again with a fresh TTL, if the SKU's
+    /// re-hold limit, grace window and stock allow.
+    Rehold(HoldArgs),
     /// Order cancelled before payment: release the hold.
     Release(HoldArgs),
     /// Refund a confirmed order before it ships.
@@ -176,6 +179,12 @@ pub enum SkuCommand {
         units_per_buyer: Option<u32>,
         #[arg(long)]
         open_holds_per_buyer: Option<u32>,
+        /// Re-holds (`stockctl rehold`, or a late confirm) an expired hold may take (default 1).
+        #[arg(long)]
+        rehold_limit: Option<u32>,
+        /// How long after its expiry a hold may be re-held, in milliseconds (default 5 minutes).
+        #[arg(long)]
+        rehold_grace_ms: Option<u64>,
         #[arg(long)]
         allow_split: bool,
         #[arg(long, default_value_t = 0)]
@@ -267,10 +276,12 @@ pub struct PageArgs {
     limit: u32,
 }
 
-impl PageArgs {
-    fn request(&self) -> v1::ListRequest {
-        v1::ListRequest { after: self.after.clone(), limit: self.limit }
-    }
+/// A List call's request from the page flags (each List call has its own message, with these
+/// two fields).
+macro_rules! page_request {
+    ($message:ident, $page:expr) => {
+        v1::$message { after: $page.after.clone(), limit: $page.limit }
+    };
 }
 
 #[derive(Debug, Args)]
@@ -368,6 +379,12 @@ fn components(specs: &[String]) -> Result<Vec<v1::Component>, Error> {
     Ok(lines(specs)?.into_iter().map(|l| v1::Component { item_id: l.sku_id, quantity: l.quantity }).collect())
 }
 
+fn deduct_request(a: &ReserveArgs) -> Result<v1::DeductRequest, Error> {
+    let r = reserve_request(a)?;
+    let v1::ReserveRequest { request_id, hold_id, buyer_id, region, signals, lines } = r;
+    Ok(v1::DeductRequest { request_id, hold_id, buyer_id, region, signals, lines })
+}
+
 fn reserve_request(a: &ReserveArgs) -> Result<v1::ReserveRequest, Error> {
     Ok(v1::ReserveRequest {
         request_id: a.mutation.id(),
@@ -384,28 +401,43 @@ fn reserve_request(a: &ReserveArgs) -> Result<v1::ReserveRequest, Error> {
     })
 }
 
-fn hold_request(a: &HoldArgs) -> v1::HoldRequest {
-    v1::HoldRequest { request_id: a.mutation.id(), hold_id: a.hold.clone() }
+/// A hold transition's request (each has its own message, with these two fields).
+macro_rules! hold_request {
+    ($message:ident, $args:expr) => {
+        v1::$message { request_id: $args.mutation.id(), hold_id: $args.hold.clone() }
+    };
 }
 
-fn figure(a: &FigureArgs) -> v1::StockFigureRequest {
-    v1::StockFigureRequest {
-        request_id: a.mutation.id(),
-        item_id: a.item.clone(),
-        warehouse_id: a.warehouse.clone(),
-        units: a.units,
-        note: a.note.clone(),
-    }
+/// A stock-figure request (receive, count, safety stock: one message each, the same fields).
+macro_rules! figure_request {
+    ($message:ident, $args:expr) => {
+        v1::$message {
+            request_id: $args.mutation.id(),
+            item_id: $args.item.clone(),
+            warehouse_id: $args.warehouse.clone(),
+            units: $args.units,
+            note: $args.note.clone(),
+        }
+    };
 }
 
 pub async fn run(client: &Client, out: Format, command: Command) -> Result<(), Error> {
     use Command as C;
     match command {
         C::Reserve(a) => output::print(out, "HoldReply", &call!(client, inventory, reserve, reserve_request(&a)?)),
-        C::Deduct(a) => output::print(out, "HoldReply", &call!(client, inventory, deduct, reserve_request(&a)?)),
-        C::Confirm(a) => output::print(out, "HoldReply", &call!(client, inventory, confirm, hold_request(&a))),
-        C::Release(a) => output::print(out, "HoldReply", &call!(client, inventory, release, hold_request(&a))),
-        C::Cancel(a) => output::print(out, "HoldReply", &call!(client, inventory, cancel, hold_request(&a))),
+        C::Deduct(a) => output::print(out, "HoldReply", &call!(client, inventory, deduct, deduct_request(&a)?)),
+        C::Confirm(a) => {
+            output::print(out, "HoldReply", &call!(client, inventory, confirm, hold_request!(ConfirmRequest, a)))
+        }
+        C::Rehold(a) => {
+            output::print(out, "HoldReply", &call!(client, inventory, rehold, hold_request!(ReholdRequest, a)))
+        }
+        C::Release(a) => {
+            output::print(out, "HoldReply", &call!(client, inventory, release, hold_request!(ReleaseRequest, a)))
+        }
+        C::Cancel(a) => {
+            output::print(out, "HoldReply", &call!(client, inventory, cancel, hold_request!(CancelRequest, a)))
+        }
         C::Hold { hold, stale } => {
             let request = v1::GetHoldRequest { hold_id: hold, allow_stale: stale };
             output::print(out, "Hold", &call!(client, inventory, get_hold, request))
@@ -415,10 +447,7 @@ pub async fn run(client: &Client, out: Format, command: Command) -> Result<(), E
             output::print(out, "Availability", &call!(client, inventory, get_availability, request))
         }
         C::Watch { skus, count } => watch(client, out, skus, count).await?,
-        C::Ship(a) => {
-            let request = v1::ShipRequest { request_id: a.mutation.id(), hold_id: a.hold.clone() };
-            output::print(out, "Hold", &call!(client, catalog, ship, request))
-        }
+        C::Ship(a) => output::print(out, "Hold", &call!(client, catalog, ship, hold_request!(ShipRequest, a))),
         C::Warehouse(w) => warehouse(client, out, w).await?,
         C::Item(i) => item(client, out, i).await?,
         C::Sku(s) => sku(client, out, s).await?,
@@ -427,11 +456,9 @@ pub async fn run(client: &Client, out: Format, command: Command) -> Result<(), E
         C::Ledger(a) => {
             let op = match &a.op {
                 None => 0,
-                Some(name) => v1::LedgerOp::from_str_name(&name.to_ascii_uppercase())
-                    .ok_or_else(|| Error::Usage(format!("unknown ledger op {name:?} (e.g. RESERVE, EXPIRE)")))?
-                    as i32,
+                Some(name) => ledger_op(name)? as i32,
             };
-            let query = v1::LedgerQuery {
+            let query = v1::QueryLedgerRequest {
                 item_id: a.item,
                 warehouse_id: a.warehouse,
                 hold_id: a.hold,
@@ -522,9 +549,11 @@ async fn warehouse(client: &Client, out: Format, command: WarehouseCommand) -> R
             };
             output::print(out, "Warehouse", &call!(client, catalog, upsert_warehouse, request));
         }
-        WarehouseCommand::List(page) => {
-            output::print(out, "WarehouseList", &call!(client, catalog, list_warehouses, page.request()))
-        }
+        WarehouseCommand::List(page) => output::print(
+            out,
+            "WarehouseList",
+            &call!(client, catalog, list_warehouses, page_request!(ListWarehousesRequest, page)),
+        ),
     }
     Ok(())
 }
@@ -535,7 +564,9 @@ async fn item(client: &Client, out: Format, command: ItemCommand) -> Result<(), 
             let request = v1::UpsertItemRequest { request_id: mutation.id(), item: Some(v1::Item { id, name }) };
             output::print(out, "Item", &call!(client, catalog, upsert_item, request));
         }
-        ItemCommand::List(page) => output::print(out, "ItemList", &call!(client, catalog, list_items, page.request())),
+        ItemCommand::List(page) => {
+            output::print(out, "ItemList", &call!(client, catalog, list_items, page_request!(ListItemsRequest, page)))
+        }
     }
     Ok(())
 }
@@ -549,6 +580,8 @@ async fn sku(client: &Client, out: Format, command: SkuCommand) -> Result<(), Er
             ttl_ms,
             units_per_buyer,
             open_holds_per_buyer,
+            rehold_limit,
+            rehold_grace_ms,
             allow_split,
             presale_units,
             mutation,
@@ -567,6 +600,8 @@ async fn sku(client: &Client, out: Format, command: SkuCommand) -> Result<(), Er
                     hold_ttl_ms: ttl_ms,
                     units_per_buyer_max: units_per_buyer,
                     open_holds_per_buyer_max: open_holds_per_buyer,
+                    rehold_limit,
+                    rehold_grace_ms,
                     allow_split,
                     presale_units_max: presale_units,
                     ..v1::SaleRules::default()
@@ -577,13 +612,15 @@ async fn sku(client: &Client, out: Format, command: SkuCommand) -> Result<(), Er
         SkuCommand::Get { id } => {
             output::print(out, "Sku", &call!(client, catalog, get_sku, v1::GetSkuRequest { sku_id: id }))
         }
-        SkuCommand::List(page) => output::print(out, "SkuList", &call!(client, catalog, list_skus, page.request())),
+        SkuCommand::List(page) => {
+            output::print(out, "SkuList", &call!(client, catalog, list_skus, page_request!(ListSkusRequest, page)))
+        }
         SkuCommand::Block { sku, buyer, mutation } => {
-            let request = v1::BuyerListRequest { request_id: mutation.id(), sku_id: sku, buyer_id: buyer };
+            let request = v1::BlockBuyerRequest { request_id: mutation.id(), sku_id: sku, buyer_id: buyer };
             output::print(out, "Sku", &call!(client, catalog, block_buyer, request));
         }
         SkuCommand::Unblock { sku, buyer, mutation } => {
-            let request = v1::BuyerListRequest { request_id: mutation.id(), sku_id: sku, buyer_id: buyer };
+            let request = v1::UnblockBuyerRequest { request_id: mutation.id(), sku_id: sku, buyer_id: buyer };
             output::print(out, "Sku", &call!(client, catalog, unblock_buyer, request));
         }
     }
@@ -592,14 +629,18 @@ async fn sku(client: &Client, out: Format, command: SkuCommand) -> Result<(), Er
 
 async fn stock(client: &Client, out: Format, command: StockCommand) -> Result<(), Error> {
     let level = match command {
-        StockCommand::Receive(a) => call!(client, catalog, receive_stock, figure(&a)),
-        StockCommand::Count(a) => call!(client, catalog, count_stock, figure(&a)),
-        StockCommand::Safety(a) => call!(client, catalog, set_safety_stock, figure(&a)),
+        StockCommand::Receive(a) => call!(client, catalog, receive_stock, figure_request!(ReceiveStockRequest, a)),
+        StockCommand::Count(a) => call!(client, catalog, count_stock, figure_request!(CountStockRequest, a)),
+        StockCommand::Safety(a) => call!(client, catalog, set_safety_stock, figure_request!(SetSafetyStockRequest, a)),
         StockCommand::Get { item, warehouse } => {
             call!(client, catalog, get_stock, v1::GetStockRequest { item_id: item, warehouse_id: warehouse })
         }
         StockCommand::Shortfalls(page) => {
-            output::print(out, "StockLevelList", &call!(client, catalog, list_shortfalls, page.request()));
+            output::print(
+                out,
+                "StockLevelList",
+                &call!(client, catalog, list_shortfalls, page_request!(ListShortfallsRequest, page)),
+            );
             return Ok(());
         }
     };
@@ -636,7 +677,11 @@ async fn inbound(client: &Client, out: Format, command: InboundCommand) -> Resul
             call!(client, catalog, cancel_inbound, request)
         }
         InboundCommand::List(page) => {
-            output::print(out, "InboundList", &call!(client, catalog, list_inbound, page.request()));
+            output::print(
+                out,
+                "InboundList",
+                &call!(client, catalog, list_inbound, page_request!(ListInboundRequest, page)),
+            );
             return Ok(());
         }
     };
@@ -814,4 +859,14 @@ async fn cluster_status(client: &Client, out: Format) -> Result<(), Error> {
         return Err(Error::Unavailable { attempts: client.options().endpoints.len() as u32, last: last_error });
     }
     Ok(())
+}
+
+/// A ledger op by name, with or without its `LEDGER_OP_` prefix, in any case: `reserve`,
+/// `RESERVE`, `LEDGER_OP_RESERVE`.
+fn ledger_op(name: &str) -> Result<v1::LedgerOp, Error> {
+    let upper = name.to_ascii_uppercase();
+    let prefixed = if upper.starts_with("LEDGER_OP_") { upper } else { format!("LEDGER_OP_{upper}") };
+    v1::LedgerOp::from_str_name(&prefixed)
+        .filter(|op| *op != v1::LedgerOp::Unspecified)
+        .ok_or_else(|| Error::Usage(format!("unknown ledger op {name:?} (e.g. reserve, expire)")))
 }

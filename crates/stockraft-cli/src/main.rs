@@ -109,7 +109,7 @@ fn main() -> ExitCode {
         Err(Error::Rejected(status)) => {
             let reason = match stockraft_client::reason(&status) {
                 stockraft_client::v1::Reason::Unspecified => format!("{:?}", status.code()),
-                reason => reason.as_str_name().to_string(),
+                reason => stockraft_client::reason_name(reason).to_string(),
             };
             eprintln!("stockctl: refused ({reason}): {}", status.message());
             ExitCode::from(EXIT_REJECTED)

@@ -92,12 +92,27 @@ fn table(message: &DynamicMessage) -> Table {
     table
 }
 
+/// An enum value's name without its enum's prefix (`HELD` for `HOLD_STATE_HELD`): tables are for
+/// people; JSON keeps the full names, as protobuf's JSON mapping does.
+fn short_name<'a>(enumeration: &str, value: &'a str) -> &'a str {
+    let mut prefix = String::new();
+    for (i, c) in enumeration.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            prefix.push('_');
+        }
+        prefix.push(c.to_ascii_uppercase());
+    }
+    prefix.push('_');
+    value.strip_prefix(prefix.as_str()).unwrap_or(value)
+}
+
 /// One value, compactly: enums by name, nested messages as one-line JSON.
 fn cell(value: &Value, field: &prost_reflect::FieldDescriptor) -> String {
     match value {
-        Value::EnumNumber(n) => {
-            field.kind().as_enum().and_then(|e| e.get_value(*n)).map_or_else(|| n.to_string(), |v| v.name().to_string())
-        }
+        Value::EnumNumber(n) => match field.kind().as_enum().and_then(|e| e.get_value(*n).map(|v| (e, v))) {
+            Some((enumeration, value)) => short_name(enumeration.name(), value.name()).to_string(),
+            None => n.to_string(),
+        },
         Value::Message(m) => json(m, false),
         Value::List(items) => items.iter().map(|item| cell(item, field)).collect::<Vec<_>>().join(", "),
         Value::String(s) => s.clone(),

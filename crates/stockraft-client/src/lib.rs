@@ -37,6 +37,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 pub use stockraft_proto::errors::error_detail;
 pub use stockraft_proto::errors::reason;
+pub use stockraft_proto::errors::reason_name;
 use stockraft_proto::v1::catalog_client::CatalogClient;
 use stockraft_proto::v1::cluster_client::ClusterClient;
 use stockraft_proto::v1::inventory_client::InventoryClient;

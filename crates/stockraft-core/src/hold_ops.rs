@@ -221,7 +221,8 @@ impl State {
         }
         // The TTL of a fresh hold on these lines, as `take` would give it.
         let pre_deduct = skus.clone().filter(|rules| rules.mode == DeductionMode::PreDeduct);
-        let ttl_ms = pre_deduct.map(|rules| rules.hold_ttl_ms).min().or_else(|| skus.map(|rules| rules.hold_ttl_ms).min());
+        let ttl_ms =
+            pre_deduct.map(|rules| rules.hold_ttl_ms).min().or_else(|| skus.map(|rules| rules.hold_ttl_ms).min());
         for line in &hold.lines {
             let sku = &self.skus[line.sku as usize];
             if sku.blocklist.contains(&hold.buyer) {

@@ -77,7 +77,7 @@ fn main() {
                 })),
             },
             v1::ImportOp {
-                op: Some(v1::import_op::Op::CountStock(v1::StockFigureRequest {
+                op: Some(v1::import_op::Op::CountStock(v1::CountStockRequest {
                     request_id: "r-c".into(),
                     item_id: "bottle".into(),
                     warehouse_id: "wh".into(),
@@ -99,7 +99,7 @@ fn main() {
         }),
     };
     write("request", "warehouse", &[&[4u8][..], &warehouse.encode_to_vec()].concat());
-    let query = v1::LedgerQuery { item_id: "bottle".into(), limit: 10, ..v1::LedgerQuery::default() };
+    let query = v1::QueryLedgerRequest { item_id: "bottle".into(), limit: 10, ..v1::QueryLedgerRequest::default() };
     write("request", "ledger-query", &[&[5u8][..], &query.encode_to_vec()].concat());
     println!("seeds written under {}/corpus", env!("CARGO_MANIFEST_DIR"));
 }

@@ -97,7 +97,7 @@ pub fn request(data: &[u8]) {
     let Some((&kind, bytes)) = data.split_first() else { return };
     let converted: Vec<Request> = match kind % 6 {
         0 => v1::ReserveRequest::decode(bytes).ok().and_then(|r| to_core::reserve(&r).ok()).into_iter().collect(),
-        1 => v1::ReserveRequest::decode(bytes).ok().and_then(|r| to_core::deduct(&r).ok()).into_iter().collect(),
+        1 => v1::DeductRequest::decode(bytes).ok().and_then(|r| to_core::deduct(&r).ok()).into_iter().collect(),
         2 => v1::UpsertSkuRequest::decode(bytes).ok().and_then(|r| to_core::upsert_sku(&r).ok()).into_iter().collect(),
         3 => v1::ImportRequest::decode(bytes)
             .map(|r| r.ops.iter().filter_map(|op| to_core::import_op(op).ok()).collect())
@@ -109,7 +109,7 @@ pub fn request(data: &[u8]) {
             .collect(),
         _ => {
             // A query changes nothing: it only has to be answered without a panic.
-            if let Some(query) = v1::LedgerQuery::decode(bytes).ok().and_then(|q| to_core::ledger_query(&q).ok()) {
+            if let Some(query) = v1::QueryLedgerRequest::decode(bytes).ok().and_then(|q| to_core::ledger_query(&q).ok()) {
                 let _ = shop().ledger(&query);
             }
             Vec::new()

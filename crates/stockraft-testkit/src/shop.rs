@@ -41,7 +41,7 @@ pub async fn set_up_shop(client: &Client, units: i64, ttl_ms: u64, per_buyer: Op
         rules: Some(rules),
     };
     call!(client, catalog, upsert_sku, sku).expect("sku");
-    let stock = v1::StockFigureRequest {
+    let stock = v1::ReceiveStockRequest {
         request_id: new_request_id(),
         item_id: ITEM.into(),
         warehouse_id: WAREHOUSE.into(),
@@ -86,7 +86,8 @@ pub async fn local_availability(cluster: &Cluster, id: u64) -> Option<u32> {
 /// Node `id`'s own ledger entries of one operation, as (log index, hold) pairs.
 pub async fn local_ledger(cluster: &Cluster, id: u64, op: v1::LedgerOp) -> Vec<(u64, String)> {
     let client = cluster.client_of(id);
-    let query = v1::LedgerQuery { op: op as i32, allow_stale: true, limit: 10_000, ..v1::LedgerQuery::default() };
+    let query =
+        v1::QueryLedgerRequest { op: op as i32, allow_stale: true, limit: 10_000, ..v1::QueryLedgerRequest::default() };
     let page = call!(client, catalog, query_ledger, query).expect("a ledger page");
     page.entries.into_iter().map(|e| (e.log_index, e.hold_id)).collect()
 }

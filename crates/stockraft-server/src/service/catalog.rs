@@ -5,7 +5,7 @@ use super::{applied, ok, refused, route, unexpected};
 use crate::node::Node;
 use crate::proposer::Alone;
 use std::sync::Arc;
-use stockraft_api::to_core::{self, Figure};
+use stockraft_api::to_core;
 use stockraft_api::to_proto;
 use stockraft_core::limits::IMPORT_BATCH_MAX;
 use stockraft_core::{Applied, EntityKind, HoldId, ItemId, Rejection, Request, SkuId, State, WarehouseId};
@@ -135,11 +135,13 @@ impl Catalog for CatalogService {
         self.update(request, |state| state.warehouse(&id).map(to_proto::warehouse)).await
     }
 
-    async fn list_warehouses(&self, call: Call<v1::ListRequest>) -> Result<Response<v1::WarehouseList>, Status> {
-        to_core::page(call.get_ref()).map_err(refused)?;
+    async fn list_warehouses(
+        &self,
+        call: Call<v1::ListWarehousesRequest>,
+    ) -> Result<Response<v1::WarehouseList>, Status> {
+        to_core::page(&call.get_ref().after, call.get_ref().limit).map_err(refused)?;
         route!(self.node, call, CatalogClient, list_warehouses);
-        let request = call.get_ref();
-        let p = to_core::page(request).map_err(refused)?;
+        let p = to_core::page(&call.get_ref().after, call.get_ref().limit).map_err(refused)?;
         self.read(|state| {
             let all = state.warehouses().iter().map(|w| (w.id.to_string(), to_proto::warehouse(w))).collect();
             Ok(v1::WarehouseList { warehouses: page(all, &p) })
@@ -156,10 +158,10 @@ impl Catalog for CatalogService {
         self.update(request, |state| item_reply(state, &id)).await
     }
 
-    async fn list_items(&self, call: Call<v1::ListRequest>) -> Result<Response<v1::ItemList>, Status> {
-        to_core::page(call.get_ref()).map_err(refused)?;
+    async fn list_items(&self, call: Call<v1::ListItemsRequest>) -> Result<Response<v1::ItemList>, Status> {
+        to_core::page(&call.get_ref().after, call.get_ref().limit).map_err(refused)?;
         route!(self.node, call, CatalogClient, list_items);
-        let p = to_core::page(call.get_ref()).map_err(refused)?;
+        let p = to_core::page(&call.get_ref().after, call.get_ref().limit).map_err(refused)?;
         self.read(|state| {
             let all = state
                 .items()
@@ -184,10 +186,10 @@ impl Catalog for CatalogService {
         self.read(|state| sku_reply(state, &id)).await
     }
 
-    async fn list_skus(&self, call: Call<v1::ListRequest>) -> Result<Response<v1::SkuList>, Status> {
-        to_core::page(call.get_ref()).map_err(refused)?;
+    async fn list_skus(&self, call: Call<v1::ListSkusRequest>) -> Result<Response<v1::SkuList>, Status> {
+        to_core::page(&call.get_ref().after, call.get_ref().limit).map_err(refused)?;
         route!(self.node, call, CatalogClient, list_skus);
-        let p = to_core::page(call.get_ref()).map_err(refused)?;
+        let p = to_core::page(&call.get_ref().after, call.get_ref().limit).map_err(refused)?;
         self.read(|state| {
             let mut ids: Vec<&SkuId> = state.sku_ids().filter(|id| id.as_str() > p.after).collect();
             ids.sort_unstable();
@@ -198,38 +200,41 @@ impl Catalog for CatalogService {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id))]
-    async fn block_buyer(&self, call: Call<v1::BuyerListRequest>) -> Result<Response<v1::Sku>, Status> {
-        let request = to_core::buyer_list(call.get_ref(), true).map_err(refused)?;
+    async fn block_buyer(&self, call: Call<v1::BlockBuyerRequest>) -> Result<Response<v1::Sku>, Status> {
+        let request = to_core::block_buyer(call.get_ref()).map_err(refused)?;
         route!(self.node, call, CatalogClient, block_buyer);
         let id = SkuId::new(&call.get_ref().sku_id).map_err(refused)?;
         self.update(request, |state| sku_reply(state, &id)).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id))]
-    async fn unblock_buyer(&self, call: Call<v1::BuyerListRequest>) -> Result<Response<v1::Sku>, Status> {
-        let request = to_core::buyer_list(call.get_ref(), false).map_err(refused)?;
+    async fn unblock_buyer(&self, call: Call<v1::UnblockBuyerRequest>) -> Result<Response<v1::Sku>, Status> {
+        let request = to_core::unblock_buyer(call.get_ref()).map_err(refused)?;
         route!(self.node, call, CatalogClient, unblock_buyer);
         let id = SkuId::new(&call.get_ref().sku_id).map_err(refused)?;
         self.update(request, |state| sku_reply(state, &id)).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id))]
-    async fn receive_stock(&self, call: Call<v1::StockFigureRequest>) -> Result<Response<v1::StockLevel>, Status> {
-        let request = to_core::stock_figure(call.get_ref(), Figure::Receive).map_err(refused)?;
+    async fn receive_stock(&self, call: Call<v1::ReceiveStockRequest>) -> Result<Response<v1::StockLevel>, Status> {
+        let request = to_core::stock_figure(call.get_ref()).map_err(refused)?;
         route!(self.node, call, CatalogClient, receive_stock);
         self.stock_write(request).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id))]
-    async fn count_stock(&self, call: Call<v1::StockFigureRequest>) -> Result<Response<v1::StockLevel>, Status> {
-        let request = to_core::stock_figure(call.get_ref(), Figure::Count).map_err(refused)?;
+    async fn count_stock(&self, call: Call<v1::CountStockRequest>) -> Result<Response<v1::StockLevel>, Status> {
+        let request = to_core::stock_figure(call.get_ref()).map_err(refused)?;
         route!(self.node, call, CatalogClient, count_stock);
         self.stock_write(request).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id))]
-    async fn set_safety_stock(&self, call: Call<v1::StockFigureRequest>) -> Result<Response<v1::StockLevel>, Status> {
-        let request = to_core::stock_figure(call.get_ref(), Figure::SafetyStock).map_err(refused)?;
+    async fn set_safety_stock(
+        &self,
+        call: Call<v1::SetSafetyStockRequest>,
+    ) -> Result<Response<v1::StockLevel>, Status> {
+        let request = to_core::stock_figure(call.get_ref()).map_err(refused)?;
         route!(self.node, call, CatalogClient, set_safety_stock);
         self.stock_write(request).await
     }
@@ -244,10 +249,13 @@ impl Catalog for CatalogService {
         .await
     }
 
-    async fn list_shortfalls(&self, call: Call<v1::ListRequest>) -> Result<Response<v1::StockLevelList>, Status> {
-        to_core::page(call.get_ref()).map_err(refused)?;
+    async fn list_shortfalls(
+        &self,
+        call: Call<v1::ListShortfallsRequest>,
+    ) -> Result<Response<v1::StockLevelList>, Status> {
+        to_core::page(&call.get_ref().after, call.get_ref().limit).map_err(refused)?;
         route!(self.node, call, CatalogClient, list_shortfalls);
-        let p = to_core::page(call.get_ref()).map_err(refused)?;
+        let p = to_core::page(&call.get_ref().after, call.get_ref().limit).map_err(refused)?;
         self.read(|state| {
             let all = state
                 .shortfalls()
@@ -285,10 +293,10 @@ impl Catalog for CatalogService {
         self.stock_write(request).await
     }
 
-    async fn list_inbound(&self, call: Call<v1::ListRequest>) -> Result<Response<v1::InboundList>, Status> {
-        to_core::page(call.get_ref()).map_err(refused)?;
+    async fn list_inbound(&self, call: Call<v1::ListInboundRequest>) -> Result<Response<v1::InboundList>, Status> {
+        to_core::page(&call.get_ref().after, call.get_ref().limit).map_err(refused)?;
         route!(self.node, call, CatalogClient, list_inbound);
-        let p = to_core::page(call.get_ref()).map_err(refused)?;
+        let p = to_core::page(&call.get_ref().after, call.get_ref().limit).map_err(refused)?;
         self.read(|state| {
             let all = state
                 .inbound()
@@ -311,7 +319,7 @@ impl Catalog for CatalogService {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id, hold_id = %call.get_ref().hold_id))]
     async fn ship(&self, call: Call<v1::ShipRequest>) -> Result<Response<v1::Hold>, Status> {
-        let request = to_core::ship(call.get_ref()).map_err(refused)?;
+        let request = to_core::hold_action(call.get_ref()).map_err(refused)?;
         route!(self.node, call, CatalogClient, ship);
         let id = HoldId::new(&call.get_ref().hold_id).map_err(refused)?;
         let (index, outcome) = self.node.propose_one(request).await?;
@@ -325,7 +333,7 @@ impl Catalog for CatalogService {
         }
     }
 
-    async fn query_ledger(&self, call: Call<v1::LedgerQuery>) -> Result<Response<v1::LedgerPage>, Status> {
+    async fn query_ledger(&self, call: Call<v1::QueryLedgerRequest>) -> Result<Response<v1::LedgerPage>, Status> {
         let query = to_core::ledger_query(call.get_ref()).map_err(refused)?;
         if call.get_ref().allow_stale {
             return self.local_read(|state| ledger_page(state, &query));

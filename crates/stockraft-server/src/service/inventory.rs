@@ -7,7 +7,7 @@ use openraft::async_runtime::WatchReceiver;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
-use stockraft_api::to_core::{self, HoldAction};
+use stockraft_api::to_core;
 use stockraft_api::to_proto;
 use stockraft_core::{Applied, HoldId, Outcome, Rejection, Request, SkuId, limits::RESERVE_BATCH_MAX};
 use stockraft_proto::errors::{invalid_argument, resource_exhausted};
@@ -115,29 +115,36 @@ impl Inventory for InventoryService {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id, hold_id = %call.get_ref().hold_id))]
-    async fn deduct(&self, call: Call<v1::ReserveRequest>) -> Result<Response<v1::HoldReply>, Status> {
+    async fn deduct(&self, call: Call<v1::DeductRequest>) -> Result<Response<v1::HoldReply>, Status> {
         let request = to_core::deduct(call.get_ref()).map_err(refused)?;
         route!(self.node, call, InventoryClient, deduct);
         self.hold_write(request).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id, hold_id = %call.get_ref().hold_id))]
-    async fn confirm(&self, call: Call<v1::HoldRequest>) -> Result<Response<v1::HoldReply>, Status> {
-        let request = to_core::hold_action(call.get_ref(), HoldAction::Confirm).map_err(refused)?;
+    async fn confirm(&self, call: Call<v1::ConfirmRequest>) -> Result<Response<v1::HoldReply>, Status> {
+        let request = to_core::hold_action(call.get_ref()).map_err(refused)?;
         route!(self.node, call, InventoryClient, confirm);
         self.hold_write(request).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id, hold_id = %call.get_ref().hold_id))]
-    async fn release(&self, call: Call<v1::HoldRequest>) -> Result<Response<v1::HoldReply>, Status> {
-        let request = to_core::hold_action(call.get_ref(), HoldAction::Release).map_err(refused)?;
+    async fn rehold(&self, call: Call<v1::ReholdRequest>) -> Result<Response<v1::HoldReply>, Status> {
+        let request = to_core::hold_action(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, InventoryClient, rehold);
+        self.hold_write(request).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id, hold_id = %call.get_ref().hold_id))]
+    async fn release(&self, call: Call<v1::ReleaseRequest>) -> Result<Response<v1::HoldReply>, Status> {
+        let request = to_core::hold_action(call.get_ref()).map_err(refused)?;
         route!(self.node, call, InventoryClient, release);
         self.hold_write(request).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id, hold_id = %call.get_ref().hold_id))]
-    async fn cancel(&self, call: Call<v1::HoldRequest>) -> Result<Response<v1::HoldReply>, Status> {
-        let request = to_core::hold_action(call.get_ref(), HoldAction::Cancel).map_err(refused)?;
+    async fn cancel(&self, call: Call<v1::CancelRequest>) -> Result<Response<v1::HoldReply>, Status> {
+        let request = to_core::hold_action(call.get_ref()).map_err(refused)?;
         route!(self.node, call, InventoryClient, cancel);
         self.hold_write(request).await
     }
