@@ -96,9 +96,10 @@ chaos: deps ## Long chaos runs (3 and 5 nodes, CHAOS_SECONDS each, every fault k
 # clippy only type-checks, so it never links RocksDB; without ROCKSDB_LIB_DIR the check build
 # would still compile RocksDB's C++ a second time (~18 minutes) in its build script. Naming a
 # library directory, any directory, makes the build script skip that compile.
-lint: ## Check formatting and run clippy with warnings as errors
+lint: deps ## Check formatting, run clippy with warnings as errors, and buf lint (and buf breaking against the newest v* tag) on proto/
 	$(CARGO) fmt --all -- --check
 	ROCKSDB_LIB_DIR=$(CURDIR)/target ROCKSDB_STATIC=1 $(CARGO) clippy $(WORKSPACE) --all-targets -- -D warnings
+	scripts/buf.sh
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

@@ -7,7 +7,8 @@
 #   - kill(1) (procps), which the chaos runs use to pause and resume nodes (SIGSTOP, SIGCONT);
 #   - the DejaVu Sans font (fonts-dejavu-core), which stockbench --plot draws its text with;
 #   - Python 3 with venv, for the Python client's tests (clients/python installs its own
-#     packages with pip into a virtual environment there).
+#     packages with pip into a virtual environment there);
+#   - Node.js and npm, which fetch buf (@bufbuild/buf) for `make lint` (scripts/buf.sh).
 set -euo pipefail
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -22,6 +23,8 @@ dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
