@@ -59,7 +59,7 @@ fn a_leader_killed_mid_sale_still_sells_exactly_the_stock() {
         "--spawn-cluster",
         "3",
         "--kill-leader-at",
-        "0.5",
+        "30%",
         "--plot",
         plot.to_str().expect("a UTF-8 path"),
         "--json",
@@ -74,6 +74,10 @@ fn a_leader_killed_mid_sale_still_sells_exactly_the_stock() {
     let fault = &report["fault"];
     assert!(fault["what"].as_str().is_some_and(|w| w.starts_with("SIGKILL of leader node")), "{report}");
     assert!(fault["writes_stalled_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{report}");
+    assert!(
+        fault["at_seconds"].as_f64().is_some_and(|s| s > 0.0 && s < report["seconds"].as_f64().unwrap_or(0.0)),
+        "struck mid-sale: {report}"
+    );
     let png = std::fs::read(&plot).expect("the plot was written");
     assert!(png.starts_with(b"\x89PNG"), "a PNG file");
     let _ = std::fs::remove_dir_all(&dir);
@@ -99,6 +103,9 @@ fn bad_usage_is_refused_before_anything_runs() {
     let holds = stockbench(&["holds", "--count", "10"]);
     assert_eq!(holds.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&holds.stderr).contains("holds needs --spawn-cluster"));
+    let share = stockbench(&["--spawn-cluster", "3", "--kill-leader-at", "120%", "hot"]);
+    assert_eq!(share.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&share.stderr).contains("above 0% and below 100%"));
 }
 
 fn scratch_dir(name: &str) -> std::path::PathBuf {

@@ -69,11 +69,39 @@ impl Calls {
     }
 }
 
-/// Something done to the cluster during the sale, `at` after it began; the future performs it
-/// and says what it did.
+/// Something done to the cluster during the sale, when `at` says; the future performs it and
+/// says what it did. A sale that ends first leaves it undone, and the report says so.
 pub struct Fault {
-    pub at: Duration,
+    pub at: When,
     pub action: BoxFuture<'static, String>,
+}
+
+/// When a fault strikes: a time into the sale, or once a share of the stock is acknowledged
+/// (which does not depend on how fast this machine sells).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum When {
+    After(Duration),
+    /// A fraction in (0, 1) of all units on sale.
+    Sold(f64),
+}
+
+impl When {
+    /// `2`, `2s` or `0.5s` (seconds into the sale), or `30%` (of the stock acknowledged).
+    pub fn parse(text: &str) -> Result<When, String> {
+        let bad = || format!("--kill-leader-at takes seconds (2, 0.5s) or a share of the stock (30%), not {text:?}");
+        if let Some(percent) = text.strip_suffix('%') {
+            let p: f64 = percent.trim().parse().map_err(|_| bad())?;
+            if !(p > 0.0 && p < 100.0) {
+                return Err(format!("--kill-leader-at {text}: a share of the stock must be above 0% and below 100%"));
+            }
+            return Ok(When::Sold(p / 100.0));
+        }
+        let seconds: f64 = text.strip_suffix('s').unwrap_or(text).trim().parse().map_err(|_| bad())?;
+        if !(seconds > 0.0 && seconds.is_finite()) {
+            return Err(format!("--kill-leader-at {text}: the time must be a positive number of seconds"));
+        }
+        Ok(When::After(Duration::from_secs_f64(seconds)))
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -106,7 +134,8 @@ pub struct Report {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct FaultReport {
-    pub at_seconds: f64,
+    /// When it struck, in seconds into the sale; `None` when the sale ended first.
+    pub at_seconds: Option<f64>,
     pub what: String,
     /// The longest time without an acknowledgement from the fault on: how long writes stalled.
     pub writes_stalled_ms: Option<f64>,
@@ -180,11 +209,30 @@ pub async fn run(client: Arc<Client>, spec: &Spec, run_id: &str, fault: Option<F
         skus: stock.skus.clone(),
     });
     let started = Instant::now();
+    let sale_over = Arc::new(tokio::sync::Notify::new());
     let fault_task = fault.map(|fault| {
-        let at = fault.at;
+        let (board, sale_over) = (board.clone(), sale_over.clone());
+        let total = stock.skus.len() as f64 * f64::from(spec.units);
         tokio::spawn(async move {
-            tokio::time::sleep_until((started + at).into()).await;
-            (at, fault.action.await)
+            let due = async {
+                match fault.at {
+                    When::After(at) => tokio::time::sleep_until((started + at).into()).await,
+                    When::Sold(share) => {
+                        while (board.acknowledged.iter().map(|a| a.load(Ordering::Relaxed) as f64).sum::<f64>())
+                            < share * total
+                        {
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                        }
+                    }
+                }
+            };
+            tokio::select! {
+                () = due => {
+                    let at = started.elapsed();
+                    Some((at, fault.action.await))
+                }
+                () = sale_over.notified() => None,
+            }
         })
     });
     if let Some(seconds) = spec.seconds {
@@ -206,16 +254,26 @@ pub async fn run(client: Arc<Client>, spec: &Spec, run_id: &str, fault: Option<F
         recorder.merge(task.await.expect("a buyer task"));
     }
     let elapsed = started.elapsed();
-    let fault = match fault_task {
-        Some(task) => {
-            let (at, what) = task.await.expect("the fault task");
-            Some(FaultReport {
-                at_seconds: at.as_secs_f64(),
+    sale_over.notify_one();
+    let longest_gap_ms = recorder.longest_gap().as_secs_f64() * 1e3;
+    let fault = match fault_task.map(|task| async { task.await.expect("the fault task") }) {
+        Some(task) => Some(match task.await {
+            Some((at, what)) => FaultReport {
+                at_seconds: Some(at.as_secs_f64()),
                 what,
                 writes_stalled_ms: recorder.stall_after(at).map(|d| d.as_secs_f64() * 1e3),
-                longest_gap_ms: recorder.longest_gap().as_secs_f64() * 1e3,
-            })
-        }
+                longest_gap_ms,
+            },
+            None => FaultReport {
+                at_seconds: None,
+                what: format!(
+                    "not injected: the sale ended after {:.2} s, before the fault was due",
+                    elapsed.as_secs_f64()
+                ),
+                writes_stalled_ms: None,
+                longest_gap_ms,
+            },
+        }),
         None => None,
     };
     let verdict = verify(&client, &board, &stock, spec.seconds.is_none()).await?;

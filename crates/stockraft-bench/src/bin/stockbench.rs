@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use stockraft_bench::lifecycle;
 use stockraft_bench::plot::{self, Line};
-use stockraft_bench::sale::{self, Calls, Fault, Picker, Spec};
+use stockraft_bench::sale::{self, Calls, Fault, Picker, Spec, When};
 use stockraft_client::{Client, Options};
 use stockraft_testkit::{Cluster, Settings};
 use tokio::sync::Mutex;
@@ -33,10 +33,11 @@ struct Flags {
     /// temporary directory) instead of using --endpoints; it is stopped at the end.
     #[arg(long)]
     spawn_cluster: Option<u64>,
-    /// SIGKILL the leader this many seconds into each sale (needs --spawn-cluster); the killed
-    /// node is restarted after the sale.
-    #[arg(long)]
-    kill_leader_at: Option<f64>,
+    /// SIGKILL the leader mid-sale (needs --spawn-cluster): seconds into each sale (`2`, `0.5s`)
+    /// or once a share of the stock is acknowledged (`30%`, the same moment on any machine). The
+    /// killed node is restarted after the sale; a sale that ends first says the kill was not made.
+    #[arg(long, value_parser = When::parse)]
+    kill_leader_at: Option<When>,
     /// Draw throughput and p99 over time of every sale to this PNG file.
     #[arg(long)]
     plot: Option<PathBuf>,
@@ -227,7 +228,6 @@ fn check_usage(flags: &Flags, jobs: &[Job]) -> Result<(), String> {
         (Some(_), None) => {
             Err("--kill-leader-at needs --spawn-cluster (stockbench kills only nodes it started)".into())
         }
-        (Some(at), _) if !(at > 0.0 && at.is_finite()) => Err("--kill-leader-at must be a positive number".into()),
         (_, Some(0)) => Err("--spawn-cluster must be 1 or more".into()),
         _ => Ok(()),
     }
@@ -345,7 +345,7 @@ async fn main() {
             .map(|r| Line {
                 label: format!("{} {} buyers", r.workload, r.buyers),
                 series: &r.series,
-                fault_at: r.fault.as_ref().map(|f| f.at_seconds),
+                fault_at: r.fault.as_ref().and_then(|f| f.at_seconds),
             })
             .collect();
         let title = format!("stockbench: {} sale(s), acknowledged reserves", lines.len());
@@ -560,7 +560,7 @@ async fn peers(
 }
 
 /// SIGKILLs whoever leads `at` seconds into the sale and notes its id for the restart.
-fn kill_leader(at: f64, cluster: Arc<Mutex<Cluster>>, killed: Arc<std::sync::Mutex<Option<u64>>>) -> Fault {
+fn kill_leader(at: When, cluster: Arc<Mutex<Cluster>>, killed: Arc<std::sync::Mutex<Option<u64>>>) -> Fault {
     let action = async move {
         let mut cluster = cluster.lock().await;
         match cluster.leader().await {
@@ -572,7 +572,7 @@ fn kill_leader(at: f64, cluster: Arc<Mutex<Cluster>>, killed: Arc<std::sync::Mut
             None => "no leader to kill".to_string(),
         }
     };
-    Fault { at: Duration::from_secs_f64(at), action: action.boxed() }
+    Fault { at, action: action.boxed() }
 }
 
 fn print_tables(sales: &[sale::Report], lifecycles: &[lifecycle::Report]) {
@@ -608,11 +608,15 @@ fn print_tables(sales: &[sale::Report], lifecycles: &[lifecycle::Report]) {
         }
         println!("{table}");
         for r in sales {
-            if let Some(f) = &r.fault {
-                let stall = f
-                    .writes_stalled_ms
-                    .map_or("writes never resumed".to_string(), |ms| format!("writes stalled {ms:.0} ms"));
-                println!("{} {} buyers: {} at {:.1} s; {stall}", r.workload, r.buyers, f.what, f.at_seconds);
+            match r.fault.as_ref().map(|f| (f, f.at_seconds)) {
+                Some((f, Some(at))) => {
+                    let stall = f
+                        .writes_stalled_ms
+                        .map_or("writes never resumed".to_string(), |ms| format!("writes stalled {ms:.0} ms"));
+                    println!("{} {} buyers: {} at {at:.1} s; {stall}", r.workload, r.buyers, f.what);
+                }
+                Some((f, None)) => println!("{} {} buyers: {}", r.workload, r.buyers, f.what),
+                None => {}
             }
             for problem in &r.problems {
                 println!("{} {} buyers: {problem}", r.workload, r.buyers);
