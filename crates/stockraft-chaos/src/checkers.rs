@@ -1,7 +1,7 @@
 //! The checkers every history goes through, and what they need from the cluster's final state.
 
 use crate::history::{Call, Outcome, Record};
-use crate::model::{Input, Output, SkuModel, Timed};
+use crate::model::{Input, Output, Refusal, SkuModel, Timed};
 use crate::workload::Sale;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -97,16 +97,17 @@ fn hold_state(hold: &v1::Hold) -> v1::HoldState {
     v1::HoldState::try_from(hold.state).unwrap_or(v1::HoldState::Unspecified)
 }
 
-/// Every acknowledged hold is in the final state, with the expiry it was acknowledged with,
-/// in the state its later acknowledged calls put it in (or a later legal one).
+/// Every acknowledged hold is in the final state, with the expiry it was last acknowledged with
+/// (by its reserve or a re-hold), in the state its later acknowledged calls put it in (or a
+/// later legal one).
 pub fn no_lost_acknowledgement(records: &[Record], state: &FinalState) -> CheckResult {
     use v1::HoldState::*;
     let mut problems = Vec::new();
     let mut acked = 0;
-    // The last acknowledged outcome of each hold's confirm or release, and whether one is unknown.
+    // Each hold's later calls (confirm, release, re-hold), in the order they completed.
     let mut ends: HashMap<&str, Vec<(&Call, &Outcome)>> = HashMap::new();
     for record in records {
-        if let Call::Confirm { hold, .. } | Call::Release { hold, .. } = &record.call {
+        if let Call::Confirm { hold, .. } | Call::Release { hold, .. } | Call::Rehold { hold, .. } = &record.call {
             ends.entry(hold.as_str()).or_default().push((&record.call, &record.outcome));
         }
     }
@@ -119,23 +120,34 @@ pub fn no_lost_acknowledgement(records: &[Record], state: &FinalState) -> CheckR
             problems.push(format!("hold {hold} was acknowledged but the cluster does not have it"));
             continue;
         };
-        if found.expires_at_ms != Some(*expires_at_ms) {
-            problems.push(format!(
-                "hold {hold} acknowledged to expire at {expires_at_ms}, found {:?}",
-                found.expires_at_ms
-            ));
-        }
+        // The expiry last acknowledged; `None` once a re-hold's answer was lost.
+        let mut expiry = Some(*expires_at_ms);
         let final_state = hold_state(found);
         let mut legal = vec![Held, Expired];
         for (call, outcome) in ends.get(hold.as_str()).into_iter().flatten() {
             legal = match (call, outcome) {
                 (Call::Confirm { .. }, Outcome::Confirmed { .. }) => vec![Confirmed],
                 (Call::Release { .. }, Outcome::Released { .. }) => vec![Released],
+                (Call::Rehold { .. }, Outcome::Held { expires_at_ms, .. }) => {
+                    expiry = Some(*expires_at_ms);
+                    vec![Held, Expired]
+                }
+                // Within its TTL a re-hold changes nothing.
+                (Call::Rehold { .. }, Outcome::Rejected { reason, .. }) if reason == "INVALID_TRANSITION" => legal,
                 (_, Outcome::Rejected { .. }) => vec![Expired],
                 (Call::Confirm { .. }, Outcome::Unknown { .. }) => vec![Held, Expired, Confirmed],
                 (Call::Release { .. }, Outcome::Unknown { .. }) => vec![Held, Expired, Released],
+                (Call::Rehold { .. }, Outcome::Unknown { .. }) => {
+                    expiry = None;
+                    vec![Held, Expired]
+                }
                 _ => legal,
             };
+        }
+        if let Some(expected) = expiry
+            && found.expires_at_ms != Some(expected)
+        {
+            problems.push(format!("hold {hold} acknowledged to expire at {expected}, found {:?}", found.expires_at_ms));
         }
         if !legal.contains(&final_state) {
             problems.push(format!("hold {hold} is {final_state:?}; its acknowledged history allows {legal:?}"));
@@ -235,7 +247,7 @@ pub fn sku_histories(records: &[Record], state: &FinalState, skus: usize) -> Vec
     let mut by_request: HashMap<String, usize> = HashMap::new();
     for record in records {
         let request = match &record.call {
-            Call::Reserve { request_id, .. } => Some(request_id.clone()),
+            Call::Reserve { request_id, .. } | Call::Rehold { request_id, .. } => Some(request_id.clone()),
             _ => None,
         };
         match request.and_then(|r| by_request.get(&r).copied().map(|at| (r, at))) {
@@ -246,7 +258,7 @@ pub fn sku_histories(records: &[Record], state: &FinalState, skus: usize) -> Vec
                 first.outcome = record.outcome.clone();
             }
             None => {
-                if let Call::Reserve { request_id, .. } = &record.call {
+                if let Call::Reserve { request_id, .. } | Call::Rehold { request_id, .. } = &record.call {
                     by_request.insert(request_id.clone(), merged.len());
                 }
                 merged.push(record.clone());
@@ -271,6 +283,18 @@ pub fn sku_histories(records: &[Record], state: &FinalState, skus: usize) -> Vec
             Outcome::Rejected { reason, .. } => Some(reason.clone()),
             _ => None,
         };
+        // What a confirm or re-hold was told when the re-hold rule or a cap refused it.
+        let refused = |outcome: &Outcome| match outcome {
+            Outcome::Rejected { reason, rehold_refusal, .. } => match (reason.as_str(), rehold_refusal.as_str()) {
+                ("HOLD_EXPIRED", "LIMIT_REACHED") => Some(Output::Lapsed(Some(Refusal::LimitReached))),
+                ("HOLD_EXPIRED", "GRACE_WINDOW_PASSED") => Some(Output::Lapsed(Some(Refusal::GraceWindowPassed))),
+                ("HOLD_EXPIRED", "NO_STOCK") => Some(Output::Lapsed(Some(Refusal::NoStock))),
+                ("LIMIT_EXCEEDED", _) => Some(Output::LimitExceeded),
+                ("INVALID_TRANSITION", _) => Some(Output::InvalidTransition),
+                _ => None,
+            },
+            _ => None,
+        };
         let (input, output, (completed_ns, by_wall_ms)) = match (&record.call, &record.outcome) {
             (Call::Reserve { hold, buyer, quantity, .. }, outcome) => {
                 let input = Input::Reserve { hold: number(hold), buyer: *buyer, quantity: *quantity };
@@ -293,15 +317,36 @@ pub fn sku_histories(records: &[Record], state: &FinalState, skus: usize) -> Vec
                 let input = Input::Confirm { hold: number(hold) };
                 match outcome {
                     Outcome::Confirmed { .. } => (input, Some(Output::Confirmed), done),
-                    Outcome::Rejected { reason, .. } if reason == "HOLD_EXPIRED" => {
-                        (input, Some(Output::Expired), done)
-                    }
                     Outcome::Unknown { .. } => match final_hold(hold).map(|h| hold_state(&h)) {
                         Some(v1::HoldState::Confirmed) => (input, Some(Output::Confirmed), end),
-                        Some(v1::HoldState::Expired) => (input, Some(Output::Expired), end),
+                        Some(v1::HoldState::Expired) => (input, Some(Output::Lapsed(None)), end),
                         _ => continue,
                     },
-                    _ => continue,
+                    other => match refused(other) {
+                        Some(output @ (Output::Lapsed(_) | Output::LimitExceeded)) => (input, Some(output), done),
+                        _ => continue, // reported by no_duplicates
+                    },
+                }
+            }
+            (Call::Rehold { hold, .. }, outcome) => {
+                let input = Input::Rehold { hold: number(hold) };
+                match outcome {
+                    Outcome::Held { expires_at_ms, .. } => {
+                        (input, Some(Output::Held { expires_at_ms: *expires_at_ms }), done)
+                    }
+                    // The final hold says whether the lost re-hold took effect: it counted one
+                    // re-hold and set the expiry the hold has now (no later call re-holds it:
+                    // after a lost answer the buyer walks away).
+                    Outcome::Unknown { .. } => match final_hold(hold) {
+                        Some(h) if h.rehold_count > 0 => {
+                            (input, Some(Output::Held { expires_at_ms: h.expires_at_ms.unwrap_or(0) }), end)
+                        }
+                        _ => continue,
+                    },
+                    other => match refused(other) {
+                        Some(output) => (input, Some(output), done),
+                        None => continue, // reported by no_duplicates
+                    },
                 }
             }
             (Call::Release { hold, .. }, outcome) => {
@@ -371,7 +416,12 @@ pub fn linearizable(histories: &[SkuHistory], sale: &Sale, initial_units: u32, m
         .iter()
         .map(|h| {
             let started = Instant::now();
-            let model = SkuModel::new(initial_units, sale.units_per_buyer_max, sale.open_holds_per_buyer_max);
+            let model = SkuModel::new(
+                initial_units,
+                sale.units_per_buyer_max,
+                sale.open_holds_per_buyer_max,
+                sale.rehold_limit,
+            );
             let verdict = check(model, &h.operations, Limits { max_steps });
             let detail = match &verdict {
                 Verdict::NotLinearizable { stuck_after } | Verdict::Unknown { longest: stuck_after } => {

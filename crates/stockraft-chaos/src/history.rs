@@ -27,6 +27,12 @@ pub enum Call {
         hold: String,
         request_id: String,
     },
+    /// The buyer back on the payment page after the hold expired.
+    Rehold {
+        sku: usize,
+        hold: String,
+        request_id: String,
+    },
     /// A linearizable GetAvailability.
     Read {
         sku: usize,
@@ -46,6 +52,7 @@ impl Call {
             Call::Reserve { sku, .. }
             | Call::Confirm { sku, .. }
             | Call::Release { sku, .. }
+            | Call::Rehold { sku, .. }
             | Call::Read { sku }
             | Call::Restock { sku, .. } => *sku,
         }
@@ -56,6 +63,7 @@ impl Call {
             Call::Reserve { .. } => "reserve",
             Call::Confirm { .. } => "confirm",
             Call::Release { .. } => "release",
+            Call::Rehold { .. } => "rehold",
             Call::Read { .. } => "read",
             Call::Restock { .. } => "restock",
         }
@@ -71,6 +79,7 @@ impl Call {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Outcome {
+    /// A reserve or a re-hold held the units until `expires_at_ms`.
     Held {
         expires_at_ms: u64,
         log_index: u64,
@@ -94,6 +103,9 @@ pub enum Outcome {
     /// exceeded, hold expired, invalid transition, ...). `reason` is the ErrorDetail reason.
     Rejected {
         reason: String,
+        /// HOLD_EXPIRED: the re-hold rule's refusal (LIMIT_REACHED, GRACE_WINDOW_PASSED, NO_STOCK).
+        #[serde(skip_serializing_if = "String::is_empty")]
+        rehold_refusal: String,
         message: String,
         /// The log entry the refusal was decided at (0: refused before the log).
         log_index: u64,

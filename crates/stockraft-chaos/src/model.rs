@@ -4,7 +4,11 @@
 //!
 //! One SKU with one component (one unit of one item per unit of the SKU) and split allowed,
 //! so the SKU's units on sale are the sum over its warehouses. Holds are PRE_DEDUCT with a
-//! TTL and no re-holds; buyers have a unit cap (open holds plus confirmed) and an open-hold cap.
+//! TTL; buyers have a unit cap (open holds plus confirmed) and an open-hold cap. An expired
+//! hold may be held again, by a `Rehold` or by a late `Confirm` that re-holds and pays in one
+//! step, under the re-hold rule: fewer re-holds so far than the limit, then the caps (the
+//! open-hold cap only for `Rehold`), then stock. The shop's grace window is far longer than a
+//! run, so the model never expects GRACE_WINDOW_PASSED.
 //!
 //! Expiry is an internal event: no client asks for it. It is the one nondeterminism, resolved
 //! lazily, from what clients were told:
@@ -15,8 +19,11 @@
 //! - a hold can only have expired once its expiry time has passed on the clock the leader
 //!   stamps commands with; the operation being explained completed at `by_wall_ms` on the same
 //!   clock (one machine), so a hold may be expired for it only if `expires_at_ms <= by_wall_ms`;
-//! - a late confirm expires just its own hold (what stockraft-core does when a confirm finds its
-//!   hold past its TTL before the next `Expire`).
+//! - a late confirm or a re-hold expires just its own hold (what stockraft-core does when it
+//!   finds the hold HELD past its TTL before the next `Expire`), then judges the re-hold.
+//!
+//! A confirm of a hold the model still has open confirms it directly: had the log expired it
+//! first, the re-hold that pays takes the same units back, so the state after is the same.
 //!
 //! Expiring later than the log did never makes an answer impossible that expiring earlier made
 //! possible (every check is monotone in the units and caps expiry gives back), so this lazy
@@ -34,6 +41,7 @@ pub enum Input {
     Reserve { hold: u32, buyer: u32, quantity: u32 },
     Confirm { hold: u32 },
     Release { hold: u32 },
+    Rehold { hold: u32 },
     Read,
     Restock { units: u32 },
 }
@@ -47,17 +55,32 @@ pub struct Timed {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
+    /// A reserve or a re-hold that held the units until `expires_at_ms`.
     Held {
         expires_at_ms: u64,
     },
     OutOfStock,
+    /// A cap refused a reserve, a re-hold or the re-hold of a late confirm.
     LimitExceeded,
     Confirmed,
     Released,
-    /// A confirm refused with HOLD_EXPIRED, or a release refused because the hold had expired.
+    /// A release refused because the hold had expired.
     Expired,
+    /// A confirm or re-hold refused with HOLD_EXPIRED, for this re-hold refusal (`None`: the
+    /// final state says the hold expired, but not whether this call was refused or lost).
+    Lapsed(Option<Refusal>),
+    /// A re-hold of a hold still within its TTL.
+    InvalidTransition,
     Available(u32),
     Restocked,
+}
+
+/// Why the re-hold rule refused (ErrorDetail.rehold_refusal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    LimitReached,
+    GraceWindowPassed,
+    NoStock,
 }
 
 #[derive(Clone, Debug, Hash)]
@@ -66,6 +89,31 @@ struct Open {
     hold: u32,
     buyer: u32,
     quantity: u32,
+    reholds: u32,
+}
+
+/// An expired hold, kept because it may be held again.
+#[derive(Clone, Copy, Debug, Hash)]
+struct Lapsed {
+    buyer: u32,
+    quantity: u32,
+    reholds: u32,
+}
+
+/// How an open hold ends.
+#[derive(Clone, Copy, PartialEq)]
+enum End {
+    Confirm,
+    Release,
+    Expire,
+}
+
+/// Which call asks for the re-hold: a `Rehold` opens a hold (so the open-hold cap applies), a
+/// late `Confirm` pays at once.
+#[derive(Clone, Copy, PartialEq)]
+enum Again {
+    Held,
+    Confirmed,
 }
 
 #[derive(Clone, Debug)]
@@ -73,44 +121,137 @@ pub struct SkuModel {
     available: u64,
     /// Open holds in expiry order (expiry time, then id).
     open: Vec<Open>,
+    /// Expired holds by id.
+    lapsed: BTreeMap<u32, Lapsed>,
     /// Per buyer: (units held or bought, open holds).
     usage: BTreeMap<u32, (u32, u32)>,
     units_cap: u32,
     open_cap: u32,
+    rehold_limit: u32,
 }
 
 impl SkuModel {
-    pub fn new(units: u32, units_cap: u32, open_cap: u32) -> SkuModel {
-        SkuModel { available: u64::from(units), open: Vec::new(), usage: BTreeMap::new(), units_cap, open_cap }
+    pub fn new(units: u32, units_cap: u32, open_cap: u32, rehold_limit: u32) -> SkuModel {
+        SkuModel {
+            available: u64::from(units),
+            open: Vec::new(),
+            lapsed: BTreeMap::new(),
+            usage: BTreeMap::new(),
+            units_cap,
+            open_cap,
+            rehold_limit,
+        }
     }
 
     fn caps_allow(&self, buyer: u32, quantity: u32) -> bool {
+        self.caps_allow_again(buyer, quantity, Again::Held)
+    }
+
+    /// The caps for a new hold (`Held`) or for units bought at once (`Confirmed`).
+    fn caps_allow_again(&self, buyer: u32, quantity: u32, again: Again) -> bool {
         let (units, open) = self.usage.get(&buyer).copied().unwrap_or_default();
-        units + quantity <= self.units_cap && open < self.open_cap
+        units + quantity <= self.units_cap && (again == Again::Confirmed || open < self.open_cap)
+    }
+
+    fn hold_open(&mut self, open: Open) {
+        self.available -= u64::from(open.quantity);
+        let usage = self.usage.entry(open.buyer).or_default();
+        usage.0 += open.quantity;
+        usage.1 += 1;
+        let at = self.open.partition_point(|o| (o.expires_at_ms, o.hold) < (open.expires_at_ms, open.hold));
+        self.open.insert(at, open);
+    }
+
+    /// The hold as an expired one: already expired, or HELD past its TTL by `by` and expired
+    /// now (just it, as the core does). `None`: it is neither.
+    fn lapse(&mut self, hold: u32, by: u64) -> Option<Lapsed> {
+        if let Some(lapsed) = self.lapsed.get(&hold) {
+            return Some(*lapsed);
+        }
+        let at = self.position(hold)?;
+        if self.open[at].expires_at_ms > by + CLOCK_SLACK_MS {
+            return None;
+        }
+        self.close(at, End::Expire);
+        self.lapsed.get(&hold).copied()
+    }
+
+    /// The re-hold rule for an expired hold against the answer `output` (what the core's
+    /// `hold_again` decides, in its order: the limit, the caps, then stock). Other holds are
+    /// expired lazily where only that explains a success.
+    fn hold_again(&mut self, hold: u32, again: Again, output: &Output, by: u64) -> bool {
+        let Some(lapsed) = self.lapse(hold, by) else { return false };
+        let Lapsed { buyer, quantity, reholds } = lapsed;
+        let under_limit = reholds < self.rehold_limit;
+        match output {
+            Output::Lapsed(None) => true,
+            Output::Lapsed(Some(Refusal::LimitReached)) => !under_limit,
+            Output::Lapsed(Some(Refusal::GraceWindowPassed)) => false,
+            Output::LimitExceeded => under_limit && !self.caps_allow_again(buyer, quantity, again),
+            Output::Lapsed(Some(Refusal::NoStock)) => {
+                if !under_limit {
+                    return false;
+                }
+                while !self.caps_allow_again(buyer, quantity, again) {
+                    if !self.expire_next(by) {
+                        return false;
+                    }
+                }
+                self.available < u64::from(quantity)
+            }
+            Output::Held { .. } | Output::Confirmed
+                if under_limit
+                    && matches!(
+                        (again, output),
+                        (Again::Held, Output::Held { .. }) | (Again::Confirmed, Output::Confirmed)
+                    ) =>
+            {
+                while !(self.available >= u64::from(quantity) && self.caps_allow_again(buyer, quantity, again)) {
+                    if !self.expire_next(by) {
+                        return false;
+                    }
+                }
+                self.lapsed.remove(&hold);
+                if let Output::Held { expires_at_ms } = output {
+                    let reholds = reholds + 1;
+                    self.hold_open(Open { expires_at_ms: *expires_at_ms, hold, buyer, quantity, reholds });
+                } else {
+                    self.available -= u64::from(quantity);
+                    self.usage.entry(buyer).or_default().0 += quantity;
+                }
+                true
+            }
+            _ => false,
+        }
     }
 
     fn position(&self, hold: u32) -> Option<usize> {
         self.open.iter().position(|o| o.hold == hold)
     }
 
-    /// Ends the open hold at `at`; `gives_back` for release and expiry (not confirm).
-    fn close(&mut self, at: usize, gives_back: bool) {
+    /// Ends the open hold at `at`: release and expiry give its units back, an expired hold
+    /// is kept for a re-hold.
+    fn close(&mut self, at: usize, end: End) {
         let hold = self.open.remove(at);
         let usage = self.usage.get_mut(&hold.buyer).expect("an open hold's buyer has usage");
         usage.1 -= 1;
-        if gives_back {
+        if end != End::Confirm {
             usage.0 -= hold.quantity;
             self.available += u64::from(hold.quantity);
         }
         if *usage == (0, 0) {
             self.usage.remove(&hold.buyer);
         }
+        if end == End::Expire {
+            let lapsed = Lapsed { buyer: hold.buyer, quantity: hold.quantity, reholds: hold.reholds };
+            self.lapsed.insert(hold.hold, lapsed);
+        }
     }
 
     /// Expires the first open hold if it is due by `by_wall_ms`.
     fn expire_next(&mut self, by_wall_ms: u64) -> bool {
         if self.open.first().is_some_and(|o| o.expires_at_ms <= by_wall_ms + CLOCK_SLACK_MS) {
-            self.close(0, true);
+            self.close(0, End::Expire);
             true
         } else {
             false
@@ -131,13 +272,8 @@ impl Model for SkuModel {
                         return false;
                     }
                 }
-                self.available -= u64::from(*quantity);
-                let usage = self.usage.entry(*buyer).or_default();
-                usage.0 += quantity;
-                usage.1 += 1;
-                let open = Open { expires_at_ms: *expires_at_ms, hold: *hold, buyer: *buyer, quantity: *quantity };
-                let at = self.open.partition_point(|o| (o.expires_at_ms, o.hold) < (open.expires_at_ms, open.hold));
-                self.open.insert(at, open);
+                let (hold, buyer, quantity) = (*hold, *buyer, *quantity);
+                self.hold_open(Open { expires_at_ms: *expires_at_ms, hold, buyer, quantity, reholds: 0 });
                 true
             }
             (Input::Reserve { buyer, quantity, .. }, Some(Output::OutOfStock)) => {
@@ -154,25 +290,20 @@ impl Model for SkuModel {
             }
             (Input::Confirm { hold }, Some(Output::Confirmed)) => match self.position(*hold) {
                 Some(at) => {
-                    self.close(at, false);
+                    self.close(at, End::Confirm);
                     true
                 }
-                None => false,
+                None => self.hold_again(*hold, Again::Confirmed, &Output::Confirmed, by),
             },
-            (Input::Confirm { hold }, Some(Output::Expired)) => match self.position(*hold) {
-                // Past its TTL, not yet expired by the log: the confirm expires it.
-                Some(at) if self.open[at].expires_at_ms <= by + CLOCK_SLACK_MS => {
-                    self.close(at, true);
-                    true
-                }
-                Some(_) => false,
-                // Already expired (each hold gets one confirm or release, so that is the only
-                // way it can have left the open set).
-                None => true,
-            },
+            (Input::Confirm { hold }, Some(output @ (Output::Lapsed(_) | Output::LimitExceeded))) => {
+                self.hold_again(*hold, Again::Confirmed, output, by)
+            }
+            // Still HELD: its TTL had not passed when the leader applied the re-hold.
+            (Input::Rehold { hold }, Some(Output::InvalidTransition)) => self.position(*hold).is_some(),
+            (Input::Rehold { hold }, Some(output)) => self.hold_again(*hold, Again::Held, output, by),
             (Input::Release { hold }, Some(Output::Released)) => match self.position(*hold) {
                 Some(at) => {
-                    self.close(at, true);
+                    self.close(at, End::Release);
                     true
                 }
                 None => false,
@@ -211,7 +342,11 @@ impl Model for SkuModel {
                 self.caps_allow(*buyer, *quantity) && self.available < u64::from(*quantity)
             }
             (Input::Reserve { buyer, quantity, .. }, Output::LimitExceeded) => !self.caps_allow(*buyer, *quantity),
-            (Input::Confirm { hold } | Input::Release { hold }, Output::Expired) => self.position(*hold).is_none(),
+            (Input::Release { hold }, Output::Expired) => self.position(*hold).is_none(),
+            (Input::Confirm { hold } | Input::Rehold { hold }, Output::Lapsed(Some(Refusal::LimitReached))) => {
+                self.lapsed.get(hold).is_some_and(|l| l.reholds >= self.rehold_limit)
+            }
+            (Input::Confirm { hold } | Input::Rehold { hold }, Output::Lapsed(None)) => self.lapsed.contains_key(hold),
             _ => false,
         }
     }
@@ -220,6 +355,7 @@ impl Model for SkuModel {
         let mut hasher = std::hash::DefaultHasher::new();
         self.available.hash(&mut hasher);
         self.open.hash(&mut hasher);
+        self.lapsed.hash(&mut hasher);
         self.usage.hash(&mut hasher);
         hasher.finish()
     }

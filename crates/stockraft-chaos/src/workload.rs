@@ -1,7 +1,8 @@
 //! The flash sale: a few hot SKUs with little stock, per-buyer caps and short hold TTLs; many
-//! concurrent buyers reserving, then confirming, confirming too late, releasing or walking
-//! away (so the hold expires); linearizable availability reads; and a restocker that keeps
-//! stock trickling in, so the sale stays at the edge of sold out, where oversells happen.
+//! concurrent buyers reserving, then confirming, confirming too late (which re-holds and pays
+//! when stock is there), releasing, walking away (so the hold expires) or coming back after the
+//! expiry to re-hold; linearizable availability reads; and a restocker that keeps stock
+//! trickling in, so the sale stays at the edge of sold out, where oversells happen.
 
 use crate::history::{Call, History, Outcome};
 use rand::rngs::StdRng;
@@ -21,6 +22,9 @@ pub struct Sale {
     /// Units one buyer may hold or have bought of one SKU.
     pub units_per_buyer_max: u32,
     pub open_holds_per_buyer_max: u32,
+    /// Re-holds one hold may have (SaleRules.rehold_limit); the grace window is
+    /// [`REHOLD_GRACE_MS`], longer than any run.
+    pub rehold_limit: u32,
     /// Distinct buyer ids the workers draw from (small, so caps bite).
     pub buyer_pool: u32,
     pub restock_every: Duration,
@@ -36,12 +40,17 @@ impl Default for Sale {
             hold_ttl_ms: 1_500,
             units_per_buyer_max: 4,
             open_holds_per_buyer_max: 2,
+            rehold_limit: 1,
             buyer_pool: 120,
             restock_every: Duration::from_millis(40),
             seed: 1,
         }
     }
 }
+
+/// The shop's re-hold grace window: ten minutes, longer than any run, so that whether a
+/// re-hold is allowed never depends on clocks the checkers cannot see exactly.
+pub const REHOLD_GRACE_MS: u64 = 600_000;
 
 pub const WAREHOUSES: [(&str, &str, u32); 3] =
     [("wh-east", "east", 1), ("wh-west", "west", 2), ("wh-north", "north", 3)];
@@ -59,7 +68,7 @@ pub fn initial_units(sale: &Sale) -> u32 {
     sale.units_per_warehouse * WAREHOUSES.len() as u32
 }
 
-/// Creates the warehouses, items, SKUs (PRE_DEDUCT, no re-holds, split allowed) and stock.
+/// Creates the warehouses, items, SKUs (PRE_DEDUCT, re-holds allowed, split allowed) and stock.
 pub async fn set_up_shop(client: &Client, sale: &Sale) -> Result<(), Error> {
     for (id, region, priority) in WAREHOUSES {
         let warehouse =
@@ -75,8 +84,8 @@ pub async fn set_up_shop(client: &Client, sale: &Sale) -> Result<(), Error> {
             hold_ttl_ms: sale.hold_ttl_ms,
             units_per_buyer_max: Some(sale.units_per_buyer_max),
             open_holds_per_buyer_max: Some(sale.open_holds_per_buyer_max),
-            // A late confirm is a clear HOLD_EXPIRED: the model need not guess re-holds.
-            rehold_limit: Some(0),
+            rehold_limit: Some(sale.rehold_limit),
+            rehold_grace_ms: Some(REHOLD_GRACE_MS),
             allow_split: true,
             ..v1::SaleRules::default()
         };
@@ -104,11 +113,19 @@ pub async fn set_up_shop(client: &Client, sale: &Sale) -> Result<(), Error> {
 /// The outcome of a failed call: a final rejection, or unknown.
 fn failure(error: &Error) -> Outcome {
     match error {
-        Error::Rejected(status) => Outcome::Rejected {
-            reason: stockraft_client::reason_name(error.reason()).to_string(),
-            message: format!("{:?}: {}", status.code(), status.message()),
-            log_index: stockraft_client::error_detail(status).map_or(0, |d| d.log_index),
-        },
+        Error::Rejected(status) => {
+            let detail = stockraft_client::error_detail(status);
+            let refusal = detail.as_ref().map_or(v1::ReholdRefusal::Unspecified, |d| d.rehold_refusal());
+            Outcome::Rejected {
+                reason: stockraft_client::reason_name(error.reason()).to_string(),
+                rehold_refusal: match refusal {
+                    v1::ReholdRefusal::Unspecified => String::new(),
+                    named => named.as_str_name().trim_start_matches("REHOLD_REFUSAL_").to_string(),
+                },
+                message: format!("{:?}: {}", status.code(), status.message()),
+                log_index: detail.map_or(0, |d| d.log_index),
+            }
+        }
         other => Outcome::Unknown { error: other.to_string() },
     }
 }
@@ -146,6 +163,15 @@ pub async fn perform(client: &Client, history: &History, process: usize, call: C
             let request = v1::ReleaseRequest { request_id: request_id.clone(), hold_id: hold.clone() };
             hold_outcome(call!(client, inventory, release, request), |log_index| Outcome::Released { log_index })
         }
+        Call::Rehold { hold, request_id, .. } => {
+            let request = v1::ReholdRequest { request_id: request_id.clone(), hold_id: hold.clone() };
+            match call!(client, inventory, rehold, request) {
+                Ok(reply) => {
+                    Outcome::Held { expires_at_ms: reply.expires_at_ms.unwrap_or(0), log_index: reply.log_index }
+                }
+                Err(e) => failure(&e),
+            }
+        }
         Call::Read { sku } => {
             let request = v1::GetAvailabilityRequest { sku_id: sku_id(*sku), allow_stale: false };
             match call!(client, inventory, get_availability, request) {
@@ -180,6 +206,8 @@ enum Fate {
     ConfirmLate,
     Release,
     WalkAway,
+    /// Back after the expiry: re-hold, then pay, release, or let it lapse and confirm late.
+    ComeBack,
 }
 
 /// One buyer process: reserve, then confirm, release or walk away, until `stop`.
@@ -213,9 +241,10 @@ pub async fn buyer(process: usize, client: Arc<Client>, history: History, sale: 
             continue;
         }
         let fate = match rng.random_range(0..100) {
-            0..50 => Fate::Confirm,
-            50..58 => Fate::ConfirmLate,
-            58..82 => Fate::Release,
+            0..45 => Fate::Confirm,
+            45..53 => Fate::ConfirmLate,
+            53..75 => Fate::Release,
+            75..88 => Fate::ComeBack,
             _ => Fate::WalkAway,
         };
         let request_id = new_request_id();
@@ -233,9 +262,40 @@ pub async fn buyer(process: usize, client: Arc<Client>, history: History, sale: 
                 tokio::time::sleep(Duration::from_millis(rng.random_range(0..200))).await;
                 perform(&client, &history, process, Call::Release { sku, hold, request_id }).await;
             }
+            Fate::ComeBack => come_back(&client, &history, process, (sku, hold), &sale, &mut rng).await,
             Fate::WalkAway => {}
         }
     }
+}
+
+/// The buyer returns to the payment page after the hold expired and re-holds (asking again
+/// with the same request id if the answer was lost); with the hold back, pays soon, releases,
+/// or lets it lapse again and confirms late (which the re-hold limit then decides).
+async fn come_back(
+    client: &Client,
+    history: &History,
+    process: usize,
+    (sku, hold): (usize, String),
+    sale: &Sale,
+    rng: &mut StdRng,
+) {
+    tokio::time::sleep(Duration::from_millis(sale.hold_ttl_ms + rng.random_range(100..400))).await;
+    let rehold = Call::Rehold { sku, hold: hold.clone(), request_id: new_request_id() };
+    let mut outcome = perform(client, history, process, rehold.clone()).await;
+    if outcome.is_unknown() {
+        outcome = perform(client, history, process, rehold).await;
+    }
+    if !matches!(outcome, Outcome::Held { .. }) {
+        return;
+    }
+    let request_id = new_request_id();
+    let (wait, call) = match rng.random_range(0..100) {
+        0..60 => (rng.random_range(0..150), Call::Confirm { sku, hold, request_id }),
+        60..80 => (rng.random_range(0..200), Call::Release { sku, hold, request_id }),
+        _ => (sale.hold_ttl_ms + rng.random_range(100..400), Call::Confirm { sku, hold, request_id }),
+    };
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+    perform(client, history, process, call).await;
 }
 
 /// Receives a few units into a random warehouse every `restock_every`, until `stop`.

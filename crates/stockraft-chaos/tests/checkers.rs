@@ -89,6 +89,34 @@ fn a_lost_or_altered_acknowledgement_fails() {
 }
 
 #[test]
+fn a_re_held_hold_keeps_the_expiry_of_its_last_acknowledged_re_hold() {
+    let rehold = || Call::Rehold { sku: 0, hold: "h1".into(), request_id: "rh1".into() };
+    let mut records = vec![
+        record(reserve("h1", 1, 1), Outcome::Held { expires_at_ms: 100, log_index: 5 }),
+        record(rehold(), Outcome::Held { expires_at_ms: 1_900, log_index: 9 }),
+    ];
+    let mut state = FinalState::default();
+    state.holds.insert("h1".into(), hold("h1", v1::HoldState::Expired, 1_900));
+    assert!(no_lost_acknowledgement(&records, &state).passed);
+    state.holds.insert("h1".into(), hold("h1", v1::HoldState::Expired, 100));
+    assert!(!no_lost_acknowledgement(&records, &state).passed, "the acknowledged re-hold was lost");
+    // A re-hold refused by the limit leaves the hold EXPIRED; HELD would be a re-hold nobody was told of.
+    records.push(record(
+        rehold(),
+        Outcome::Rejected {
+            reason: "HOLD_EXPIRED".into(),
+            rehold_refusal: "LIMIT_REACHED".into(),
+            message: String::new(),
+            log_index: 12,
+        },
+    ));
+    state.holds.insert("h1".into(), hold("h1", v1::HoldState::Expired, 1_900));
+    assert!(no_lost_acknowledgement(&records, &state).passed);
+    state.holds.insert("h1".into(), hold("h1", v1::HoldState::Held, 1_900));
+    assert!(!no_lost_acknowledgement(&records, &state).passed, "held again after a refusal");
+}
+
+#[test]
 fn a_request_applied_twice_or_a_cap_exceeded_fails() {
     let sale = Sale { units_per_buyer_max: 2, open_holds_per_buyer_max: 2, ..Sale::default() };
     let records = vec![
@@ -115,7 +143,12 @@ fn a_request_applied_twice_or_a_cap_exceeded_fails() {
 
     let refused = vec![record(
         reserve("h4", 2, 1),
-        Outcome::Rejected { reason: "ALREADY_EXISTS".into(), message: String::new(), log_index: 0 },
+        Outcome::Rejected {
+            reason: "ALREADY_EXISTS".into(),
+            rehold_refusal: String::new(),
+            message: String::new(),
+            log_index: 0,
+        },
     )];
     assert!(!no_duplicates(&refused, &FinalState::default(), &sale).passed, "a retry told its own hold exists");
 }

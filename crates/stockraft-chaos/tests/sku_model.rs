@@ -1,7 +1,7 @@
 //! The SKU model against small histories whose verdict is known: the chaos checker accepts
 //! what a correct cluster can answer and rejects the bugs it exists to catch.
 
-use stockraft_chaos::model::{Input, Output, SkuModel, Timed};
+use stockraft_chaos::model::{Input, Output, Refusal, SkuModel, Timed};
 use stockraft_check::{Limits, Operation, check};
 
 /// Wall-clock time of the examples: the sale starts at T0 ms; holds live for TTL ms.
@@ -26,9 +26,22 @@ fn held(at: u64) -> Output {
     Output::Held { expires_at_ms: T0 + at + TTL }
 }
 
-/// 3 units on sale; a buyer may have 2 units and 2 open holds.
+/// 3 units on sale; a buyer may have 2 units and 2 open holds; no re-holds.
 fn linearizable(history: &[Operation<Timed, Output>]) -> bool {
-    check(SkuModel::new(3, 2, 2), history, Limits::default()).is_linearizable()
+    check(SkuModel::new(3, 2, 2, 0), history, Limits::default()).is_linearizable()
+}
+
+/// The same shop with one re-hold per hold.
+fn linearizable_with_a_rehold(history: &[Operation<Timed, Output>]) -> bool {
+    check(SkuModel::new(3, 2, 2, 1), history, Limits::default()).is_linearizable()
+}
+
+fn rehold(hold: u32) -> Input {
+    Input::Rehold { hold }
+}
+
+fn lapsed(why: Refusal) -> Output {
+    Output::Lapsed(Some(why))
 }
 
 #[test]
@@ -75,7 +88,7 @@ fn holds_come_back_only_after_their_ttl() {
         op(reserve(1, 1, 2), 0, 5, held(2)),
         op(reserve(3, 3, 1), 0, 5, held(2)),
         op(reserve(2, 2, 1), 1_600, 1_601, held(1_600)),
-        op(Input::Confirm { hold: 1 }, 1_700, 1_701, Output::Expired),
+        op(Input::Confirm { hold: 1 }, 1_700, 1_701, lapsed(Refusal::LimitReached)),
     ];
     assert!(linearizable(&reuse));
     // ... and a hold that expired cannot be confirmed afterwards.
@@ -137,4 +150,86 @@ fn an_unknown_restock_may_or_may_not_have_happened() {
     assert!(linearizable(&not_applied));
     let half = [unknown, op(Input::Read, 10, 11, Output::Available(4))];
     assert!(!linearizable(&half));
+}
+
+#[test]
+fn a_rehold_gives_a_fresh_ttl_and_counts_against_the_limit() {
+    let history = [
+        op(reserve(1, 1, 1), 0, 5, held(2)),
+        op(rehold(1), 1_600, 1_601, held(1_600)),
+        op(Input::Read, 1_700, 1_701, Output::Available(2)),
+        // Within the fresh TTL there is nothing to re-hold.
+        op(rehold(1), 1_800, 1_801, Output::InvalidTransition),
+        // Past it, the one re-hold allowed has been used.
+        op(rehold(1), 3_200, 3_201, lapsed(Refusal::LimitReached)),
+        op(Input::Read, 3_300, 3_301, Output::Available(3)),
+    ];
+    assert!(linearizable_with_a_rehold(&history));
+    let twice = [
+        op(reserve(1, 1, 1), 0, 5, held(2)),
+        op(rehold(1), 1_600, 1_601, held(1_600)),
+        op(rehold(1), 3_200, 3_201, held(3_200)),
+    ];
+    assert!(!linearizable_with_a_rehold(&twice), "a second re-hold past a limit of 1");
+    let early = [op(reserve(1, 1, 1), 0, 5, held(2)), op(rehold(1), 100, 101, held(100))];
+    assert!(!linearizable_with_a_rehold(&early), "re-held 100 ms into a 1.5 s TTL");
+    let none_allowed = [op(reserve(1, 1, 1), 0, 5, held(2)), op(rehold(1), 1_600, 1_601, held(1_600))];
+    assert!(!linearizable(&none_allowed), "re-held with a limit of 0");
+}
+
+#[test]
+fn a_rehold_needs_the_stock_and_the_caps() {
+    // Hold 1's two units went to buyer 2 after it expired: only one unit is left.
+    let sold = [
+        op(reserve(1, 1, 2), 0, 5, held(2)),
+        op(reserve(2, 2, 2), 1_600, 1_601, held(1_600)),
+        op(rehold(1), 1_700, 1_701, lapsed(Refusal::NoStock)),
+    ];
+    assert!(linearizable_with_a_rehold(&sold));
+    let oversold = [
+        op(reserve(1, 1, 2), 0, 5, held(2)),
+        op(reserve(2, 2, 2), 1_600, 1_601, held(1_600)),
+        op(rehold(1), 1_700, 1_701, held(1_700)),
+    ];
+    assert!(!linearizable_with_a_rehold(&oversold), "four units held of three");
+    let refused_wrongly = [op(reserve(1, 1, 2), 0, 5, held(2)), op(rehold(1), 1_700, 1_701, lapsed(Refusal::NoStock))];
+    assert!(!linearizable_with_a_rehold(&refused_wrongly), "its own units were back on sale");
+    // Buyer 1 used its cap of 2 units on a new hold while hold 1 was expired.
+    let capped = [
+        op(reserve(1, 1, 1), 0, 5, held(2)),
+        op(reserve(2, 1, 2), 1_600, 1_601, held(1_600)),
+        op(rehold(1), 1_700, 1_701, Output::LimitExceeded),
+    ];
+    assert!(linearizable_with_a_rehold(&capped));
+    let over_cap = [
+        op(reserve(1, 1, 1), 0, 5, held(2)),
+        op(reserve(2, 1, 2), 1_600, 1_601, held(1_600)),
+        op(rehold(1), 1_700, 1_701, held(1_700)),
+    ];
+    assert!(!linearizable_with_a_rehold(&over_cap), "buyer 1 at 3 units, cap 2");
+}
+
+#[test]
+fn a_late_confirm_re_holds_and_pays_in_one_step() {
+    let paid = [
+        op(reserve(1, 1, 2), 0, 5, held(2)),
+        op(Input::Confirm { hold: 1 }, 1_700, 1_701, Output::Confirmed),
+        op(Input::Read, 1_800, 1_801, Output::Available(1)),
+    ];
+    assert!(linearizable_with_a_rehold(&paid));
+    // A re-held hold that lapsed again has used its one re-hold: a late confirm is refused.
+    let spent = [
+        op(reserve(1, 1, 2), 0, 5, held(2)),
+        op(rehold(1), 1_600, 1_601, held(1_600)),
+        op(Input::Confirm { hold: 1 }, 3_200, 3_201, Output::Confirmed),
+        op(Input::Read, 3_300, 3_301, Output::Available(1)),
+    ];
+    assert!(linearizable_with_a_rehold(&spent), "confirmed directly: it was still HELD when the leader applied it");
+    let spent_read = [
+        op(reserve(1, 1, 2), 0, 5, held(2)),
+        op(rehold(1), 1_600, 1_601, held(1_600)),
+        op(Input::Read, 3_200, 3_201, Output::Available(3)),
+        op(Input::Confirm { hold: 1 }, 3_300, 3_301, Output::Confirmed),
+    ];
+    assert!(!linearizable_with_a_rehold(&spent_read), "seen expired, then paid past its limit");
 }
