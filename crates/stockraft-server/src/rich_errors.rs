@@ -11,12 +11,14 @@
 //! - anything else without a detail keeps its code and gets the reason that code stands for
 //!   (UNAVAILABLE for transient codes, so clients retry it with the same request id).
 //!
-//! It looks only at trailers-only responses (status in the headers), which is how tonic
-//! answers every failed unary call and every call refused before its first message. A status
-//! in the trailers of a stream that has already sent messages is written by stockd's own
-//! handlers, which attach their detail themselves.
+//! It rewrites the status wherever it travels: in the headers of a trailers-only response
+//! (how tonic answers every failed unary call and every call refused before its first
+//! message), and in the trailers of a stream that has already sent messages (a watch that
+//! fails on its way, or a reply tonic cannot encode). Statuses that already carry a detail
+//! are left as they are.
 
 use http::{HeaderMap, Request, Response, Uri};
+use http_body::{Body, Frame, SizeHint};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -56,9 +58,9 @@ where
     S: Service<Request<B>, Response = Response<RB>>,
     S::Future: Send + 'static,
 {
-    type Response = Response<RB>;
+    type Response = Response<RichBody<RB>>;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Response<RB>, S::Error>>;
+    type Future = BoxFuture<Result<Response<RichBody<RB>>, S::Error>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -72,12 +74,49 @@ where
         Box::pin(async move {
             let mut response = answer.await?;
             complete(response.headers_mut(), &uri, message_bytes_max);
-            Ok(response)
+            Ok(response.map(|inner| RichBody { inner, uri, message_bytes_max }))
         })
     }
 }
 
-/// Rewrites a trailers-only error status that carries no detail into its standard form.
+/// A response body whose trailers, if they close the call with a bare error, are rewritten
+/// as a trailers-only response's headers are.
+#[derive(Debug)]
+pub struct RichBody<B> {
+    inner: B,
+    uri: Uri,
+    message_bytes_max: usize,
+}
+
+impl<B: Body + Unpin> Body for RichBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(match frame.into_trailers() {
+                Ok(mut trailers) => {
+                    complete(&mut trailers, &this.uri, this.message_bytes_max);
+                    Frame::trailers(trailers)
+                }
+                Err(data) => data,
+            }))),
+            other => other,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Rewrites an error status (in a trailers-only response's headers, or in trailers) that
+/// carries no detail into its standard form.
 fn complete(headers: &mut HeaderMap, uri: &Uri, message_bytes_max: usize) {
     let failed = headers.get(GRPC_STATUS).is_some_and(|code| code.as_bytes() != b"0");
     if !failed || headers.contains_key(GRPC_DETAILS) {
@@ -209,5 +248,52 @@ mod tests {
         let before = headers.clone();
         complete(&mut headers, &uri, 1 << 20);
         assert_eq!(headers, before, "a status that has its detail is left alone");
+    }
+
+    /// A stream body: two messages, then trailers.
+    struct Stream(Vec<Frame<&'static [u8]>>);
+
+    impl Body for Stream {
+        type Data = &'static [u8];
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<&'static [u8]>, Self::Error>>> {
+            Poll::Ready(if self.0.is_empty() { None } else { Some(Ok(self.0.remove(0))) })
+        }
+    }
+
+    fn frames(trailers: HeaderMap) -> Vec<Frame<&'static [u8]>> {
+        let mut body = RichBody {
+            inner: Stream(vec![Frame::data(&b"one"[..]), Frame::data(&b"two"[..]), Frame::trailers(trailers)]),
+            uri: "/stockraft.v1.Inventory/WatchAvailability".parse().unwrap(),
+            message_bytes_max: 1 << 20,
+        };
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let mut out = Vec::new();
+        while let Poll::Ready(Some(Ok(frame))) = Pin::new(&mut body).poll_frame(&mut cx) {
+            out.push(frame);
+        }
+        out
+    }
+
+    #[test]
+    fn a_stream_that_fails_on_its_way_closes_with_the_rich_status() {
+        let bare = Status::unavailable("").into_http::<()>().into_parts().0.headers;
+        let out = frames(bare);
+        assert_eq!(out.len(), 3, "the messages pass untouched, then the trailers");
+        assert_eq!(out[0].data_ref(), Some(&&b"one"[..]));
+        let trailers = out[2].trailers_ref().expect("trailers last");
+        let status = Status::from_header_map(trailers).unwrap();
+        assert_eq!((status.code(), reason(&status)), (Code::Unavailable, Reason::Unavailable));
+        assert!(status.message().contains("WatchAvailability"), "{}", status.message());
+
+        let mut ok = HeaderMap::new();
+        ok.insert(GRPC_STATUS, "0".parse().unwrap());
+        let out = frames(ok.clone());
+        assert_eq!(out[2].trailers_ref(), Some(&ok), "a stream that ends well keeps its trailers");
     }
 }
