@@ -141,7 +141,21 @@ pub fn standard(status: &Status, path: &str, message_bytes_max: usize) -> Status
             Reason::InvalidArgument,
             format!("the request to {path} is not a valid protobuf message of its type ({message})"),
         ),
-        Code::OutOfRange if message.contains("message length too large") => resource_exhausted(
+        // tonic's encoder: the reply, not the request, is over the limit. A write was applied
+        // before its reply was encoded, so the outcome is unknown to the caller, and the same
+        // request id would get the same reply: the code stays (not retryable), with no reason.
+        Code::OutOfRange if message.contains("encoded message length too large") => {
+            let detail = stockraft_proto::v1::ErrorDetail {
+                reason: Reason::Unspecified as i32,
+                message: format!(
+                    "the reply of {path} is larger than this node sends ({message}); a write may have \
+                     taken effect: read its result back (GetHold, QueryLedger) instead of retrying"
+                ),
+                ..stockraft_proto::v1::ErrorDetail::default()
+            };
+            stockraft_proto::errors::status_with_detail(Code::OutOfRange, detail)
+        }
+        Code::OutOfRange if message.contains("decoded message length too large") => resource_exhausted(
             "limits.message_bytes_max",
             message_bytes_max as u64,
             format!("the request to {path} is larger than this node accepts ({message_bytes_max} bytes)"),
@@ -210,6 +224,16 @@ mod tests {
             (detail.reason, detail.limit.as_str(), detail.allowed),
             (Reason::LimitExceeded as i32, "limits.message_bytes_max", 1_048_576)
         );
+    }
+
+    #[test]
+    fn an_oversized_reply_is_not_blamed_on_the_request() {
+        let tonic = Status::out_of_range(
+            "Error, encoded message length too large: found 5000000 bytes, the limit is: 4194304 bytes",
+        );
+        let status = standard(&tonic, "/stockraft.v1.Inventory/ReserveBatch", 1_048_576);
+        assert_eq!((status.code(), reason(&status)), (Code::OutOfRange, Reason::Unspecified));
+        assert!(status.message().contains("may have taken effect"), "{}", status.message());
     }
 
     #[test]
