@@ -214,7 +214,7 @@ pub trait StockFigureRequest {
 }
 
 macro_rules! stock_figure {
-    ($($message:ty => $op:ident),*) => {$(
+    ($($message:ty => $op:ident, from $min:literal),*) => {$(
         impl StockFigureRequest for $message {
             fn request_id(&self) -> &str {
                 &self.request_id
@@ -223,7 +223,7 @@ macro_rules! stock_figure {
                 Ok(core::StockFigure {
                     item: ItemId::new(&self.item_id)?,
                     warehouse: WarehouseId::new(&self.warehouse_id)?,
-                    units: units("units", self.units, 0..=core::limits::STOCK_QUANTITY_MAX)?,
+                    units: units("units", self.units, $min..=core::limits::STOCK_QUANTITY_MAX)?,
                     note: CompactString::from(self.note.as_str()),
                 })
             }
@@ -233,10 +233,11 @@ macro_rules! stock_figure {
         }
     )*};
 }
+// A receipt moves at least one unit; a count or a safety stock may be 0.
 stock_figure!(
-    v1::ReceiveStockRequest => ReceiveStock,
-    v1::CountStockRequest => CountStock,
-    v1::SetSafetyStockRequest => SetSafetyStock
+    v1::ReceiveStockRequest => ReceiveStock, from 1,
+    v1::CountStockRequest => CountStock, from 0,
+    v1::SetSafetyStockRequest => SetSafetyStock, from 0
 );
 
 pub fn stock_figure<R: StockFigureRequest>(r: &R) -> Checked<Request> {
@@ -376,5 +377,27 @@ mod tests {
         assert_eq!(ledger_query(&query(10_000)).unwrap().limit, 10_000);
         let refused = ledger_query(&query(20_000)).expect_err("20,000 > 10,000");
         assert_eq!(refused.to_string(), "invalid argument: limit must be 1 to 10000 (0 for 1000), got 20000");
+    }
+
+    #[test]
+    fn a_stock_figure_out_of_range_is_told_its_own_range() {
+        let receive = |units| v1::ReceiveStockRequest {
+            request_id: "r-1".into(),
+            item_id: "moutai".into(),
+            warehouse_id: "sh-01".into(),
+            units,
+            note: String::new(),
+        };
+        let refused = stock_figure(&receive(-1)).expect_err("a negative receipt");
+        assert_eq!(refused.to_string(), "invalid argument: units must be 1 to 1000000000, got -1");
+        let count = v1::CountStockRequest {
+            request_id: "r-2".into(),
+            item_id: "moutai".into(),
+            warehouse_id: "sh-01".into(),
+            units: -1,
+            note: String::new(),
+        };
+        let refused = stock_figure(&count).expect_err("a negative count");
+        assert_eq!(refused.to_string(), "invalid argument: units must be 0 to 1000000000, got -1");
     }
 }
