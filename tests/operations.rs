@@ -126,12 +126,17 @@ async fn log_lines_are_json_on_request_and_the_filter_changes_at_runtime() {
     reserve(&client, "order-loud", "bob", 1).await.unwrap();
 
     let log = std::fs::read_to_string(cluster.log_path(1)).unwrap();
+    // Every line, the start-up banner included, is one JSON object.
     let lines: Vec<serde_json::Value> = log
         .lines()
-        .filter(|l| l.starts_with('{'))
+        .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
     assert!(lines.iter().any(|l| l["fields"]["message"] == "serving"), "the start is logged as JSON");
+    let banner = lines.iter().find(|l| l["fields"]["message"] == "stockd started").expect("the banner is an event");
+    assert!(banner["fields"]["status"].as_str().is_some_and(|s| s.ends_with("cluster status")), "{banner}");
+    let init = lines.iter().find(|l| l["fields"]["message"] == "initialising a new cluster").expect("the bootstrap");
+    assert!(init["fields"]["members"].as_str().is_some_and(|m| m.starts_with("1=127.0.0.1:")), "{init}");
     let spans: Vec<&serde_json::Value> =
         lines.iter().filter(|l| l["span"]["name"] == "reserve").map(|l| &l["span"]).collect();
     assert_eq!(spans.len(), 1, "only the call made after the filter changed is logged:\n{log}");

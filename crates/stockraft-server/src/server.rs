@@ -141,7 +141,9 @@ pub async fn start(config: Config, logs: Option<LogControl>) -> Result<Started, 
     if config.bootstrap && !raft.is_initialized().await.map_err(|e| StartError::Raft(e.to_string()))? {
         let members: BTreeMap<u64, BasicNode> =
             config.initial_members().into_iter().map(|m| (m.id, BasicNode { addr: m.address })).collect();
-        tracing::info!(?members, "initialising a new cluster");
+        // "1=host:port,2=host:port": one plain field, in text and JSON logs alike.
+        let listed: Vec<String> = members.iter().map(|(id, node)| format!("{id}={}", node.addr)).collect();
+        tracing::info!(members = %listed.join(","), "initialising a new cluster");
         raft.initialize(members).await.map_err(|e| StartError::Raft(e.to_string()))?;
     }
     let node = Arc::new(Node::new(config.node_id, raft, state_machine, peers, config.batch_max));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use stockraft_server::config::{Config, Flags};
 use stockraft_server::server;
-use stockraft_server::telemetry::logs::{self, LogControl};
+use stockraft_server::telemetry::logs::{self, LogControl, LogFormat};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -34,13 +34,24 @@ async fn run(config: Config, logs: LogControl) -> Result<(), server::StartError>
     let node_id = config.node_id;
     let advertised = config.advertised().to_string();
     let metrics = config.metrics_listen.clone();
+    let json = config.log_format == LogFormat::Json;
     let started = server::start(config, Some(logs)).await?;
     let stockctl = stockctl_path();
-    eprintln!("stockd: node {node_id} serving gRPC on {advertised} (Ctrl-C stops it)");
-    eprintln!("  status:  {stockctl} --endpoints {advertised} cluster status");
-    eprintln!("  reserve: {stockctl} --endpoints {advertised} reserve --sku moutai-flash --buyer alice --hold order-1");
-    if let Some(metrics) = metrics {
-        eprintln!("  metrics: curl -s http://{metrics}/metrics");
+    let status = format!("{stockctl} --endpoints {advertised} cluster status");
+    let reserve =
+        format!("{stockctl} --endpoints {advertised} reserve --sku moutai-flash --buyer alice --hold order-1");
+    let metrics = metrics.map(|m| format!("curl -s http://{m}/metrics"));
+    if json {
+        // A log pipeline reads every line as JSON: the banner is an event like any other.
+        let metrics = metrics.unwrap_or_default();
+        tracing::info!(node_id, grpc = %advertised, %status, %reserve, %metrics, "stockd started");
+    } else {
+        eprintln!("stockd: node {node_id} serving gRPC on {advertised} (Ctrl-C stops it)");
+        eprintln!("  status:  {status}");
+        eprintln!("  reserve: {reserve}");
+        if let Some(metrics) = metrics {
+            eprintln!("  metrics: {metrics}");
+        }
     }
     started.serve(shutdown_signal()).await
 }
