@@ -1,7 +1,8 @@
 //! stockctl's commands: one per API call, grouped as the services are.
 
+use crate::endpoints::{self, EndpointCommand, MemberCommand};
 use crate::output::{self, Format};
-use crate::{backup, bulk, certs};
+use crate::{Failure, backup, bulk, certs};
 use clap::{Args, Subcommand};
 use futures_util::StreamExt;
 use stockraft_client::{Client, Error, new_request_id, v1};
@@ -59,6 +60,12 @@ pub enum Command {
     Ledger(LedgerArgs),
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Health and status of each endpoint (or with --cluster, each member).
+    #[command(subcommand)]
+    Endpoint(EndpointCommand),
+    /// List, add and remove members.
+    #[command(subcommand)]
+    Member(MemberCommand),
     /// Backups.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
@@ -320,13 +327,13 @@ pub enum SnapshotCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ClusterCommand {
-    /// The cluster as each endpoint sees it.
+    /// The cluster as each endpoint sees it (the same as `endpoint status`).
     Status,
-    /// Add a node that receives the log but does not vote yet.
+    /// Add a node that receives the log but does not vote yet (see `member add-learner`).
     AddLearner {
         node_id: u64,
         address: String,
-        /// Return at once instead of waiting for the learner to catch up.
+        /// Return once it is added instead of waiting (10 s) for the learner to catch up.
         #[arg(long)]
         no_wait: bool,
     },
@@ -421,7 +428,7 @@ macro_rules! figure_request {
     };
 }
 
-pub async fn run(client: &Client, out: Format, command: Command) -> Result<(), Error> {
+pub async fn run(client: &Client, out: Format, command: Command) -> Result<(), Failure> {
     use Command as C;
     match command {
         C::Reserve(a) => output::print(out, "HoldReply", &call!(client, inventory, reserve, reserve_request(&a)?)),
@@ -486,6 +493,8 @@ pub async fn run(client: &Client, out: Format, command: Command) -> Result<(), E
             }
         }
         C::Cluster(c) => cluster(client, out, c).await?,
+        C::Endpoint(e) => endpoints::endpoint(client, out, e).await?,
+        C::Member(m) => endpoints::member(client, out, m).await?,
         C::Snapshot(SnapshotCommand::Save { file }) => {
             let saved = backup::save(client, &file).await?;
             match out {
@@ -689,12 +698,12 @@ async fn inbound(client: &Client, out: Format, command: InboundCommand) -> Resul
     Ok(())
 }
 
-async fn cluster(client: &Client, out: Format, command: ClusterCommand) -> Result<(), Error> {
+async fn cluster(client: &Client, out: Format, command: ClusterCommand) -> Result<(), Failure> {
     let status = match command {
-        ClusterCommand::Status => return cluster_status(client, out).await,
+        ClusterCommand::Status => return endpoints::cluster_status(client, out).await,
         ClusterCommand::AddLearner { node_id, address, no_wait } => {
-            let request = v1::AddLearnerRequest { node_id, address, wait_for_catch_up: !no_wait };
-            call!(client, cluster, add_learner, request)
+            let wait = if no_wait { std::time::Duration::ZERO } else { LEARNER_WAIT };
+            return endpoints::add_learner(client, out, node_id, address, wait).await;
         }
         ClusterCommand::ChangeMembership { voters, retain } => {
             let request = v1::ChangeMembershipRequest { voter_ids: voters, retain_as_learners: retain };
@@ -703,8 +712,8 @@ async fn cluster(client: &Client, out: Format, command: ClusterCommand) -> Resul
         ClusterCommand::TransferLeader { node_id } => {
             call!(client, cluster, transfer_leader, v1::TransferLeaderRequest { to_node_id: node_id })
         }
-        ClusterCommand::CheckState => return check_state(client, out).await,
-        ClusterCommand::LogFilter { filter } => return log_filter(client, out, filter).await,
+        ClusterCommand::CheckState => return Ok(check_state(client, out).await?),
+        ClusterCommand::LogFilter { filter } => return Ok(log_filter(client, out, filter).await?),
         ClusterCommand::Snapshot => {
             let address = client.options().endpoints[0].clone();
             let mut cluster = stockraft_proto::v1::cluster_client::ClusterClient::new(client.channel_to(&address)?);
@@ -716,15 +725,18 @@ async fn cluster(client: &Client, out: Format, command: ClusterCommand) -> Resul
     match out {
         Format::Json => output::print(out, "ClusterStatus", &status),
         Format::Table => {
-            let mut table = status_table();
+            let mut table = endpoints::status_table();
             // The row is the view of the node that made the change (the leader at the time).
             let address = status.members.iter().find(|m| m.node_id == status.node_id).map(|m| m.address.as_str());
-            table.add_row(status_row(address.unwrap_or("?"), &status));
+            table.add_row(endpoints::status_row(address.unwrap_or("?"), &status));
             output::emit(table);
         }
     }
     Ok(())
 }
+
+/// How long `cluster add-learner` waits for the learner to catch up unless told not to.
+const LEARNER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Shows or sets each endpoint's log filter (a per-node setting: every endpoint is asked).
 async fn log_filter(client: &Client, out: Format, filter: Option<String>) -> Result<(), Error> {
@@ -780,85 +792,6 @@ async fn check_state(client: &Client, out: Format) -> Result<(), Error> {
         output::emit(table);
     }
     failed.map_or(Ok(()), Err)
-}
-
-fn status_table() -> comfy_table::Table {
-    let mut table = comfy_table::Table::new();
-    table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
-    table.set_header([
-        "endpoint",
-        "node",
-        "role",
-        "leader",
-        "term",
-        "last log",
-        "committed",
-        "applied",
-        "snapshot",
-        "members",
-    ]);
-    table
-}
-
-fn status_row(endpoint: &str, status: &v1::ClusterStatus) -> Vec<String> {
-    let role = if status.leader_id == status.node_id {
-        "leader"
-    } else if status.members.iter().any(|m| m.node_id == status.node_id && !m.voter) {
-        "learner"
-    } else {
-        "follower"
-    };
-    let members = status
-        .members
-        .iter()
-        .map(|m| format!("{}{}", m.node_id, if m.voter { "" } else { "(learner)" }))
-        .collect::<Vec<_>>()
-        .join(",");
-    vec![
-        endpoint.to_string(),
-        status.node_id.to_string(),
-        role.to_string(),
-        if status.leader_id == 0 { "none".into() } else { status.leader_id.to_string() },
-        status.term.to_string(),
-        status.last_log_index.to_string(),
-        status.committed_log_index.to_string(),
-        status.applied_log_index.to_string(),
-        status.snapshot_log_index.map_or("-".into(), |i| i.to_string()),
-        members,
-    ]
-}
-
-/// Every endpoint's own view, so a split or a lagging node shows at a glance. Fails (exit 4)
-/// only when no endpoint answers.
-async fn cluster_status(client: &Client, out: Format) -> Result<(), Error> {
-    let mut answered = 0;
-    let mut last_error = String::new();
-    let mut table = status_table();
-    for endpoint in &client.options().endpoints {
-        match client.node_status(endpoint).await {
-            Ok(status) => {
-                answered += 1;
-                if out == Format::Json {
-                    output::emit(output::json(&output::dynamic("ClusterStatus", &status), false));
-                    continue;
-                }
-                table.add_row(status_row(endpoint, &status));
-            }
-            Err(e) => {
-                last_error = e.to_string();
-                if out == Format::Table {
-                    table.add_row([endpoint.clone(), "-".into(), "unreachable".into()]);
-                }
-            }
-        }
-    }
-    if out == Format::Table {
-        output::emit(table);
-    }
-    if answered == 0 {
-        return Err(Error::Unavailable { attempts: client.options().endpoints.len() as u32, last: last_error });
-    }
-    Ok(())
 }
 
 /// A ledger op by name, with or without its `LEDGER_OP_` prefix, in any case: `reserve`,

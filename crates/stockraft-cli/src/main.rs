@@ -3,13 +3,33 @@
 //!
 //! Exit codes: 0 done; 2 usage error; 3 the cluster refused the request (out of stock, not
 //! found, invalid argument, ...); 4 the cluster could not be reached or had no leader in time;
-//! 1 anything else.
+//! 5 a node checked (`endpoint health`, `endpoint status`, `cluster status`) is unhealthy or
+//! unreachable, or a learner added did not catch up; 1 anything else.
 
+mod advice;
 mod backup;
 mod bulk;
 mod certs;
 mod commands;
+mod endpoints;
 mod output;
+
+/// Why a command failed, beyond the client's own errors.
+#[derive(Debug)]
+pub enum Failure {
+    /// A call failed (see [`Error`]).
+    Client(Error),
+    /// The command ran, and found a node unhealthy or unreachable (exit 5).
+    Unhealthy(String),
+    /// No node answered a question the command needed answered (exit 4).
+    Unreachable(String),
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        Failure::Client(error)
+    }
+}
 
 use clap::Parser;
 use commands::Command;
@@ -79,6 +99,7 @@ struct Cli {
 
 const EXIT_REJECTED: u8 = 3;
 const EXIT_UNREACHABLE: u8 = 4;
+const EXIT_UNHEALTHY: u8 = 5;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -101,12 +122,20 @@ fn main() -> ExitCode {
     }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     let result = runtime.block_on(async {
-        let client = Client::new(options)?;
+        let client = Client::new(options.clone())?;
         commands::run(&client, cli.output, cli.command).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Error::Rejected(status)) => {
+        Err(Failure::Unhealthy(message)) => {
+            eprintln!("stockctl: {message}");
+            ExitCode::from(EXIT_UNHEALTHY)
+        }
+        Err(Failure::Unreachable(message)) => {
+            eprintln!("stockctl: {message}");
+            ExitCode::from(EXIT_UNREACHABLE)
+        }
+        Err(Failure::Client(Error::Rejected(status))) => {
             let reason = match stockraft_client::reason(&status) {
                 stockraft_client::v1::Reason::Unspecified => format!("{:?}", status.code()),
                 reason => stockraft_client::reason_name(reason).to_string(),
@@ -114,11 +143,12 @@ fn main() -> ExitCode {
             eprintln!("stockctl: refused ({reason}): {}", status.message());
             ExitCode::from(EXIT_REJECTED)
         }
-        Err(e @ Error::Unavailable { .. }) => {
-            eprintln!("stockctl: {e}");
+        Err(Failure::Client(e @ Error::Unavailable { attempts, .. })) => {
+            let tries = if attempts == 1 { "1 attempt".to_string() } else { format!("{attempts} attempts") };
+            eprintln!("stockctl: cluster unreachable after {tries}: {}", advice::explain_failure(&e, &options));
             ExitCode::from(EXIT_UNREACHABLE)
         }
-        Err(Error::Usage(message)) => {
+        Err(Failure::Client(Error::Usage(message))) => {
             eprintln!("stockctl: {message}");
             ExitCode::from(2)
         }

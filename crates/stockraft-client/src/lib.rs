@@ -293,7 +293,7 @@ impl Client {
         match tokio::time::timeout(self.shared.options.attempt_timeout, cluster.status(v1::StatusRequest {})).await {
             Ok(Ok(reply)) => Ok(reply.into_inner()),
             Ok(Err(status)) => {
-                Err(Error::Unavailable { attempts: 1, last: format!("{address}: {}", status.message()) })
+                Err(Error::Unavailable { attempts: 1, last: format!("{address}: {}", explain(&status)) })
             }
             Err(_) => Err(Error::Unavailable { attempts: 1, last: format!("{address}: no answer") }),
         }
@@ -376,11 +376,16 @@ impl Shared {
 
 /// A status's message with the transport errors under it (a refused TLS handshake, a refused
 /// connection), which tonic keeps as the status's source rather than in its message.
-fn explain(status: &Status) -> String {
+pub fn explain(status: &Status) -> String {
     let mut message = status.message().to_string();
     let mut source = std::error::Error::source(status);
     while let Some(error) = source {
-        message = format!("{message}: {error}");
+        // Transport errors repeat their cause in their own text ("tcp connect error: tcp
+        // connect error: ..."): say each part once.
+        let part = error.to_string();
+        if !message.contains(&part) {
+            message = format!("{message}: {part}");
+        }
         source = error.source();
     }
     message

@@ -2,7 +2,7 @@
 //! the demo catalog.
 
 use crate::demo;
-use crate::limits::{DEMO_RETRY_PAUSE, METRICS_SAMPLE_INTERVAL};
+use crate::limits::{DEMO_RETRY_PAUSE, LEADERSHIP_RECHECK_INTERVAL, METRICS_SAMPLE_INTERVAL};
 use crate::node::Node;
 use crate::proposer::{self, Alone};
 use crate::telemetry::prometheus;
@@ -63,14 +63,23 @@ fn expire_due(node: &Node) -> bool {
     due.is_some_and(|due| due <= proposer::now_ms().max(clock))
 }
 
-/// gRPC health: SERVING while this node knows a leader (it can serve or forward every call),
-/// NOT_SERVING during elections and while cut off from the cluster.
+/// gRPC health: SERVING while this node knows a leader that holds its quorum (itself or the one
+/// it follows: it can serve or forward every call); NOT_SERVING during elections and while cut
+/// off from the cluster, including as a leader whose quorum lease lapsed (see
+/// [`crate::leadership`]). Re-read on every change of Raft's view and every
+/// [`LEADERSHIP_RECHECK_INTERVAL`], since a lapsing lease changes nothing in Raft's view.
 pub async fn health(node: Arc<Node>, reporter: HealthReporter) {
     let mut metrics = node.watch_metrics();
+    let mut recheck = tokio::time::interval(LEADERSHIP_RECHECK_INTERVAL);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut serving = None;
     loop {
-        let now = metrics.borrow_watched().current_leader.is_some();
+        let leadership = node.leadership();
+        let now = leadership.leader.is_some();
         if serving != Some(now) {
+            if serving.is_some() {
+                tracing::info!(serving = now, role = ?leadership.role, leader = leadership.leader, "health changed");
+            }
             serving = Some(now);
             if now {
                 reporter.set_serving::<InventoryServer<InventoryService>>().await;
@@ -84,8 +93,9 @@ pub async fn health(node: Arc<Node>, reporter: HealthReporter) {
                 reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
             }
         }
-        if metrics.changed().await.is_err() {
-            return;
+        tokio::select! {
+            changed = metrics.changed() => if changed.is_err() { return },
+            _ = recheck.tick() => {}
         }
     }
 }
@@ -96,7 +106,7 @@ pub async fn sample_metrics(node: Arc<Node>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        prometheus::record_raft(&node.metrics(), node.id());
+        prometheus::record_raft(&node.metrics(), &node.leadership(), node.id());
         prometheus::record_open_holds(node.read(|state| state.open_hold_count()));
     }
 }

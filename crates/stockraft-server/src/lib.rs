@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 mod leader_tasks;
+pub mod leadership;
 pub mod limits;
 pub mod node;
 pub mod proposer;

@@ -119,6 +119,12 @@ pub const PEER_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 /// sampling is a lock-free read of Raft's metrics and one short ledger read lock.
 pub const METRICS_SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
 
+/// How often health re-reads the leadership view between Raft's metric changes: a leader
+/// whose quorum died sees no change at all, only its quorum lease ageing, and must flip to
+/// NOT_SERVING within an election timeout (600 ms by default) of the lease lapsing. A read of
+/// Raft's metrics, nothing more.
+pub const LEADERSHIP_RECHECK_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Between two attempts to load the demo catalog. Right after an election openraft may report
 /// leadership before it accepts writes, and metrics change many times a millisecond then.
 pub const DEMO_RETRY_PAUSE: Duration = Duration::from_millis(50);

@@ -4,13 +4,14 @@
 //! [`Node::linearize`] (a linearizable read), and the few Raft operations the Cluster service
 //! needs (membership, leadership, snapshots). The services see no storage or openraft handle.
 
+use crate::leadership::Leadership;
 use crate::proposer::{Alone, Proposer, StockRaft, forward_to_leader, write_error};
 use crate::transport::peers::Peers;
-use openraft::BasicNode;
 use openraft::async_runtime::WatchReceiver;
 use openraft::error::{LinearizableReadError, RaftError};
 use openraft::raft::ReadPolicy;
 use openraft::storage::RaftStateMachine;
+use openraft::{BasicNode, ChangeMembers};
 use std::collections::BTreeSet;
 use std::time::Duration;
 use stockraft_core::{Outcome, Request, State};
@@ -93,6 +94,17 @@ impl Node {
     /// Whether this node believes it leads (openraft's view; it may have just lost a quorum).
     pub fn is_leader(&self) -> bool {
         self.raft.is_leader()
+    }
+
+    /// What this node may truthfully say about leadership (see [`Leadership`]): a leader cut off
+    /// from its quorum for longer than openraft's lease does not count as one.
+    pub fn leadership(&self) -> Leadership {
+        Leadership::of(&self.raft.metrics().borrow_watched(), self.id, self.leader_lease())
+    }
+
+    /// openraft's quorum lease: the election timeout's upper bound.
+    pub fn leader_lease(&self) -> Duration {
+        Duration::from_millis(self.raft.config().election_timeout_max)
     }
 
     /// The leader's id and address, when this node knows one.
@@ -240,6 +252,14 @@ impl Node {
     /// Makes `voters` the voting members; the others stay learners if `retain`.
     pub async fn change_membership(&self, voters: BTreeSet<u64>, retain: bool) -> Result<(), Status> {
         self.raft.change_membership(voters, retain).await.map(|_| ()).map_err(write_error)
+    }
+
+    /// Removes member `id` from the cluster: a voter through joint consensus (and not kept as a
+    /// learner), a learner directly.
+    pub async fn remove_member(&self, id: u64, voter: bool) -> Result<(), Status> {
+        let ids = BTreeSet::from([id]);
+        let change = if voter { ChangeMembers::RemoveVoters(ids) } else { ChangeMembers::RemoveNodes(ids) };
+        self.raft.change_membership(change, false).await.map(|_| ()).map_err(write_error)
     }
 
     /// Asks this node, as leader, to hand leadership to `to`.

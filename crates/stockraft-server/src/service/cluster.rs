@@ -2,17 +2,21 @@
 //! the node asked (it is that node's view); changes are routed to the leader.
 
 use super::{ok, route};
+use crate::leadership::{Leadership, Role};
 use crate::limits::{
     BACKUP_PART_BYTES, BACKUP_PARTS_AHEAD, LEARNER_CATCH_UP_WAIT, SNAPSHOT_BUILD_WAIT, TRANSFER_LEADER_WAIT,
 };
 use crate::node::{BackupFile, Node};
 use crate::telemetry::logs::LogControl;
+use openraft::Instant as _;
 use std::collections::BTreeSet;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 use stockraft_api::to_proto;
-use stockraft_proto::errors::{invalid_argument, unavailable};
+use stockraft_proto::errors::{invalid_argument, refusal, unavailable};
 use stockraft_proto::v1;
+use stockraft_proto::v1::Reason;
 use stockraft_proto::v1::cluster_client::ClusterClient;
 use stockraft_proto::v1::cluster_server::Cluster;
 use tokio::sync::mpsc;
@@ -89,12 +93,16 @@ fn read_full(reader: &mut impl std::io::Read, buffer: &mut [u8]) -> std::io::Res
     Ok(filled)
 }
 
-/// This node's view of the cluster.
+/// This node's view of the cluster, with leadership as [`Leadership`] judges it: a leader
+/// without its quorum names no leader.
 pub fn status(node: &Node) -> v1::ClusterStatus {
     let metrics = node.metrics();
+    let leadership = Leadership::of(&metrics, node.id(), node.leader_lease());
     let membership = metrics.membership_config.membership();
     let voters: BTreeSet<u64> = membership.voter_ids().collect();
     let matched = metrics.replication.as_ref();
+    let acked = metrics.heartbeat.as_ref();
+    let millis = |age: Duration| u64::try_from(age.as_millis()).unwrap_or(u64::MAX);
     let members = membership
         .nodes()
         .map(|(id, n)| v1::Member {
@@ -102,9 +110,14 @@ pub fn status(node: &Node) -> v1::ClusterStatus {
             address: n.addr.clone(),
             voter: voters.contains(id),
             matched_log_index: matched.and_then(|m| m.get(id)).map(|log_id| log_id.as_ref().map_or(0, |l| l.index)),
+            last_ack_age_ms: if *id == node.id() && leadership.leads() {
+                Some(0)
+            } else {
+                acked.and_then(|a| a.get(id)).and_then(|sent| sent.as_ref()).map(|sent| millis(sent.elapsed()))
+            },
         })
         .collect();
-    let leader_id = metrics.current_leader.unwrap_or_default();
+    let leader_id = leadership.leader.unwrap_or_default();
     v1::ClusterStatus {
         node_id: node.id(),
         leader_id,
@@ -116,6 +129,19 @@ pub fn status(node: &Node) -> v1::ClusterStatus {
         snapshot_log_index: metrics.snapshot.as_ref().map(|l| l.index),
         members,
         clock_ms: node.read(|state| state.clock_ms()),
+        role: role(leadership.role) as i32,
+        quorum_ack_age_ms: leadership.quorum_ack_age.map(millis),
+    }
+}
+
+fn role(role: Role) -> v1::Role {
+    match role {
+        Role::Leader => v1::Role::Leader,
+        Role::LeaderWithoutQuorum => v1::Role::LeaderWithoutQuorum,
+        Role::Follower => v1::Role::Follower,
+        Role::Candidate => v1::Role::Candidate,
+        Role::Learner => v1::Role::Learner,
+        Role::Shutdown => v1::Role::Shutdown,
     }
 }
 
@@ -187,6 +213,23 @@ impl Cluster for ClusterService {
                 .await
                 .map_err(|e| unavailable(format!("node {to} did not take over: {e}")))?;
         }
+        ok(status(&self.node))
+    }
+
+    async fn remove_member(&self, call: Call<v1::RemoveMemberRequest>) -> Result<Response<v1::ClusterStatus>, Status> {
+        let id = call.get_ref().node_id;
+        route!(self.node, call, ClusterClient, remove_member);
+        let metrics = self.node.metrics();
+        let membership = metrics.membership_config.membership();
+        if membership.get_node(&id).is_none() {
+            return Err(refusal(Reason::NotFound, format!("node {id} is not a member")));
+        }
+        let voter = membership.voter_ids().any(|v| v == id);
+        if voter && membership.voter_ids().count() == 1 {
+            return Err(invalid_argument(format!("node {id} is the last voter; a cluster needs at least one")));
+        }
+        self.node.remove_member(id, voter).await?;
+        tracing::info!(node = id, voter, "member removed");
         ok(status(&self.node))
     }
 

@@ -6,6 +6,7 @@
 //! proposer, the expire timer, storage); gauges are sampled by `leader_tasks::sample_metrics` every
 //! [`crate::limits::METRICS_SAMPLE_INTERVAL`].
 
+use crate::leadership::{Leadership, Role};
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
 use std::net::SocketAddr;
@@ -20,6 +21,9 @@ pub const HOLDS_OPEN: &str = "stockraft_holds_open";
 pub const RAFT_TERM: &str = "stockraft_raft_term";
 pub const RAFT_LEADER: &str = "stockraft_raft_leader_id";
 pub const RAFT_IS_LEADER: &str = "stockraft_raft_is_leader";
+pub const RAFT_HAS_LEADER: &str = "stockraft_raft_has_leader";
+pub const RAFT_NO_QUORUM: &str = "stockraft_raft_leader_without_quorum";
+pub const RAFT_QUORUM_ACK_AGE: &str = "stockraft_raft_quorum_ack_age_seconds";
 pub const RAFT_LAST_LOG: &str = "stockraft_raft_last_log_index";
 pub const RAFT_COMMITTED: &str = "stockraft_raft_committed_index";
 pub const RAFT_APPLIED: &str = "stockraft_raft_applied_index";
@@ -61,7 +65,20 @@ fn describe() {
     describe_gauge!(HOLDS_OPEN, "Holds currently HELD in this node's applied ledger");
     describe_gauge!(RAFT_TERM, "This node's current Raft term");
     describe_gauge!(RAFT_LEADER, "The leader this node knows (0: none)");
-    describe_gauge!(RAFT_IS_LEADER, "1 on the leader, 0 elsewhere");
+    describe_gauge!(
+        RAFT_IS_LEADER,
+        "1 on a leader a quorum acknowledged within the lease (election_timeout_max), 0 elsewhere"
+    );
+    describe_gauge!(
+        RAFT_HAS_LEADER,
+        "1 while this node knows a leader holding its quorum (itself or the one it follows), 0 otherwise"
+    );
+    describe_gauge!(RAFT_NO_QUORUM, "1 on a node that leads by term but no quorum acknowledged within the lease");
+    describe_gauge!(
+        RAFT_QUORUM_ACK_AGE,
+        Unit::Seconds,
+        "On the leader: age of the newest heartbeat or append a quorum acknowledged (0 elsewhere)"
+    );
     describe_gauge!(RAFT_LAST_LOG, "Index of the last log entry on this node");
     describe_gauge!(RAFT_COMMITTED, "Highest log index this node knows to be committed");
     describe_gauge!(RAFT_APPLIED, "Highest log index applied to this node's ledger");
@@ -72,12 +89,17 @@ fn describe() {
     describe_counter!(SNAPSHOTS, "Snapshots built here or installed from the leader");
 }
 
-/// Sets the Raft gauges from one sample of this node's (`id`) Raft view.
-pub fn record_raft(metrics: &openraft::RaftMetrics<TypeConfig>, id: u64) {
+/// Sets the Raft gauges from one sample of this node's (`id`) Raft view and the leadership
+/// read from it: a leader without its quorum counts as none.
+pub fn record_raft(metrics: &openraft::RaftMetrics<TypeConfig>, leadership: &Leadership, id: u64) {
     let last_log = metrics.last_log_index.unwrap_or_default();
+    let flag = |on: bool| if on { 1.0 } else { 0.0 };
     gauge!(RAFT_TERM).set(metrics.current_term as f64);
-    gauge!(RAFT_LEADER).set(metrics.current_leader.unwrap_or_default() as f64);
-    gauge!(RAFT_IS_LEADER).set(if metrics.current_leader == Some(id) { 1.0 } else { 0.0 });
+    gauge!(RAFT_LEADER).set(leadership.leader.unwrap_or_default() as f64);
+    gauge!(RAFT_IS_LEADER).set(flag(leadership.leader == Some(id)));
+    gauge!(RAFT_HAS_LEADER).set(flag(leadership.leader.is_some()));
+    gauge!(RAFT_NO_QUORUM).set(flag(leadership.role == Role::LeaderWithoutQuorum));
+    gauge!(RAFT_QUORUM_ACK_AGE).set(leadership.quorum_ack_age.map_or(0.0, |age| age.as_secs_f64()));
     gauge!(RAFT_LAST_LOG).set(last_log as f64);
     gauge!(RAFT_COMMITTED).set(metrics.local_committed.as_ref().map_or(0, |l| l.index) as f64);
     gauge!(RAFT_APPLIED).set(metrics.last_applied.as_ref().map_or(0, |l| l.index) as f64);

@@ -176,6 +176,16 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         Box::pin(async move {
             let (id, target) = (self.id, self.target);
             let failed = move |status| rpc_error(id, target, RPCTypes::AppendEntries, PEER_ANSWER_WAIT, status);
+            // The connection opens only once openraft has an append to send. openraft applies
+            // its backoff after an unreachable peer while producing that append, so waiting for
+            // it first is what makes the backoff hold: opened at once, a dead peer's refused
+            // connection came back in microseconds and the leader retried in a hot loop
+            // (some 3,300 attempts and two warnings each per second per dead peer).
+            let mut input = input;
+            let Some(first) = input.next().await else {
+                return Ok(stream::empty().boxed());
+            };
+            let input = stream::iter([first]).chain(input);
             let mut client = self.client()?;
             // When each unanswered append was sent, oldest first: an answer is late
             // PEER_ANSWER_WAIT after its own send, however long the stream sat idle before.
