@@ -182,8 +182,12 @@ async fn tls_refuses_a_client_without_a_certificate_and_nodes_talk_over_mutual_t
     let out = expect_exit(&endpoints, &[&quick[..], &["availability", SKU]].concat(), &[], 4);
     let refused = ["CertificateRequired", "connection closed", "broken pipe", "connection reset"];
     assert!(refused.iter().any(|r| out.contains(r)), "{out}");
-    // Plain text is not served at all.
-    expect_exit(&endpoints, &["--timeout", "2", "availability", SKU], &[], 4);
+    // ...and stockctl says what to do, once (no failure nested in another).
+    assert!(out.contains("the server requires a client certificate: pass --cert and --key"), "{out}");
+    assert_eq!(out.matches("unreachable after").count(), 1, "{out}");
+    // Plain text is not served at all; stockctl says the node serves TLS.
+    let out = expect_exit(&endpoints, &["--timeout", "2", "availability", SKU], &[], 4);
+    assert!(out.contains("the node serves TLS: pass --ca"), "{out}");
     // With the client certificate: served.
     let with_cert = ["--cert", client_cert.0.to_str().unwrap(), "--key", client_cert.1.to_str().unwrap()];
     let out = expect_exit(&endpoints, &[&quick[..], &with_cert[..], &["availability", SKU]].concat(), &[], 0);
@@ -193,7 +197,8 @@ async fn tls_refuses_a_client_without_a_certificate_and_nodes_talk_over_mutual_t
     assert!(stockctl(&endpoints, &["certs", stranger.to_str().unwrap(), "--nodes", "1"], &[]).status.success());
     let (cert, key) = (stranger.join("client.pem"), stranger.join("client-key.pem"));
     let foreign = ["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()];
-    expect_exit(&endpoints, &[&quick[..], &foreign[..], &["availability", SKU]].concat(), &[], 4);
+    let out = expect_exit(&endpoints, &[&quick[..], &foreign[..], &["availability", SKU]].concat(), &[], 4);
+    assert!(out.contains("this client's certificate"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -535,4 +540,135 @@ async fn raw_call(
     let codec = tonic_prost::ProstCodec::<prost_types::Duration, prost_types::Duration>::default();
     let path = http::uri::PathAndQuery::from_static(path);
     grpc.unary(tonic::Request::new(message), path, codec).await.expect_err("the call is refused")
+}
+
+/// stockctl's JSON lines (one object per endpoint).
+fn json_lines(out: &str) -> Vec<serde_json::Value> {
+    out.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
+}
+
+/// Whether node `address` answers gRPC health for the whole server ("") with SERVING.
+async fn serving(client: &stockraft_client::Client, address: &str) -> Option<bool> {
+    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+    let mut health = HealthClient::new(client.channel_to(address).ok()?);
+    let reply = health.check(HealthCheckRequest { service: String::new() }).await.ok()?;
+    Some(reply.into_inner().status == ServingStatus::Serving as i32)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_from_its_quorum_stops_saying_it_leads_and_recovers_with_it() {
+    // Election timeouts of 1-2 s (heartbeats every 200 ms): the quorum lease is 2 s, and the
+    // issue's bound, two election timeouts, is 4 s, which leaves a loaded test machine room.
+    let election_timeout_max = std::time::Duration::from_millis(2000);
+    let settings = Settings {
+        extra: "metrics_listen = \"{metrics}\"\n".into(),
+        raft: "heartbeat_ms = 200\nelection_timeout_min_ms = 1000\nelection_timeout_max_ms = 2000\n".into(),
+        ..Settings::default()
+    };
+    let mut cluster = Cluster::start_with(3, settings);
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let followers: Vec<u64> = [1, 2, 3].into_iter().filter(|id| *id != leader).collect();
+    let all = cluster.endpoints();
+    let one = vec![cluster.address(followers[0])];
+
+    // Healthy: asked of one node, --cluster finds and checks all three members.
+    let out = expect_exit(&one, &["--output", "json", "endpoint", "health", "--cluster"], &[], 0);
+    let rows = json_lines(&out);
+    assert_eq!(rows.len(), 3, "{out}");
+    assert!(rows.iter().all(|r| r["health"] == true), "{out}");
+    let out = expect_exit(&one, &["endpoint", "status", "--cluster"], &[], 0);
+    assert!(all.iter().all(|address| out.contains(address.as_str())), "{out}");
+    let out = expect_exit(&one, &["member", "list"], &[], 0);
+    assert!(out.contains("voter, leader") && all.iter().all(|a| out.contains(a.as_str())), "{out}");
+
+    // Both followers die: the leader keeps its term but has no quorum.
+    let client = cluster.client();
+    let leader_address = cluster.address(leader);
+    let metrics_address = cluster.nodes[&leader].metrics.clone();
+    let killed = std::time::Instant::now();
+    for id in &followers {
+        cluster.kill(*id);
+    }
+    wait_for("the cut-off leader to report NOT_SERVING", || async {
+        (serving(&client, &leader_address).await == Some(false)).then_some(())
+    })
+    .await;
+    let flipped = killed.elapsed();
+    assert!(flipped < 2 * election_timeout_max, "NOT_SERVING only {flipped:?} after the quorum died");
+    let status = cluster.status(leader).await.expect("the cut-off leader answers status");
+    assert_eq!(status.role(), v1::Role::LeaderWithoutQuorum, "{status:?}");
+    assert_eq!(status.leader_id, 0, "a leader without its quorum names no leader");
+    assert!(status.quorum_ack_age_ms.is_some_and(|ms| ms >= 2000), "{status:?}");
+    let metrics = wait_for("the gauges to show no leader", || async {
+        let metrics = scrape(&metrics_address);
+        (sample(&metrics, "stockraft_raft_has_leader") == Some(0.0)).then_some(metrics)
+    })
+    .await;
+    assert_eq!(sample(&metrics, "stockraft_raft_is_leader"), Some(0.0), "{metrics}");
+    assert_eq!(sample(&metrics, "stockraft_raft_leader_without_quorum"), Some(1.0), "{metrics}");
+
+    // Scripts see it: every endpoint has a row, the dead ones with their error, and exit 5.
+    let out = expect_exit(&all, &["--timeout", "2", "--output", "json", "endpoint", "status"], &[], 5);
+    let rows = json_lines(&out);
+    assert_eq!(rows.len(), 3, "one object per endpoint, the dead ones too:\n{out}");
+    for row in &rows {
+        assert_eq!(row["healthy"], false, "{row}");
+        if row["endpoint"] == leader_address.as_str() {
+            assert_eq!(row["status"]["role"], "ROLE_LEADER_WITHOUT_QUORUM", "{row}");
+        } else {
+            assert!(row["status"].is_null() && row["error"].as_str().is_some_and(|e| e.contains("refused")), "{row}");
+        }
+    }
+    let out = expect_exit(&all, &["--timeout", "2", "endpoint", "health"], &[], 5);
+    assert!(out.contains("3 of 3 endpoints unhealthy"), "{out}");
+    assert!(!out.contains("attempts: cluster unreachable"), "no nested failures: {out}");
+
+    // One follower comes back: a quorum again, and health says so.
+    cluster.spawn(followers[0]);
+    let back = [leader_address.clone(), cluster.address(followers[0])];
+    for address in &back {
+        wait_for("health to be SERVING again", || async { serving(&client, address).await.filter(|s| *s) }).await;
+    }
+    expect_exit(&back, &["endpoint", "health"], &[], 0);
+    let metrics = wait_for("the gauges to show a leader again", || async {
+        let metrics = scrape(&metrics_address);
+        (sample(&metrics, "stockraft_raft_has_leader") == Some(1.0)).then_some(metrics)
+    })
+    .await;
+    assert_eq!(sample(&metrics, "stockraft_raft_leader_without_quorum"), Some(0.0), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mistyped_learner_is_reported_not_caught_up_and_removed_again() {
+    let cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let endpoints = cluster.endpoints();
+    let nowhere = format!("127.0.0.1:{}", loopback_port());
+
+    // Nothing listens at the address: added, but it cannot catch up, and stockctl says so.
+    let out = expect_exit(&endpoints, &["member", "add-learner", "5", &nowhere, "--wait", "2"], &[], 5);
+    assert!(out.contains("added node 5") && out.contains("has not caught up"), "{out}");
+    assert!(out.contains("stockctl member remove 5"), "says how to undo it: {out}");
+    let out = expect_exit(&endpoints, &["member", "list"], &[], 0);
+    assert!(out.contains(&nowhere) && out.contains("learner"), "{out}");
+
+    // The leader does not spin on the dead learner (it retried thousands of times a second).
+    let log = std::fs::read_to_string(cluster.log_path(leader)).unwrap();
+    let retries = log.lines().filter(|l| l.contains("WARN") && l.contains(&nowhere)).count();
+    assert!(retries < 200, "{retries} warnings about {nowhere} in 2 s");
+
+    // Removed; a second removal, or of a node that never was, is refused and changes nothing.
+    let out = expect_exit(&endpoints, &["member", "remove", "5"], &[], 0);
+    assert!(out.contains("removed node 5") && !out.contains(&nowhere), "{out}");
+    let out = expect_exit(&endpoints, &["member", "remove", "5"], &[], 3);
+    assert!(out.contains("NOT_FOUND") && out.contains("node 5 is not a member"), "{out}");
+    let out = expect_exit(&endpoints, &["--output", "json", "member", "list"], &[], 0);
+    let members: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(members["members"].as_array().map(Vec::len), Some(3), "{members}");
+
+    // The same call through `cluster add-learner --no-wait` only adds, and says it has not
+    // caught up (exit 5) rather than timing out.
+    let out = expect_exit(&endpoints, &["cluster", "add-learner", "6", &nowhere, "--no-wait"], &[], 5);
+    assert!(out.contains("added node 6"), "{out}");
+    expect_exit(&endpoints, &["member", "remove", "6"], &[], 0);
 }

@@ -41,6 +41,9 @@ pub fn advice(text: &str, options: &Options) -> Option<&'static str> {
         Some(_) if has(&["InvalidContentType", "corrupt message", "CorruptMessage", "wrong version number"]) => {
             Some("the node does not serve TLS: drop --ca, --cert and --key")
         }
+        // TLS 1.3 may let the call go out before the node's alert arrives: then only the
+        // closed connection is seen.
+        Some(_) if cut => Some("the node closed the connection: it may not trust this client's certificate"),
         _ if has(&["Connection refused", "connection refused"]) => {
             Some("nothing listens there: is stockd running, and is the address right?")
         }
