@@ -79,14 +79,33 @@ async fn every_node_serves_prometheus_metrics_of_raft_requests_and_holds() {
         (sample(&metrics, "stockraft_holds_open") == Some(5.0)).then_some(metrics)
     })
     .await;
-    let reserves =
-        sample(&metrics, "stockraft_rpc_requests_total{method=\"/stockraft.v1.Inventory/Reserve\",code=\"0\"}");
-    assert!(reserves.is_some_and(|n| n >= 5.0), "reserve count: {reserves:?}\n{metrics}");
+    // gRPC metrics under the names and labels stock gRPC dashboards use, codes by name.
+    let reserve = "grpc_type=\"unary\",grpc_service=\"stockraft.v1.Inventory\",grpc_method=\"Reserve\"";
+    let handled =
+        |code: &str| sample(&metrics, &format!("grpc_server_handled_total{{{reserve},grpc_code=\"{code}\"}}"));
+    assert!(handled("OK").is_some_and(|n| n >= 5.0), "reserves handled OK: {:?}\n{metrics}", handled("OK"));
+    assert!(handled("FailedPrecondition").is_some_and(|n| n >= 1.0), "the sold-out reserve:\n{metrics}");
+    assert!(sample(&metrics, &format!("grpc_server_started_total{{{reserve}}}")).is_some_and(|n| n >= 6.0));
+    assert!(metrics.contains(&format!("grpc_server_handling_seconds_bucket{{{reserve},le=")), "{metrics}");
+    assert!(!metrics.contains("grpc_code=\"0\"") && !metrics.contains("stockraft_rpc_"), "no numeric codes left");
+    // Process, build, leadership, fsync and disk.
+    for series in ["process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds"] {
+        assert!(sample(&metrics, series).is_some_and(|v| v > 0.0), "{series}:\n{metrics}");
+    }
+    assert!(metrics.contains("stockraft_build_info{version=\""), "{metrics}");
+    assert_eq!(sample(&metrics, "stockraft_raft_has_leader"), Some(1.0));
+    assert_eq!(sample(&metrics, "stockraft_raft_leader_without_quorum"), Some(0.0));
+    assert!(sample(&metrics, "stockraft_log_fsync_seconds_count").is_some_and(|n| n >= 1.0), "{metrics}");
+    let disk = wait_for("the data dir's size to be sampled", || async {
+        sample(&scrape(&cluster.nodes[&leader].metrics), "stockraft_data_dir_bytes").filter(|b| *b > 0.0)
+    })
+    .await;
+    assert!(disk > 0.0);
+    assert!(sample(&metrics, "stockraft_data_dir_free_bytes").is_some_and(|b| b > 0.0), "{metrics}");
     assert_eq!(sample(&metrics, "stockraft_rejections_total{reason=\"OUT_OF_STOCK\"}"), Some(1.0), "{metrics}");
     assert_eq!(sample(&metrics, "stockraft_raft_is_leader"), Some(1.0));
     assert_eq!(sample(&metrics, "stockraft_raft_leader_id"), Some(leader as f64));
     assert!(sample(&metrics, "stockraft_raft_applied_index").is_some_and(|i| i >= committed as f64));
-    assert!(metrics.contains("stockraft_rpc_duration_seconds_bucket{method=\"/stockraft.v1.Inventory/Reserve\""));
     assert!(sample(&metrics, "stockraft_batch_requests_count").is_some_and(|n| n >= 1.0), "{metrics}");
     for follower in [1, 2, 3].into_iter().filter(|id| *id != leader) {
         let lag = format!("stockraft_raft_replication_lag_entries{{follower=\"{follower}\"}}");

@@ -2,11 +2,12 @@
 //! the demo catalog.
 
 use crate::demo;
-use crate::limits::{DEMO_RETRY_PAUSE, LEADERSHIP_RECHECK_INTERVAL, METRICS_SAMPLE_INTERVAL};
+use crate::limits::{DEMO_RETRY_PAUSE, DISK_SAMPLE_INTERVAL, LEADERSHIP_RECHECK_INTERVAL, METRICS_SAMPLE_INTERVAL};
 use crate::node::Node;
 use crate::proposer::{self, Alone};
 use crate::telemetry::prometheus;
 use openraft::async_runtime::WatchReceiver;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use stockraft_core::Applied;
@@ -100,14 +101,23 @@ pub async fn health(node: Arc<Node>, reporter: HealthReporter) {
     }
 }
 
-/// Samples Raft's view and the ledger's open holds into gauges, forever.
-pub async fn sample_metrics(node: Arc<Node>) {
+/// Samples Raft's view, the ledger's open holds and the process into gauges, forever; the data
+/// dir every [`DISK_SAMPLE_INTERVAL`].
+pub async fn sample_metrics(node: Arc<Node>, data_dir: PathBuf) {
     let mut tick = tokio::time::interval(METRICS_SAMPLE_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut disk_sampled: Option<std::time::Instant> = None;
     loop {
         tick.tick().await;
         prometheus::record_raft(&node.metrics(), &node.leadership(), node.id());
         prometheus::record_open_holds(node.read(|state| state.open_hold_count()));
+        prometheus::record_process();
+        if disk_sampled.is_none_or(|at| at.elapsed() >= DISK_SAMPLE_INTERVAL) {
+            disk_sampled = Some(std::time::Instant::now());
+            let dir = data_dir.clone();
+            // A directory walk and a statvfs: file system calls, off the runtime's threads.
+            let _ = tokio::task::spawn_blocking(move || prometheus::record_disk(&dir)).await;
+        }
     }
 }
 

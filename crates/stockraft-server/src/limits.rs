@@ -119,6 +119,10 @@ pub const PEER_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 /// sampling is a lock-free read of Raft's metrics and one short ledger read lock.
 pub const METRICS_SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
 
+/// How often the data dir's size and free space are sampled: a walk of a few dozen RocksDB
+/// files and one statvfs. Disks fill over minutes, alerts look at 30-minute trends.
+pub const DISK_SAMPLE_INTERVAL: Duration = Duration::from_secs(10);
+
 /// How often health re-reads the leadership view between Raft's metric changes: a leader
 /// whose quorum died sees no change at all, only its quorum lease ageing, and must flip to
 /// NOT_SERVING within an election timeout (600 ms by default) of the lease lapsing. A read of

@@ -176,7 +176,7 @@ impl Started {
         let tasks = [
             tokio::spawn(leader_tasks::expire_timer(node.clone(), Duration::from_millis(config.expire_interval_ms))),
             tokio::spawn(leader_tasks::health(node.clone(), health_reporter)),
-            tokio::spawn(leader_tasks::sample_metrics(node.clone())),
+            tokio::spawn(leader_tasks::sample_metrics(node.clone(), config.data_dir.clone())),
             tokio::spawn(if config.demo_catalog {
                 Box::pin(leader_tasks::demo_catalog(node.clone())) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
             } else {

@@ -103,12 +103,17 @@ pub(crate) fn for_each_entry(
     Ok(())
 }
 
+/// The fsync latency histogram (named by stockraft-server's telemetry, which lists every metric).
+const FSYNC_SECONDS: &str = "stockraft_log_fsync_seconds";
+
 /// Fsyncs the WAL for every batch of queued callbacks, then completes them in order.
 fn flush_loop(db: &DB, pending: &mpsc::Receiver<IOFlushed<TypeConfig>>) {
     while let Ok(first) = pending.recv() {
         let mut callbacks = vec![first];
         callbacks.extend(pending.try_iter());
+        let started = std::time::Instant::now();
         let flushed = db.flush_wal(true);
+        metrics::histogram!(FSYNC_SECONDS).record(started.elapsed().as_secs_f64());
         for callback in callbacks {
             let result = flushed.as_ref().map(|_| ()).map_err(|e| io::Error::other(format!("rocksdb wal sync: {e}")));
             callback.io_completed(result);
