@@ -8,7 +8,9 @@
 #   - the DejaVu Sans font (fonts-dejavu-core), which stockbench --plot draws its text with;
 #   - Python 3 with venv, for the Python client's tests (clients/python installs its own
 #     packages with pip into a virtual environment there);
-#   - Node.js and npm, which fetch buf (@bufbuild/buf) for `make lint` (scripts/buf.sh).
+#   - Node.js and npm, which fetch buf (@bufbuild/buf) for `make lint` (scripts/buf.sh);
+#   - promtool (Debian's prometheus package), which checks the alert rules, their unit tests
+#     and the dashboard's queries (scripts/monitoring.sh).
 set -euo pipefail
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -25,6 +27,7 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

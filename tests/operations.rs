@@ -119,6 +119,25 @@ async fn every_node_serves_prometheus_metrics_of_raft_requests_and_holds() {
         assert_eq!(sample(&theirs, "stockraft_raft_leader_id"), Some(leader as f64));
     }
 
+    // Every metric the shipped alerts and dashboard read is one stockd exports (or, for
+    // counters of rare events, one it declares and exports once the event happens).
+    let exported = |name: &str| metrics.contains(&format!("# TYPE {name} "));
+    let rare = ["stockraft_snapshot_failures_total", "stockraft_holds_expired_total"];
+    let monitoring = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cluster/monitoring");
+    for file in ["alerts.yml", "grafana-dashboard.json"] {
+        let text = std::fs::read_to_string(monitoring.join(file)).expect("the monitoring files");
+        let names = text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|word| ["stockraft_", "grpc_server_", "process_"].iter().any(|p| word.starts_with(p)));
+        let mut checked = 0;
+        for name in names {
+            checked += 1;
+            let base = ["_bucket", "_sum", "_count"].iter().find_map(|s| name.strip_suffix(s)).unwrap_or(name);
+            assert!(exported(base) || rare.contains(&base), "{file} reads {name}, which stockd does not export");
+        }
+        assert!(checked >= 9, "{file}: only {checked} metric names found");
+    }
+
     // A snapshot is built and measured.
     let built =
         call!(cluster.client_of(leader), cluster, trigger_snapshot, v1::TriggerSnapshotRequest {}).expect("a snapshot");

@@ -29,6 +29,12 @@ const KEY_META: &str = "meta";
 /// long builds take, and how many were built here or installed from the leader.
 const SNAPSHOT_BYTES: &str = "stockraft_snapshot_bytes";
 const SNAPSHOT_SECONDS: &str = "stockraft_snapshot_build_seconds";
+const SNAPSHOT_FAILURES: &str = "stockraft_snapshot_failures_total";
+
+/// Counts a snapshot that could not be built and saved, or installed.
+fn failed(how: &'static str) {
+    metrics::counter!(SNAPSHOT_FAILURES, "how" => how).increment(1);
+}
 const SNAPSHOTS: &str = "stockraft_snapshots_total";
 const KEY_DATA: &str = "data";
 
@@ -200,7 +206,7 @@ impl SnapshotBuilder {
         let rebuilt = started.elapsed();
         let data = ledger.snapshot();
         let encoded = started.elapsed() - rebuilt;
-        self.store.save_snapshot(&meta, &data)?;
+        self.store.save_snapshot(&meta, &data).inspect_err(|_| failed("built"))?;
         metrics::histogram!(SNAPSHOT_SECONDS).record(started.elapsed().as_secs_f64());
         metrics::gauge!(SNAPSHOT_BYTES).set(data.len() as f64);
         metrics::counter!(SNAPSHOTS, "how" => "built").increment(1);
@@ -280,8 +286,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
 
     async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotData) -> Result<(), io::Error> {
         let ledger = State::restore(&snapshot)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("snapshot refused: {e}")))?;
-        self.save_snapshot(meta, &snapshot)?;
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("snapshot refused: {e}")))
+            .inspect_err(|_| failed("installed"))?;
+        self.save_snapshot(meta, &snapshot).inspect_err(|_| failed("installed"))?;
         metrics::gauge!(SNAPSHOT_BYTES).set(snapshot.len() as f64);
         metrics::counter!(SNAPSHOTS, "how" => "installed").increment(1);
         *self.write() = Machine { ledger, last_applied: meta.last_log_id, membership: meta.last_membership.clone() };

@@ -36,6 +36,7 @@ pub const REPLICATION_LAG: &str = "stockraft_raft_replication_lag_entries";
 pub const SNAPSHOT_BYTES: &str = "stockraft_snapshot_bytes";
 pub const SNAPSHOT_SECONDS: &str = "stockraft_snapshot_build_seconds";
 pub const SNAPSHOTS: &str = "stockraft_snapshots_total";
+pub const SNAPSHOT_FAILURES: &str = "stockraft_snapshot_failures_total";
 pub const LOG_FSYNC_SECONDS: &str = "stockraft_log_fsync_seconds";
 pub const BUILD_INFO: &str = "stockraft_build_info";
 pub const DATA_DIR_BYTES: &str = "stockraft_data_dir_bytes";
@@ -104,6 +105,7 @@ fn describe() {
     describe_gauge!(SNAPSHOT_BYTES, Unit::Bytes, "Size of the last snapshot built or installed");
     describe_histogram!(SNAPSHOT_SECONDS, Unit::Seconds, "Time to build and save a snapshot");
     describe_counter!(SNAPSHOTS, "Snapshots built here or installed from the leader");
+    describe_counter!(SNAPSHOT_FAILURES, "Snapshots that could not be built and saved, or installed (by how)");
     describe_histogram!(LOG_FSYNC_SECONDS, Unit::Seconds, "Raft log WAL fsyncs (one per group commit of appends)");
     describe_gauge!(BUILD_INFO, "Always 1; the labels say which stockd build runs");
     describe_gauge!(DATA_DIR_BYTES, Unit::Bytes, "Bytes in this node's data dir (log, state, snapshots)");
