@@ -344,6 +344,14 @@ async fn a_backup_restored_into_a_new_cluster_holds_exactly_the_same_state() {
     let out = expect_exit(&[cluster.address(follower)], &["snapshot", "save", backup.to_str().unwrap()], &[], 0);
     assert!(out.contains("saved") && out.contains("bytes"), "{out}");
     assert!(!Path::new(&format!("{}.partial", backup.display())).exists());
+    // Checked offline, as etcdutl snapshot status does: no cluster involved.
+    let out =
+        expect_exit(&["127.0.0.1:1".into()], &["-o", "json", "snapshot", "status", backup.to_str().unwrap()], &[], 0);
+    let status: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
+    assert_eq!((status["valid"].as_bool(), status["holds"].as_u64()), (Some(true), Some(8)), "{status}");
+    assert_eq!(status["members"].as_array().map(Vec::len), Some(3), "{status}");
+    assert!(status["logIndex"].as_u64().is_some_and(|i| i > 0) && status["term"].as_u64().is_some_and(|t| t > 0));
+    assert_eq!(status["sizeBytes"].as_u64(), Some(std::fs::metadata(&backup).unwrap().len()));
 
     // A new cluster, every node seeded from the backup.
     let mut restored = Cluster::prepare(3, &Settings::default());
@@ -380,6 +388,8 @@ async fn a_backup_restored_into_a_new_cluster_holds_exactly_the_same_state() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     std::fs::write(&damaged, bytes).unwrap();
+    let out = expect_exit(&["127.0.0.1:1".into()], &["snapshot", "status", damaged.to_str().unwrap()], &[], 1);
+    assert!(out.contains("not a usable backup") && out.contains("checksum"), "{out}");
     let empty = cluster.dir().join("empty-node");
     let out = Command::new(stockd_binary())
         .args(["--node-id", "9", "--listen", "127.0.0.1:0", "--data-dir", empty.to_str().unwrap(), "--restore"])

@@ -1,5 +1,6 @@
 //! stockctl against a real 3-node cluster: what an operator types, what it prints, and the exit
-//! codes scripts rely on (0 done, 2 usage, 3 refused by the cluster, 4 cluster unreachable).
+//! codes scripts rely on (0 done, 2 usage, 3 refused by the cluster, 4 cluster unreachable, 5 a
+//! node unhealthy).
 
 use std::process::{Command, Output};
 use stockraft_testkit::*;
@@ -96,4 +97,27 @@ fn usage_errors_and_an_unreachable_cluster_have_their_own_exit_codes() {
     let unreachable = stockctl(&nowhere, &["--timeout", "1", "availability", "moutai-flash"]);
     assert_eq!(unreachable.status.code(), Some(4), "{unreachable:?}");
     assert!(String::from_utf8_lossy(&unreachable.stderr).contains("unreachable"));
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_same_definitions_as_the_flags() {
+    let nowhere = vec!["127.0.0.1:1".to_string()];
+    for shell in ["bash", "zsh", "fish"] {
+        let script = ok(&nowhere, &["completion", shell]);
+        assert!(script.contains("stockctl") && script.contains("add-learner"), "{shell}: {script}");
+    }
+    let dir = tempfile_dir();
+    let out = stockctl(&nowhere, &["man", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let page = std::fs::read_to_string(dir.join("stockctl-endpoint-health.1")).expect("a page per subcommand");
+    assert!(page.contains("\\-\\-cluster"), "{page}");
+    assert!(dir.join("stockctl.1").exists() && dir.join("stockctl-member-remove.1").exists());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// A fresh directory under the system's temp dir.
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("stockctl-man-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

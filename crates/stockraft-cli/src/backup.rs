@@ -1,4 +1,6 @@
-//! `stockctl snapshot save FILE`: a consistent backup, streamed from the leader.
+//! `stockctl snapshot save FILE`: a consistent backup, streamed from the leader; and
+//! `stockctl snapshot status FILE`: a backup checked offline, as `stockd --restore` would
+//! check it, without a cluster.
 //!
 //! The backup is written to `FILE.partial`, checked against the size the leader announced,
 //! fsynced, and only then renamed to `FILE`: an interrupted save never leaves a file that looks
@@ -64,4 +66,47 @@ pub async fn save(client: &Client, path: &Path) -> Result<Saved, Error> {
     }
     result?;
     Ok(Saved { info: info.expect("checked above"), path: path.to_path_buf() })
+}
+
+/// What a backup file holds, once checked.
+pub struct Status {
+    pub bytes: u64,
+    pub log_index: u64,
+    pub term: u64,
+    pub voters: Vec<u64>,
+    pub members: Vec<(u64, String)>,
+    /// The ledger's own checksum, the same `cluster check-state` shows on a replica at the same
+    /// log index.
+    pub digest: u64,
+    pub clock_ms: u64,
+    pub warehouses: usize,
+    pub items: usize,
+    pub holds: usize,
+    pub open_holds: usize,
+}
+
+/// Reads and checks a backup: its header, the image's version and checksum, and every ledger
+/// invariant (what `stockd --restore` checks before it seeds a node). Reads nothing but FILE.
+pub fn status(path: &Path) -> Result<Status, Error> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    let size = bytes.len() as u64;
+    let bad = |what: String| Error::Usage(format!("{} is not a usable backup: {what}", path.display()));
+    let (meta, image) = stockraft_storage::backup::parse(bytes).map_err(|e| bad(e.to_string()))?;
+    let state = stockraft_core::State::restore(&image).map_err(|e| bad(e.to_string()))?;
+    state.check_invariants().map_err(|e| bad(format!("a ledger invariant does not hold: {e}")))?;
+    let membership = meta.last_membership.membership();
+    let (log_index, term) = meta.last_log_id.map_or((0, 0), |id| (id.index, id.leader_id.term));
+    Ok(Status {
+        bytes: size,
+        log_index,
+        term,
+        voters: membership.voter_ids().collect(),
+        members: membership.nodes().map(|(id, node)| (*id, node.addr.clone())).collect(),
+        digest: state.digest(),
+        clock_ms: state.clock_ms(),
+        warehouses: state.warehouses().len(),
+        items: state.items().count(),
+        holds: state.hold_count(),
+        open_holds: state.open_hold_count(),
+    })
 }

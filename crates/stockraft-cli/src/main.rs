@@ -23,6 +23,8 @@ pub enum Failure {
     Unhealthy(String),
     /// No node answered a question the command needed answered (exit 4).
     Unreachable(String),
+    /// A file given is not what it must be: a damaged backup (exit 1).
+    Invalid(String),
 }
 
 impl From<Error> for Failure {
@@ -101,8 +103,57 @@ const EXIT_REJECTED: u8 = 3;
 const EXIT_UNREACHABLE: u8 = 4;
 const EXIT_UNHEALTHY: u8 = 5;
 
+/// `completion` and `man`: generated from the flags' definitions, no cluster involved.
+fn generate(command: &Command) -> Option<Result<(), String>> {
+    use clap::CommandFactory;
+    match command {
+        Command::Completion { shell } => {
+            // Into memory first: `stockctl completion bash | head` must not panic on a closed pipe.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "stockctl", &mut script);
+            output::emit(String::from_utf8_lossy(&script).trim_end());
+            Some(Ok(()))
+        }
+        Command::Man { dir } => Some(write_man_pages(dir)),
+        _ => None,
+    }
+}
+
+/// One man page per command and subcommand, named as git's are (`stockctl-member-remove.1`).
+fn write_man_pages(dir: &std::path::Path) -> Result<(), String> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    fn write(command: clap::Command, name: String, dir: &std::path::Path, written: &mut usize) -> Result<(), String> {
+        let command = command.name(Box::leak(name.clone().into_boxed_str()) as &str);
+        let path = dir.join(format!("{name}.1"));
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command.clone()).render(&mut page).map_err(|e| e.to_string())?;
+        std::fs::write(&path, page).map_err(|e| format!("{}: {e}", path.display()))?;
+        *written += 1;
+        for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+            write(sub.clone(), format!("{name}-{}", sub.get_name()), dir, written)?;
+        }
+        Ok(())
+    }
+    let mut written = 0;
+    let mut command = Cli::command();
+    command.build();
+    write(command, "stockctl".into(), dir, &mut written)?;
+    eprintln!("wrote {written} man pages into {}", dir.display());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(generated) = generate(&cli.command) {
+        return match generated {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("stockctl: {message}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if !(cli.timeout > 0.0 && cli.timeout <= 3600.0) {
         eprintln!("stockctl: --timeout must be between 0 and 3600 seconds");
         return ExitCode::from(2);
@@ -134,6 +185,10 @@ fn main() -> ExitCode {
         Err(Failure::Unreachable(message)) => {
             eprintln!("stockctl: {message}");
             ExitCode::from(EXIT_UNREACHABLE)
+        }
+        Err(Failure::Invalid(message)) => {
+            eprintln!("stockctl: {message}");
+            ExitCode::FAILURE
         }
         Err(Failure::Client(Error::Rejected(status))) => {
             let reason = match stockraft_client::reason(&status) {
