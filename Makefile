@@ -51,13 +51,14 @@ cluster-stop: ## Stop the local cluster (cluster/stop.sh --wipe also deletes its
 
 # The tests under tests/ start stockd, stockctl and stockbench, which no test package depends on,
 # so `cargo test` alone would not build them: the build comes first.
-test: deps lint ## Run every test: lint, unit, property, storage conformance, cluster and operations tests on real processes, doc tests, benchmark smoke run, the Python client's tests, alert rule tests (promtool), a short fuzz run
+test: deps lint ## Run every test: lint, unit, property, storage conformance, cluster and operations tests on real processes, doc tests, benchmark smoke run, the Python client's tests, alert rule tests (promtool), systemd units (systemd-analyze), a short fuzz run
 	@log=$$(mktemp); set -o pipefail; \
 	{ $(CARGO) build $(WORKSPACE) --all-targets && $(CARGO) test $(WORKSPACE) --benches && $(CARGO) test $(WORKSPACE); } 2>&1 | tee $$log; status=$$?; \
 	awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' $$log; \
 	rm -f $$log; [ $$status -eq 0 ] || exit $$status; \
 	scripts/python-client.sh || exit $$?; \
 	scripts/monitoring.sh || exit $$?; \
+	scripts/systemd.sh || exit $$?; \
 	scripts/fuzz.sh $(FUZZ_TEST_SECONDS)
 
 test-python: deps ## The Python client (clients/python) against a real 3-node cluster: stubs generated from proto/, rich errors, reflection, a leader kill (pip installs into clients/python/.venv)

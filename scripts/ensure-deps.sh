@@ -10,7 +10,9 @@
 #     packages with pip into a virtual environment there);
 #   - Node.js and npm, which fetch buf (@bufbuild/buf) for `make lint` (scripts/buf.sh);
 #   - promtool (Debian's prometheus package), which checks the alert rules, their unit tests
-#     and the dashboard's queries (scripts/monitoring.sh).
+#     and the dashboard's queries (scripts/monitoring.sh);
+#   - systemd-analyze and systemd-sysusers (Debian's systemd package), which check the systemd
+#     units that ship in cluster/systemd (scripts/systemd.sh); nothing is started with them.
 set -euo pipefail
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -28,6 +30,7 @@ python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

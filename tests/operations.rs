@@ -2,6 +2,7 @@
 //! SRE scrapes, logs whose filter changes at runtime, TLS and roles a security reviewer checks,
 //! a backup restored into a new cluster, bulk import with a bad line, limits with clear errors.
 
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -447,6 +448,38 @@ async fn a_csv_import_checks_every_line_and_applies_each_batch_whole_or_not_at_a
     assert!(listed.contains("tea-box") && listed.contains("moutai-flash"), "{listed}");
     assert!(!listed.contains("cup-set") && !listed.contains("ghost"), "the refused batch left nothing: {listed}");
 
+    // ERP exports: a GBK file from a Chinese system and a semicolon-separated one. Read as the
+    // defaults (UTF-8, commas), each is refused with the flag to pass, and nothing is imported.
+    let gbk = dir.join("items-gbk.csv");
+    let (bytes, _, unmappable) = encoding_rs::GBK.encode("id,name\nmoutai-53,贵州茅台 53度 500ml\n");
+    assert!(!unmappable);
+    std::fs::write(&gbk, &bytes).unwrap();
+    let gbk = gbk.to_str().unwrap();
+    let out = import("items", gbk, &[], 2);
+    assert!(out.contains("items-gbk.csv:2: not UTF-8") && out.contains("pass --encoding gbk"), "{out}");
+    import("items", gbk, &["--encoding", "gbk"], 0);
+    let item = expect_exit(&endpoints, &["--output", "json", "item", "list"], &[], 0);
+    assert!(item.contains("贵州茅台 53度 500ml"), "the GBK name arrives as its characters: {item}");
+    let out = import("items", gbk, &["--encoding", "klingon"], 2);
+    assert!(out.contains("unknown encoding"), "{out}");
+
+    // A semicolon-separated SKU file, with a byte-order mark, presale and risk rules in columns
+    // (a field holding the separator is quoted, as in any CSV).
+    let semicolons = file(
+        "skus-semicolon.csv",
+        "\u{FEFF}id;components;mode;presale_units_max;risk_rules\n\
+         moutai-53-flash;moutai-53:1;pre-deduct;20;\"account_age_days<30=>reject; orders_last_year<1=>cap:1\"\n",
+    );
+    let out = import("skus", &semicolons, &[], 2);
+    assert!(out.contains("the header is one column") && out.contains("pass --delimiter ';'"), "{out}");
+    import("skus", &semicolons, &["--delimiter", ";"], 0);
+    let sku = expect_exit(&endpoints, &["--output", "json", "sku", "get", "moutai-53-flash"], &[], 0);
+    assert!(sku.contains("\"presaleUnitsMax\": 20"), "{sku}");
+    assert!(sku.contains("\"accountAgeDaysBelow\": 30") && sku.contains("\"capUnits\": 1"), "{sku}");
+    let bad_rule = file("skus-bad-rule.csv", "id;components;risk_rules\nx;moutai-53:1;age<3=>reject\n");
+    let out = import("skus", &bad_rule, &["--delimiter", ";"], 2);
+    assert!(out.contains("skus-bad-rule.csv:2") && out.contains("unknown condition"), "{out}");
+
     let stock =
         file("stock.csv", "item,warehouse,units,note\ntea,sh-01,40,count 1\nmoutai,sh-01,10,\nmoutai,cd-01,5,\n");
     import("stock", &stock, &[], 0);
@@ -719,4 +752,131 @@ async fn a_mistyped_learner_is_reported_not_caught_up_and_removed_again() {
     let out = expect_exit(&endpoints, &["cluster", "add-learner", "6", &nowhere, "--no-wait"], &[], 5);
     assert!(out.contains("added node 6"), "{out}");
     expect_exit(&endpoints, &["member", "remove", "6"], &[], 0);
+}
+
+/// One option of `stockd --help`: its flag, its variable, its stated default.
+struct HelpEntry {
+    flag: String,
+    env: Option<String>,
+    default: Option<String>,
+}
+
+fn help_entries(help: &str) -> Vec<HelpEntry> {
+    let mut entries: Vec<String> = Vec::new();
+    for line in help.lines() {
+        // Options are indented 2 (`  -c, --config`) or 6 (`      --listen`) spaces; deeper
+        // lines starting with `-` are the list of an option's possible values.
+        let indent = line.len() - line.trim_start().len();
+        if indent <= 6 && line.trim_start().starts_with('-') {
+            entries.push(line.to_string());
+        } else if let Some(last) = entries.last_mut() {
+            last.push(' ');
+            last.push_str(line.trim());
+        }
+    }
+    let between = |text: &str, open: &str, close: char| {
+        text.find(open).map(|at| text[at + open.len()..].split(close).next().unwrap_or("").to_string())
+    };
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let flag = entry.split([' ', ',', '=']).find(|word| word.starts_with("--"))?.to_string();
+            Some(HelpEntry { flag, env: between(entry, "[env: ", '='), default: between(entry, "[default: ", ']') })
+        })
+        .collect()
+}
+
+/// The `key = value` lines of a printed configuration, keyed by their dotted path
+/// (`raft.heartbeat_ms`); `[[members]]` rows are left out (members have their own flag).
+fn printed_settings(toml: &str) -> Vec<(String, String)> {
+    let mut table = String::new();
+    let mut settings = Vec::new();
+    for line in toml.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(name) = line.strip_prefix('[') {
+            table = name.trim_matches(['[', ']']).to_string();
+        } else if let Some((key, value)) = line.split_once(" = ")
+            && table != "members"
+        {
+            let path = if table.is_empty() { key.to_string() } else { format!("{table}.{key}") };
+            settings.push((path, value.trim_matches('"').to_string()));
+        }
+    }
+    settings
+}
+
+/// An SRE configures a node from a file, the environment and flags, and checks what it will run
+/// with before starting it: every setting the file knows is also a flag and a `STOCKD_*`
+/// variable (tokens: the variable only), the defaults `--help` states are the real ones, and
+/// `--print-config` shows the three merged, tokens redacted, without touching the data dir.
+#[test]
+fn every_setting_is_a_flag_and_a_variable_and_print_config_shows_them_merged_with_secrets_redacted() {
+    let dir = Cluster::directory();
+    let pem = dir.path().join("node.pem");
+    std::fs::write(&pem, "-----BEGIN CERTIFICATE-----\n").unwrap();
+    let file = dir.path().join("node.toml");
+    std::fs::write(
+        &file,
+        "node_id = 4\nlisten = \"127.0.0.1:7004\"\nbatch_max = 64\n[raft]\nheartbeat_ms = 40\n\
+         [auth]\norder = [\"order-token-from-the-file-0123\"]\npeer = [\"peer-token-from-the-file-0123\"]\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let stockd = |args: &[&str], env: &[(&str, &OsStr)]| {
+        let out = Command::new(stockd_binary()).args(args).envs(env.iter().copied()).output().unwrap();
+        assert!(out.status.success(), "stockd {args:?}: {}", text(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let printed = stockd(
+        &["--config", file.to_str().unwrap(), "--print-config", "--limits-watchers-max", "9", "--batch-max", "256"],
+        &[
+            ("STOCKD_DATA_DIR", data.as_os_str()),
+            ("STOCKD_RAFT_HEARTBEAT_MS", OsStr::new("45")),
+            ("STOCKD_BATCH_MAX", OsStr::new("128")),
+            ("STOCKD_AUTH_OPERATOR", OsStr::new("operator-token-from-the-env-0123")),
+            ("STOCKD_TLS_CERT", pem.as_os_str()),
+            ("STOCKD_TLS_KEY", pem.as_os_str()),
+            ("STOCKD_TLS_CA", pem.as_os_str()),
+        ],
+    );
+    let settings = printed_settings(&printed);
+    let value = |path: &str| settings.iter().find(|(p, _)| p == path).map(|(_, v)| v.as_str());
+    assert_eq!(value("node_id"), Some("4"), "from the file:\n{printed}");
+    assert_eq!(value("raft.heartbeat_ms"), Some("45"), "the environment over the file:\n{printed}");
+    assert_eq!(value("batch_max"), Some("256"), "a flag over the environment:\n{printed}");
+    assert_eq!(value("limits.watchers_max"), Some("9"), "{printed}");
+    assert_eq!(value("tls.ca"), pem.to_str(), "TLS from the environment alone:\n{printed}");
+    assert!(!printed.contains("token-from"), "a token was printed:\n{printed}");
+    assert!(printed.contains("operator = [\"<redacted>\"]"), "{printed}");
+    assert!(!data.exists(), "printing the configuration created the data dir");
+
+    let help = stockd(&["--help"], &[]);
+    let entries = help_entries(&help);
+    for (path, _) in &settings {
+        let (flag, env) = match path.split_once('.') {
+            Some(("auth", role)) => {
+                let env = format!("STOCKD_AUTH_{}", role.to_uppercase());
+                assert!(help.contains(&env), "--help does not name {env}:\n{help}");
+                continue;
+            }
+            None if path == "members" => ("--member".to_string(), "STOCKD_MEMBERS".to_string()),
+            _ => (
+                format!("--{}", path.replace(['.', '_'], "-")),
+                format!("STOCKD_{}", path.replace('.', "_").to_uppercase()),
+            ),
+        };
+        let entry = entries.iter().find(|e| e.flag == flag);
+        let entry = entry.unwrap_or_else(|| panic!("{path} has no flag {flag} in --help:\n{help}"));
+        assert_eq!(entry.env.as_deref(), Some(env.as_str()), "{flag}'s variable");
+    }
+
+    // The defaults --help states are the defaults a node runs with.
+    let defaults = printed_settings(&stockd(&["--print-config"], &[("STOCKD_DATA_DIR", data.as_os_str())]));
+    let mut stated = 0;
+    for entry in entries.iter().filter(|e| e.default.is_some() && e.flag != "--help") {
+        let path = entry.flag.trim_start_matches("--").replace('-', "_");
+        let Some((_, real)) = defaults.iter().find(|(p, _)| p.replace('.', "_") == path) else { continue };
+        assert_eq!(entry.default.as_deref(), Some(real.as_str()), "{} states a default it does not have", entry.flag);
+        stated += 1;
+    }
+    assert!(stated >= 10, "only {stated} stated defaults were checked:\n{help}");
 }

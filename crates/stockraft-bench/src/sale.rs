@@ -78,6 +78,10 @@ pub struct Fault {
 
 /// When a fault strikes: a time into the sale, or once a share of the stock is acknowledged
 /// (which does not depend on how fast this machine sells).
+/// The latest `--kill-leader-at` time: a day. Beyond it the figure is surely a typo, and
+/// `Duration::from_secs_f64` would panic on values past `u64::MAX` seconds.
+pub const KILL_AT_SECONDS_MAX: f64 = 86_400.0;
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum When {
     After(Duration),
@@ -97,8 +101,10 @@ impl When {
             return Ok(When::Sold(p / 100.0));
         }
         let seconds: f64 = text.strip_suffix('s').unwrap_or(text).trim().parse().map_err(|_| bad())?;
-        if !(seconds > 0.0 && seconds.is_finite()) {
-            return Err(format!("--kill-leader-at {text}: the time must be a positive number of seconds"));
+        if !(seconds > 0.0 && seconds <= KILL_AT_SECONDS_MAX) {
+            return Err(format!(
+                "--kill-leader-at {text}: the time must be above 0 and at most {KILL_AT_SECONDS_MAX} seconds"
+            ));
         }
         Ok(When::After(Duration::from_secs_f64(seconds)))
     }
@@ -226,12 +232,14 @@ pub async fn run(client: Arc<Client>, spec: &Spec, run_id: &str, fault: Option<F
                     }
                 }
             };
+            // A sale that is over wins a tie: a node is never killed after the last buyer stopped.
             tokio::select! {
+                biased;
+                () = sale_over.notified() => None,
                 () = due => {
                     let at = started.elapsed();
                     Some((at, fault.action.await))
                 }
-                () = sale_over.notified() => None,
             }
         })
     });
@@ -415,4 +423,20 @@ async fn buyer(
         }
     }
     recorder
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kill_times_parse_and_absurd_ones_are_refused_rather_than_panicked_on() {
+        assert_eq!(When::parse("2").unwrap(), When::After(Duration::from_secs(2)));
+        assert_eq!(When::parse("0.5s").unwrap(), When::After(Duration::from_millis(500)));
+        assert_eq!(When::parse("30%").unwrap(), When::Sold(0.3));
+        assert!(When::parse("1e300").unwrap_err().contains("at most 86400 seconds"));
+        for bad in ["0", "-1", "inf", "NaN", "100%", "soon"] {
+            assert!(When::parse(bad).is_err(), "{bad} was accepted");
+        }
+    }
 }

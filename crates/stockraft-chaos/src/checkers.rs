@@ -376,7 +376,7 @@ pub fn sku_histories(records: &[Record], state: &FinalState, skus: usize) -> Vec
         let history = &mut histories[record.call.sku()];
         let completed = output.map(|output| (completed_ns, output));
         history.operations.push(Operation {
-            input: Timed { input, by_wall_ms },
+            input: Timed { input, from_wall_ms: record.invoked_wall_ms, by_wall_ms },
             invoked_at: record.invoked_ns,
             completed,
             hint: match &record.outcome {

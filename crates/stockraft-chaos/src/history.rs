@@ -130,6 +130,9 @@ pub struct Record {
     pub call: Call,
     /// Monotonic nanoseconds since the run began.
     pub invoked_ns: u64,
+    /// Wall-clock milliseconds (the clock stockd stamps commands with) at invocation: the call
+    /// took effect at or after it.
+    pub invoked_wall_ms: u64,
     /// When the client got its answer or gave up.
     pub completed_ns: u64,
     /// Wall-clock milliseconds (the clock stockd stamps commands with) at completion.
@@ -168,9 +171,14 @@ impl History {
         self.began.elapsed().as_nanos() as u64
     }
 
-    pub fn record(&self, process: usize, call: Call, invoked_ns: u64, outcome: Outcome) {
-        let record =
-            Record { process, call, invoked_ns, completed_ns: self.now_ns(), completed_wall_ms: wall_ms(), outcome };
+    /// Now, as a call's invocation: (monotonic ns, wall-clock ms).
+    pub fn invocation(&self) -> (u64, u64) {
+        (self.now_ns(), wall_ms())
+    }
+
+    pub fn record(&self, process: usize, call: Call, (invoked_ns, invoked_wall_ms): (u64, u64), outcome: Outcome) {
+        let (completed_ns, completed_wall_ms) = (self.now_ns(), wall_ms());
+        let record = Record { process, call, invoked_ns, invoked_wall_ms, completed_ns, completed_wall_ms, outcome };
         self.inner.lock().expect("history").0.push(record);
     }
 

@@ -22,8 +22,12 @@
 //! - a late confirm or a re-hold expires just its own hold (what stockraft-core does when it
 //!   finds the hold HELD past its TTL before the next `Expire`), then judges the re-hold.
 //!
-//! A confirm of a hold the model still has open confirms it directly: had the log expired it
-//! first, the re-hold that pays takes the same units back, so the state after is the same.
+//! A confirm of a hold the model still has open confirms it directly when the hold may still
+//! have been within its TTL when the confirm took effect: had the log expired it first, the
+//! re-hold that pays takes the same units back, so the state after is the same. When the confirm
+//! was invoked after the TTL had surely passed, it is judged by the re-hold rule instead (a
+//! spent re-hold limit must refuse it); and a re-hold answered INVALID_TRANSITION must have found
+//! the hold still within its TTL.
 //!
 //! Expiring later than the log did never makes an answer impossible that expiring earlier made
 //! possible (every check is monotone in the units and caps expiry gives back), so this lazy
@@ -46,11 +50,20 @@ pub enum Input {
     Restock { units: u32 },
 }
 
-/// An operation and the latest wall-clock time it can have taken effect at.
+/// An operation and the wall-clock window it took effect in: not before its invocation, not
+/// after its answer (or the end of the run, for a lost answer).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Timed {
     pub input: Input,
+    pub from_wall_ms: u64,
     pub by_wall_ms: u64,
+}
+
+impl Timed {
+    /// Whether a hold expiring at `expires_at_ms` was surely past its TTL when this took effect.
+    fn surely_after(&self, expires_at_ms: u64) -> bool {
+        expires_at_ms + CLOCK_SLACK_MS < self.from_wall_ms
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -289,17 +302,19 @@ impl Model for SkuModel {
                 !self.caps_allow(*buyer, *quantity)
             }
             (Input::Confirm { hold }, Some(Output::Confirmed)) => match self.position(*hold) {
-                Some(at) => {
+                Some(at) if !timed.surely_after(self.open[at].expires_at_ms) => {
                     self.close(at, End::Confirm);
                     true
                 }
-                None => self.hold_again(*hold, Again::Confirmed, &Output::Confirmed, by),
+                _ => self.hold_again(*hold, Again::Confirmed, &Output::Confirmed, by),
             },
             (Input::Confirm { hold }, Some(output @ (Output::Lapsed(_) | Output::LimitExceeded))) => {
                 self.hold_again(*hold, Again::Confirmed, output, by)
             }
             // Still HELD: its TTL had not passed when the leader applied the re-hold.
-            (Input::Rehold { hold }, Some(Output::InvalidTransition)) => self.position(*hold).is_some(),
+            (Input::Rehold { hold }, Some(Output::InvalidTransition)) => {
+                self.position(*hold).is_some_and(|at| !timed.surely_after(self.open[at].expires_at_ms))
+            }
             (Input::Rehold { hold }, Some(output)) => self.hold_again(*hold, Again::Held, output, by),
             (Input::Release { hold }, Some(Output::Released)) => match self.position(*hold) {
                 Some(at) => {

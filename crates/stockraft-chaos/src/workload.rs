@@ -136,7 +136,7 @@ fn hold_outcome(result: Result<v1::HoldReply, Error>, ok: fn(u64) -> Outcome) ->
 
 /// Sends `call` and records it.
 pub async fn perform(client: &Client, history: &History, process: usize, call: Call) -> Outcome {
-    let invoked = history.now_ns();
+    let invoked = history.invocation();
     let outcome = match &call {
         Call::Reserve { sku, hold, buyer, quantity, request_id } => {
             let request = v1::ReserveRequest {

@@ -23,7 +23,7 @@ fn node(id: u64, index: u64, digest: u64, stock: v1::StockLevel) -> v1::StateChe
 }
 
 fn record(call: Call, outcome: Outcome) -> Record {
-    Record { process: 0, call, invoked_ns: 0, completed_ns: 1, completed_wall_ms: 1, outcome }
+    Record { process: 0, call, invoked_ns: 0, invoked_wall_ms: 0, completed_ns: 1, completed_wall_ms: 1, outcome }
 }
 
 fn reserve(hold: &str, buyer: u32, quantity: u32) -> Call {

@@ -11,7 +11,7 @@ const TTL: u64 = 1_500;
 /// An operation invoked at `from` and answered at `to` (ms after T0; the search's clock is ns).
 fn op(input: Input, from: u64, to: u64, output: Output) -> Operation<Timed, Output> {
     Operation {
-        input: Timed { input, by_wall_ms: T0 + to },
+        input: Timed { input, from_wall_ms: T0 + from, by_wall_ms: T0 + to },
         invoked_at: from * 1_000_000,
         completed: Some((to * 1_000_000, output)),
         hint: None,
@@ -139,7 +139,7 @@ fn caps_are_enforced() {
 #[test]
 fn an_unknown_restock_may_or_may_not_have_happened() {
     let unknown = Operation {
-        input: Timed { input: Input::Restock { units: 2 }, by_wall_ms: u64::MAX },
+        input: Timed { input: Input::Restock { units: 2 }, from_wall_ms: T0, by_wall_ms: u64::MAX },
         invoked_at: 0,
         completed: None,
         hint: None,
@@ -173,6 +173,8 @@ fn a_rehold_gives_a_fresh_ttl_and_counts_against_the_limit() {
     assert!(!linearizable_with_a_rehold(&twice), "a second re-hold past a limit of 1");
     let early = [op(reserve(1, 1, 1), 0, 5, held(2)), op(rehold(1), 100, 101, held(100))];
     assert!(!linearizable_with_a_rehold(&early), "re-held 100 ms into a 1.5 s TTL");
+    let stale = [op(reserve(1, 1, 1), 0, 5, held(2)), op(rehold(1), 1_600, 1_601, Output::InvalidTransition)];
+    assert!(!linearizable_with_a_rehold(&stale), "told \"still within its TTL\" 100 ms after the TTL ended");
     let none_allowed = [op(reserve(1, 1, 1), 0, 5, held(2)), op(rehold(1), 1_600, 1_601, held(1_600))];
     assert!(!linearizable(&none_allowed), "re-held with a limit of 0");
 }
@@ -224,7 +226,18 @@ fn a_late_confirm_re_holds_and_pays_in_one_step() {
         op(Input::Confirm { hold: 1 }, 3_200, 3_201, Output::Confirmed),
         op(Input::Read, 3_300, 3_301, Output::Available(1)),
     ];
-    assert!(linearizable_with_a_rehold(&spent), "confirmed directly: it was still HELD when the leader applied it");
+    assert!(
+        !linearizable_with_a_rehold(&spent),
+        "invoked after its re-held TTL had passed, the confirm had to be refused: the one re-hold was spent"
+    );
+    // The same confirm while the re-held TTL may not have passed yet is paid directly.
+    let in_time = [
+        op(reserve(1, 1, 2), 0, 5, held(2)),
+        op(rehold(1), 1_600, 1_601, held(1_600)),
+        op(Input::Confirm { hold: 1 }, 3_000, 3_201, Output::Confirmed),
+        op(Input::Read, 3_300, 3_301, Output::Available(1)),
+    ];
+    assert!(linearizable_with_a_rehold(&in_time), "it may have been HELD when the leader applied it");
     let spent_read = [
         op(reserve(1, 1, 2), 0, 5, held(2)),
         op(rehold(1), 1_600, 1_601, held(1_600)),

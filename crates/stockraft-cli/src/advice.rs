@@ -8,7 +8,7 @@ use stockraft_client::{Error, Options};
 pub fn explain_failure(error: &Error, options: &Options) -> String {
     let text = match error {
         Error::Unavailable { last, .. } => last.clone(),
-        Error::Rejected(status) => stockraft_client::explain(status),
+        Error::Rejected(status) | Error::OutcomeUnknown(status) => stockraft_client::explain(status),
         Error::Usage(message) => return message.clone(),
     };
     match advice(&text, options) {

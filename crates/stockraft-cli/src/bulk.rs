@@ -7,6 +7,11 @@
 //! line (say, a SKU naming an item that does not exist), that batch changes nothing, the
 //! batches before it stay applied, and the error names the line. Re-running a fixed file is
 //! safe: upserts and stock counts set values, they do not add to them.
+//!
+//! ERP exports come in their own dialects: `--delimiter` (`;` or `tab` beside `,`) and
+//! `--encoding` (UTF-8 with or without a byte-order mark by default; GBK, GB18030, Shift_JIS,
+//! Big5, EUC-KR, Windows-1252 and every other WHATWG encoding by label, through encoding_rs).
+//! A file that does not decode is refused with its line and the flag to try.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
@@ -26,8 +31,9 @@ pub enum Kind {
     Warehouses,
     /// id,name
     Items,
-    /// id,components,mode,hold_ttl_ms,units_per_buyer_max,open_holds_per_buyer_max,allow_split
-    /// (components: ITEM:QTY;ITEM:QTY; only id and components are required)
+    /// id,components,mode,hold_ttl_ms,units_per_buyer_max,open_holds_per_buyer_max,allow_split,
+    /// rehold_limit,rehold_grace_ms,presale_units_max,risk_rules (components: ITEM:QTY;ITEM:QTY;
+    /// risk_rules: `account_age_days<30=>reject; =>allow`; only id and components are required)
     Skus,
     /// item,warehouse,units,note: a physical count (on hand becomes units)
     Stock,
@@ -40,7 +46,17 @@ impl Kind {
             Kind::Items => (&["id", "name"], &[]),
             Kind::Skus => (
                 &["id", "components"],
-                &["mode", "hold_ttl_ms", "units_per_buyer_max", "open_holds_per_buyer_max", "allow_split"],
+                &[
+                    "mode",
+                    "hold_ttl_ms",
+                    "units_per_buyer_max",
+                    "open_holds_per_buyer_max",
+                    "allow_split",
+                    "rehold_limit",
+                    "rehold_grace_ms",
+                    "presale_units_max",
+                    "risk_rules",
+                ],
             ),
             Kind::Stock => (&["item", "warehouse", "units"], &["note"]),
         }
@@ -141,7 +157,10 @@ fn op(kind: Kind, line: &Line<'_>) -> Result<v1::import_op::Op, String> {
                     units_per_buyer_max: line.optional("units_per_buyer_max")?,
                     open_holds_per_buyer_max: line.optional("open_holds_per_buyer_max")?,
                     allow_split: line.flag("allow_split", false)?,
-                    ..v1::SaleRules::default()
+                    rehold_limit: line.optional("rehold_limit")?,
+                    rehold_grace_ms: line.optional("rehold_grace_ms")?,
+                    presale_units_max: line.number("presale_units_max", 0)?,
+                    risk_rules: crate::risk_rules::parse(line.get("risk_rules"))?,
                 }),
             })
         }
@@ -164,18 +183,83 @@ fn op(kind: Kind, line: &Line<'_>) -> Result<v1::import_op::Op, String> {
     })
 }
 
+/// How a file is written: its separator and its text encoding.
+#[derive(Clone, Copy, Debug)]
+pub struct Dialect {
+    pub delimiter: u8,
+    pub encoding: &'static encoding_rs::Encoding,
+}
+
+impl Default for Dialect {
+    fn default() -> Dialect {
+        Dialect { delimiter: b',', encoding: encoding_rs::UTF_8 }
+    }
+}
+
+/// `--delimiter`: one ASCII character, or `tab`.
+pub fn delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if text.len() == 1 && text.is_ascii() && !text.starts_with(['"', '\n', '\r']) => Ok(text.as_bytes()[0]),
+        _ => Err(format!("{text:?} is not one ASCII character (or tab)")),
+    }
+}
+
+/// `--encoding`: a WHATWG label (utf-8, gbk, gb18030, shift_jis, big5, windows-1252, ...).
+pub fn encoding(label: &str) -> Result<&'static encoding_rs::Encoding, String> {
+    encoding_rs::Encoding::for_label(label.trim().as_bytes())
+        .ok_or_else(|| format!("unknown encoding {label:?} (try utf-8, gbk, gb18030, shift_jis, big5)"))
+}
+
+/// The line (1-based) that byte `at` of `bytes` is on.
+fn line_of(bytes: &[u8], at: usize) -> usize {
+    bytes[..at.min(bytes.len())].iter().filter(|b| **b == b'\n').count() + 1
+}
+
+/// The file's text in `encoding`, its byte-order mark (of any UTF) removed; or where it stops
+/// decoding, with the flag to try.
+fn decode(bytes: &[u8], encoding: &'static encoding_rs::Encoding, name: &str) -> Result<String, String> {
+    if encoding == encoding_rs::UTF_8 {
+        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        return match std::str::from_utf8(body) {
+            Ok(text) => Ok(text.to_string()),
+            Err(e) => Err(format!(
+                "{name}:{}: not UTF-8 (byte {}); an ERP export from a Chinese system is usually GBK: \
+                 pass --encoding gbk (or gb18030, shift_jis, big5)",
+                line_of(body, e.valid_up_to()),
+                e.valid_up_to() + 1
+            )),
+        };
+    }
+    let (text, used, had_errors) = encoding.decode(bytes);
+    if had_errors {
+        let at = text.find('\u{FFFD}').map_or(0, |c| text[..c].matches('\n').count() + 1);
+        return Err(format!("{name}:{at}: not valid {}: check --encoding", used.name()));
+    }
+    Ok(text.into_owned())
+}
+
 /// Reads and checks the whole file: its operations with their line numbers, or every bad line.
-pub fn parse(kind: Kind, path: &Path) -> Result<Vec<(u64, v1::ImportOp)>, Vec<String>> {
-    let name = path.display();
+pub fn parse(kind: Kind, path: &Path, dialect: Dialect) -> Result<Vec<(u64, v1::ImportOp)>, Vec<String>> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| vec![format!("{name}: {e}")])?;
+    let text = decode(&bytes, dialect.encoding, &name).map_err(|e| vec![e])?;
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .comment(Some(b'#'))
-        .from_path(path)
-        .map_err(|e| vec![format!("{name}: {e}")])?;
+        .delimiter(dialect.delimiter)
+        .from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| vec![format!("{name}:1: {e}")])?.clone();
     let columns: HashMap<String, usize> =
         headers.iter().enumerate().map(|(at, h)| (h.trim().to_ascii_lowercase(), at)).collect();
     let (required, optional) = kind.columns();
+    if let [only] = headers.iter().collect::<Vec<_>>().as_slice() {
+        for (separator, flag) in [(';', "';'"), ('\t', "tab"), ('|', "'|'")] {
+            if only.contains(separator) && dialect.delimiter != separator as u8 {
+                return Err(vec![format!("{name}:1: the header is one column {only:?}: pass --delimiter {flag}")]);
+            }
+        }
+    }
     let mut errors: Vec<String> = Vec::new();
     for column in required {
         if !columns.contains_key(*column) {
@@ -223,11 +307,17 @@ pub struct Imported {
 }
 
 /// Checks `path` whole, then imports it batch by batch.
-pub async fn import(client: &Client, kind: Kind, path: &Path, batch_lines: usize) -> Result<Imported, Error> {
+pub async fn import(
+    client: &Client,
+    kind: Kind,
+    path: &Path,
+    dialect: Dialect,
+    batch_lines: usize,
+) -> Result<Imported, Error> {
     if batch_lines == 0 || batch_lines > BATCH_LINES_MAX {
         return Err(Error::Usage(format!("--batch must be 1 to {BATCH_LINES_MAX}")));
     }
-    let ops = parse(kind, path).map_err(|errors| {
+    let ops = parse(kind, path, dialect).map_err(|errors| {
         let mut report: Vec<String> = errors.iter().take(ERRORS_SHOWN_MAX).cloned().collect();
         if errors.len() > ERRORS_SHOWN_MAX {
             report.push(format!("... and {} more", errors.len() - ERRORS_SHOWN_MAX));

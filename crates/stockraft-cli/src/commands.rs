@@ -77,6 +77,13 @@ pub enum Command {
         /// Lines per all-or-nothing batch.
         #[arg(long, default_value_t = bulk::BATCH_LINES_MAX)]
         batch: usize,
+        /// The field separator: one ASCII character (`;` for European ERP exports) or `tab`.
+        #[arg(long, default_value = ",", value_parser = bulk::delimiter)]
+        delimiter: u8,
+        /// The file's text encoding: utf-8 (a byte-order mark is fine), gbk, gb18030, shift_jis,
+        /// big5, windows-1252, ... (WHATWG labels).
+        #[arg(long, default_value = "utf-8", value_parser = bulk::encoding)]
+        encoding: &'static encoding_rs::Encoding,
     },
     /// Print a shell completion script: `source <(stockctl completion bash)`, or install it
     /// (bash: /etc/bash_completion.d/stockctl; zsh: a file _stockctl on $fpath).
@@ -569,8 +576,9 @@ pub async fn run(client: &Client, out: Format, command: Command) -> Result<(), F
                 )),
             }
         }
-        C::Import { kind, file, batch } => {
-            let imported = bulk::import(client, kind, &file, batch).await?;
+        C::Import { kind, file, batch, delimiter, encoding } => {
+            let dialect = bulk::Dialect { delimiter, encoding };
+            let imported = bulk::import(client, kind, &file, dialect, batch).await?;
             output::emit(format!(
                 "imported {} lines from {} in {} batches (log index {})",
                 imported.lines,

@@ -13,6 +13,7 @@ mod certs;
 mod commands;
 mod endpoints;
 mod output;
+mod risk_rules;
 
 /// Why a command failed, beyond the client's own errors.
 #[derive(Debug)]
@@ -102,6 +103,7 @@ struct Cli {
 const EXIT_REJECTED: u8 = 3;
 const EXIT_UNREACHABLE: u8 = 4;
 const EXIT_UNHEALTHY: u8 = 5;
+const EXIT_OUTCOME_UNKNOWN: u8 = 6;
 
 /// `completion` and `man`: generated from the flags' definitions, no cluster involved.
 fn generate(command: &Command) -> Option<Result<(), String>> {
@@ -206,6 +208,14 @@ fn main() -> ExitCode {
         Err(Failure::Client(Error::Usage(message))) => {
             eprintln!("stockctl: {message}");
             ExitCode::from(2)
+        }
+        Err(Failure::Client(Error::OutcomeUnknown(status))) => {
+            eprintln!(
+                "stockctl: the cluster may have applied this, but its reply did not arrive ({:?}): {}",
+                status.code(),
+                status.message()
+            );
+            ExitCode::from(EXIT_OUTCOME_UNKNOWN)
         }
     }
 }

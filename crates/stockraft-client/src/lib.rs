@@ -144,6 +144,12 @@ pub enum Error {
     /// The options are unusable (no endpoints, a malformed address, a bad token or certificate).
     #[error("{0}")]
     Usage(String),
+    /// The cluster may have applied the call, but its answer did not arrive whole: a reply larger
+    /// than the message limit (either side's), or a server failure after deciding. Retrying with
+    /// the same request id would meet the same reply; read the result back instead (GetHold,
+    /// QueryLedger). Never a refusal: a checker counts it as an unknown outcome.
+    #[error("outcome unknown: {}: {}", .0.code(), .0.message())]
+    OutcomeUnknown(Status),
 }
 
 impl Error {
@@ -184,6 +190,16 @@ pub fn retryable(status: &Status) -> bool {
         Code::Unknown | Code::Internal | Code::ResourceExhausted => error_detail(status).is_none_or(|d| d.reason == 0),
         _ => false,
     }
+}
+
+/// Whether a failed call may have been applied although retrying cannot say: a status that
+/// carries no stockd reason with a code that is not retried. OUT_OF_RANGE is the case that
+/// happens: a reply over the message limit, refused by tonic's encoder on the server (which
+/// stockd answers with reason UNSPECIFIED and says so) or its decoder here (no detail at all).
+/// DATA_LOSS and FAILED_PRECONDITION without a reason are server failures of the same kind.
+pub fn outcome_unknown(status: &Status) -> bool {
+    matches!(status.code(), Code::OutOfRange | Code::DataLoss | Code::FailedPrecondition)
+        && error_detail(status).is_none_or(|d| d.reason == 0)
 }
 
 /// Adds the bearer token to every call.
@@ -347,6 +363,7 @@ impl Shared {
                     self.preferred.store(n, Ordering::Relaxed);
                     return Ok(reply.into_inner());
                 }
+                Ok(Err(status)) if outcome_unknown(&status) => return Err(Error::OutcomeUnknown(status)),
                 Ok(Err(status)) if !retryable(&status) => return Err(Error::Rejected(status)),
                 Ok(Err(status)) => status,
                 Err(_) => Status::deadline_exceeded(format!("no answer from {address} within {budget:?}")),

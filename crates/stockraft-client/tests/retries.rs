@@ -1,8 +1,8 @@
 //! Which failures the client retries (outcome still open) and which it reports as the
 //! cluster's final answer.
 
-use stockraft_client::retryable;
 use stockraft_client::v1::{ErrorDetail, Reason};
+use stockraft_client::{outcome_unknown, retryable};
 use stockraft_proto::errors::{invalid_argument, status_with_detail, unavailable};
 use tonic::{Code, Status};
 
@@ -39,4 +39,24 @@ fn a_server_failure_without_a_reason_is_open_and_a_reason_from_a_newer_server_is
     // A reason this build does not know is still the server's decision, not an open outcome.
     let newer = ErrorDetail { reason: 99, message: "a refusal of a newer server".into(), ..ErrorDetail::default() };
     assert!(!retryable(&status_with_detail(Code::ResourceExhausted, newer)));
+}
+
+#[test]
+fn a_reply_too_large_to_deliver_is_an_unknown_outcome_not_a_refusal() {
+    // The server's encoder refused the reply (stockd says so, reason UNSPECIFIED), or this
+    // client's decoder did (tonic, no detail): the write may have been applied, and the same
+    // request id would meet the same reply. Regression: reported as Rejected, which stockbench
+    // panicked on and the chaos checkers counted as a refusal.
+    let unsent = ErrorDetail { reason: 0, message: "a write may have taken effect".into(), ..ErrorDetail::default() };
+    for status in [
+        status_with_detail(Code::OutOfRange, unsent),
+        Status::out_of_range("decoded message length too large: found 5000000 bytes, the limit is: 4194304 bytes"),
+        Status::data_loss("storage answered out of shape"),
+    ] {
+        assert!(outcome_unknown(&status) && !retryable(&status), "{status:?}");
+    }
+    // OUT_OF_RANGE with stockd's reason is a refusal of the request (a quantity out of range).
+    let refused = ErrorDetail { reason: Reason::InvalidArgument as i32, ..ErrorDetail::default() };
+    assert!(!outcome_unknown(&status_with_detail(Code::OutOfRange, refused)));
+    assert!(!outcome_unknown(&invalid_argument("quantity must be 1 or more")));
 }

@@ -5,13 +5,13 @@
 use crate::limits::{MESSAGE_BYTES_SETTING_MAX, MESSAGE_BYTES_SETTING_MIN, TOKEN_CHARS_MIN};
 use crate::telemetry::logs::LogFormat;
 use clap::Parser;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 /// One cluster member: its node id and the address peers and clients reach it at.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Member {
     pub id: u64,
@@ -19,7 +19,7 @@ pub struct Member {
 }
 
 /// Raft timing and log-compaction settings.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct RaftSettings {
     /// The leader's heartbeat period. Must be well below the election timeout.
@@ -51,7 +51,7 @@ impl Default for RaftSettings {
 }
 
 /// TLS on the node's port, for clients and peers alike, and on its connections to peers.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSettings {
     /// This node's certificate chain (PEM): shown to clients, and to peers as a client certificate.
@@ -85,6 +85,22 @@ pub struct AuthSettings {
     pub peer: Vec<String>,
 }
 
+/// Printed (`--print-config`), every token is `<redacted>`: the count shows, the secret does not,
+/// and a printed file fed back is refused (the placeholder is too short to be a token).
+impl Serialize for AuthSettings {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut table = serializer.serialize_struct("AuthSettings", 4)?;
+        for (role, tokens) in self.roles() {
+            table.serialize_field(role, &vec![REDACTED; tokens.len()])?;
+        }
+        table.end()
+    }
+}
+
+/// What a token prints as.
+pub const REDACTED: &str = "<redacted>";
+
 /// Never print a secret: tokens show as their count.
 impl std::fmt::Debug for AuthSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -109,7 +125,7 @@ impl AuthSettings {
 }
 
 /// Limits on what one client may ask of a node.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// The largest gRPC message accepted or sent, in bytes: larger ones are refused with
@@ -134,7 +150,7 @@ impl Default for Limits {
 }
 
 /// The node's configuration, as a TOML file spells it.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub node_id: u64,
@@ -198,13 +214,31 @@ impl Default for Config {
     }
 }
 
-/// Command-line flags; each also reads a `STOCKD_*` environment variable, and overrides the file.
+// Command-line flags. Every setting of the file has one, named by its TOML path (`raft.heartbeat_ms`
+// is `--raft-heartbeat-ms`), and each reads its `STOCKD_*` variable (`STOCKD_RAFT_HEARTBEAT_MS`);
+// flags win over the environment, which wins over the file. Tokens are the exception: they are
+// secrets, so they come from the file or `STOCKD_AUTH_*` only, never from a command line.
+//
+// Layering is clap's own (`env = ...`), not a configuration crate: the flags must exist for
+// `--help` anyway, and clap already reads each variable beside its flag, so a second layer
+// (figment, config-rs) would read every variable twice and spell nested keys with `__`.
 #[derive(Debug, Parser)]
-#[command(name = "stockd", version, about = "A stockraft node: the Raft-replicated stock ledger behind a gRPC API.")]
+#[command(
+    name = "stockd",
+    version,
+    about = "A stockraft node: the Raft-replicated stock ledger behind a gRPC API.",
+    after_help = "Secrets: STOCKD_AUTH_ORDER, STOCKD_AUTH_BACKOFFICE, STOCKD_AUTH_OPERATOR and STOCKD_AUTH_PEER \
+                  (comma-separated bearer tokens; environment or the file's [auth] table only). \
+                  --print-config shows the effective configuration with them redacted."
+)]
 pub struct Flags {
     /// A TOML configuration file (see cluster/node1.toml).
     #[arg(long, short, env = "STOCKD_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Print the effective configuration (file, environment and flags merged; tokens redacted)
+    /// as TOML, and exit.
+    #[arg(long)]
+    pub print_config: bool,
     #[arg(long, env = "STOCKD_NODE_ID")]
     pub node_id: Option<u64>,
     /// host:port to listen on for gRPC.
@@ -221,12 +255,19 @@ pub struct Flags {
     /// Initialise a new cluster of --member nodes (or of this node alone) if storage is empty.
     #[arg(long, env = "STOCKD_BOOTSTRAP")]
     pub bootstrap: bool,
-    /// A cluster member as ID=HOST:PORT (repeat for each; replaces the file's members).
-    #[arg(long = "member", value_name = "ID=HOST:PORT")]
+    /// A cluster member as ID=HOST:PORT (repeat for each, or comma-separate them in the
+    /// variable; replaces the file's members).
+    #[arg(long = "member", value_name = "ID=HOST:PORT", env = "STOCKD_MEMBERS", value_delimiter = ',')]
     pub members: Vec<String>,
     /// Load the demo catalog into an empty ledger.
     #[arg(long, env = "STOCKD_DEMO_CATALOG")]
     pub demo_catalog: bool,
+    /// How often the leader expires holds past their TTL, in ms [default: 1000].
+    #[arg(long, env = "STOCKD_EXPIRE_INTERVAL_MS", value_name = "MS")]
+    pub expire_interval_ms: Option<u64>,
+    /// The most client requests the leader packs into one Raft entry [default: 1024].
+    #[arg(long, env = "STOCKD_BATCH_MAX", value_name = "N")]
+    pub batch_max: Option<usize>,
     /// Log filter, e.g. info or stockraft_server=debug.
     #[arg(long, env = "STOCKD_LOG")]
     pub log: Option<String>,
@@ -237,8 +278,54 @@ pub struct Flags {
     #[arg(long, env = "STOCKD_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
     /// Seed this new node's empty data dir from a backup (stockctl snapshot save), then start.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "STOCKD_RESTORE")]
     pub restore: Option<PathBuf>,
+
+    /// The leader's heartbeat period [default: 100].
+    #[arg(long, env = "STOCKD_RAFT_HEARTBEAT_MS", value_name = "MS", help_heading = "Raft")]
+    pub raft_heartbeat_ms: Option<u64>,
+    /// An election starts after a random silence in [min, max) [default: 300].
+    #[arg(long, env = "STOCKD_RAFT_ELECTION_TIMEOUT_MIN_MS", value_name = "MS", help_heading = "Raft")]
+    pub raft_election_timeout_min_ms: Option<u64>,
+    /// The election window's end; also how long a leader leads without a quorum's ack [default: 600].
+    #[arg(long, env = "STOCKD_RAFT_ELECTION_TIMEOUT_MAX_MS", value_name = "MS", help_heading = "Raft")]
+    pub raft_election_timeout_max_ms: Option<u64>,
+    /// Build a snapshot after this many applied entries [default: 100000].
+    #[arg(long, env = "STOCKD_RAFT_SNAPSHOT_AFTER_ENTRIES", value_name = "N", help_heading = "Raft")]
+    pub raft_snapshot_after_entries: Option<u64>,
+    /// Log entries kept behind a snapshot for lagging followers [default: 10000].
+    #[arg(long, env = "STOCKD_RAFT_LOGS_KEPT_AFTER_SNAPSHOT", value_name = "N", help_heading = "Raft")]
+    pub raft_logs_kept_after_snapshot: Option<u64>,
+
+    /// This node's certificate chain (PEM); with --tls-key and --tls-ca, turns TLS on.
+    #[arg(long, env = "STOCKD_TLS_CERT", value_name = "FILE", help_heading = "TLS")]
+    pub tls_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    #[arg(long, env = "STOCKD_TLS_KEY", value_name = "FILE", help_heading = "TLS")]
+    pub tls_key: Option<PathBuf>,
+    /// The cluster's CA certificate (PEM): peers must present a certificate it signed.
+    #[arg(long, env = "STOCKD_TLS_CA", value_name = "FILE", help_heading = "TLS")]
+    pub tls_ca: Option<PathBuf>,
+    /// Refuse clients without a certificate signed by the CA (mutual TLS for clients too).
+    #[arg(long, env = "STOCKD_TLS_REQUIRE_CLIENT_CERT", help_heading = "TLS")]
+    pub tls_require_client_cert: bool,
+
+    /// The largest gRPC message accepted or sent, in bytes [default: 16777216].
+    #[arg(long, env = "STOCKD_LIMITS_MESSAGE_BYTES_MAX", value_name = "BYTES", help_heading = "Limits")]
+    pub limits_message_bytes_max: Option<usize>,
+    /// Calls in flight on one client connection [default: 1024].
+    #[arg(long, env = "STOCKD_LIMITS_CONCURRENT_STREAMS_MAX", value_name = "N", help_heading = "Limits")]
+    pub limits_concurrent_streams_max: Option<u32>,
+    /// WatchAvailability streams open on this node at once [default: 10000].
+    #[arg(long, env = "STOCKD_LIMITS_WATCHERS_MAX", value_name = "N", help_heading = "Limits")]
+    pub limits_watchers_max: Option<usize>,
+}
+
+/// `slot = value` when the flag or its variable was given.
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *slot = value;
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -256,45 +343,56 @@ fn invalid(message: impl Into<String>) -> ConfigError {
 }
 
 impl Config {
-    /// The file (if any), then the environment and flags over it; validated.
+    /// The file (if any), then the environment and flags over it; validated. With
+    /// `--print-config` the data dir is neither created nor probed (printing changes nothing).
     pub fn load(flags: Flags) -> Result<Config, ConfigError> {
         let mut config = match &flags.config {
             Some(path) => Config::from_file(path)?,
             None => Config::default(),
         };
-        if let Some(id) = flags.node_id {
-            config.node_id = id;
-        }
-        if let Some(listen) = flags.listen {
-            config.listen = listen;
-        }
-        if flags.advertise.is_some() {
-            config.advertise = flags.advertise;
-        }
-        if flags.source_ip.is_some() {
-            config.source_ip = flags.source_ip;
-        }
-        if let Some(dir) = flags.data_dir {
-            config.data_dir = dir;
-        }
+        set(&mut config.node_id, flags.node_id);
+        set(&mut config.listen, flags.listen);
+        set(&mut config.advertise, flags.advertise.map(Some));
+        set(&mut config.source_ip, flags.source_ip.map(Some));
+        set(&mut config.data_dir, flags.data_dir);
         config.bootstrap |= flags.bootstrap;
         config.demo_catalog |= flags.demo_catalog;
-        if let Some(log) = flags.log {
-            config.log = log;
-        }
-        if let Some(format) = flags.log_format {
-            config.log_format = format;
-        }
-        if flags.metrics_listen.is_some() {
-            config.metrics_listen = flags.metrics_listen;
-        }
+        set(&mut config.expire_interval_ms, flags.expire_interval_ms);
+        set(&mut config.batch_max, flags.batch_max);
+        set(&mut config.log, flags.log);
+        set(&mut config.log_format, flags.log_format);
+        set(&mut config.metrics_listen, flags.metrics_listen.map(Some));
         config.restore = flags.restore;
+        let raft = &mut config.raft;
+        set(&mut raft.heartbeat_ms, flags.raft_heartbeat_ms);
+        set(&mut raft.election_timeout_min_ms, flags.raft_election_timeout_min_ms);
+        set(&mut raft.election_timeout_max_ms, flags.raft_election_timeout_max_ms);
+        set(&mut raft.snapshot_after_entries, flags.raft_snapshot_after_entries);
+        set(&mut raft.logs_kept_after_snapshot, flags.raft_logs_kept_after_snapshot);
+        let limits = &mut config.limits;
+        set(&mut limits.message_bytes_max, flags.limits_message_bytes_max);
+        set(&mut limits.concurrent_streams_max, flags.limits_concurrent_streams_max);
+        set(&mut limits.watchers_max, flags.limits_watchers_max);
+        config.tls = tls_over(config.tls.take(), flags.tls_cert, flags.tls_key, flags.tls_ca)?;
+        if flags.tls_require_client_cert {
+            let tls = config.tls.as_mut().ok_or_else(|| invalid("--tls-require-client-cert needs TLS on"))?;
+            tls.require_client_cert = true;
+        }
         config.auth.from_environment(|name| std::env::var(name).ok());
         if !flags.members.is_empty() {
             config.members = flags.members.iter().map(|m| parse_member(m)).collect::<Result<_, _>>()?;
         }
-        config.validate()?;
+        if flags.print_config {
+            config.validate_settings()?;
+        } else {
+            config.validate()?;
+        }
         Ok(config)
+    }
+
+    /// The effective configuration as TOML, the format of the file, with every token redacted.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a configuration always serializes")
     }
 
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
@@ -320,6 +418,12 @@ impl Config {
 
     /// Checks every setting; the data dir is created if missing and must be writable.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_settings()?;
+        check_data_dir(&self.data_dir)
+    }
+
+    /// Checks every setting without touching the data dir.
+    pub fn validate_settings(&self) -> Result<(), ConfigError> {
         if self.node_id == 0 {
             return Err(invalid("node_id must be 1 or more (0 means \"no node\" in the API)"));
         }
@@ -402,7 +506,7 @@ impl Config {
         {
             return Err(invalid(format!("--restore {}: no such file", backup.display())));
         }
-        check_data_dir(&self.data_dir)
+        Ok(())
     }
 }
 
@@ -455,6 +559,36 @@ impl TlsSettings {
             }
         }
         Ok(())
+    }
+}
+
+/// TLS from the file, with `--tls-*` over it. Without a file's `[tls]`, the flags turn TLS on
+/// and must name all three files.
+fn tls_over(
+    file: Option<TlsSettings>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    ca: Option<PathBuf>,
+) -> Result<Option<TlsSettings>, ConfigError> {
+    match file {
+        Some(mut tls) => {
+            set(&mut tls.cert, cert);
+            set(&mut tls.key, key);
+            set(&mut tls.ca, ca);
+            Ok(Some(tls))
+        }
+        None => match (cert, key, ca) {
+            (None, None, None) => Ok(None),
+            (Some(cert), Some(key), Some(ca)) => Ok(Some(TlsSettings { cert, key, ca, require_client_cert: false })),
+            (cert, key, ca) => {
+                let missing: Vec<&str> =
+                    [("--tls-cert", cert.is_none()), ("--tls-key", key.is_none()), ("--tls-ca", ca.is_none())]
+                        .into_iter()
+                        .filter_map(|(flag, missing)| missing.then_some(flag))
+                        .collect();
+                Err(invalid(format!("TLS needs a certificate, its key and the CA: pass {}", missing.join(" and "))))
+            }
+        },
     }
 }
 
@@ -634,5 +768,66 @@ mod tests {
         assert!(error(&c).contains("metrics_listen must differ"), "{}", error(&c));
         c.metrics_listen = Some("nowhere".into());
         assert!(error(&c).contains("metrics_listen \"nowhere\""), "{}", error(&c));
+    }
+
+    #[test]
+    fn every_setting_has_a_flag_and_flags_win_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, format!("data_dir = {:?}\nbatch_max = 7\n[raft]\nheartbeat_ms = 40\n", dir.path()))
+            .unwrap();
+        let flags = Flags::parse_from([
+            "stockd",
+            "--config",
+            path.to_str().unwrap(),
+            "--raft-heartbeat-ms",
+            "50",
+            "--raft-election-timeout-min-ms",
+            "500",
+            "--raft-election-timeout-max-ms",
+            "900",
+            "--expire-interval-ms",
+            "250",
+            "--limits-watchers-max",
+            "3",
+            "--member",
+            "1=127.0.0.1:7001,2=127.0.0.1:7002",
+        ]);
+        let c = Config::load(flags).unwrap();
+        assert_eq!(
+            (c.raft.heartbeat_ms, c.raft.election_timeout_min_ms, c.raft.election_timeout_max_ms),
+            (50, 500, 900)
+        );
+        assert_eq!(
+            (c.batch_max, c.expire_interval_ms, c.limits.watchers_max),
+            (7, 250, 3),
+            "the file's batch_max stays"
+        );
+        assert_eq!(c.members.len(), 2, "members comma-separated, as STOCKD_MEMBERS spells them");
+    }
+
+    #[test]
+    fn tls_flags_name_what_is_missing_and_override_the_files_paths() {
+        assert_eq!(tls_over(None, None, None, None).unwrap(), None);
+        let message = tls_over(None, Some("c.pem".into()), None, None).unwrap_err().to_string();
+        assert_eq!(message, "TLS needs a certificate, its key and the CA: pass --tls-key and --tls-ca");
+        let file = TlsSettings { cert: "a".into(), key: "b".into(), ca: "c".into(), require_client_cert: true };
+        let over = tls_over(Some(file), None, Some("k.pem".into()), None).unwrap().unwrap();
+        assert_eq!((over.key.to_str(), over.cert.to_str(), over.require_client_cert), (Some("k.pem"), Some("a"), true));
+    }
+
+    #[test]
+    fn the_printed_configuration_reads_back_as_the_same_file_but_for_its_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = with_auth(dir.path());
+        c.members = vec![Member { id: 1, address: "127.0.0.1:7001".into() }];
+        c.metrics_listen = Some("127.0.0.1:9100".into());
+        let printed = c.to_toml();
+        assert!(!printed.contains("0123456789"), "a token leaked: {printed}");
+        assert!(printed.contains("[raft]") && printed.contains("heartbeat_ms = 100"), "{printed}");
+        let back: Config = toml::from_str(&printed).unwrap();
+        assert_eq!(back.auth.order, [REDACTED], "one placeholder per token");
+        assert_eq!(Config { auth: c.auth.clone(), ..back.clone() }, c, "everything else reads back unchanged");
+        assert!(back.validate().unwrap_err().to_string().contains("shorter than"), "placeholders are not tokens");
     }
 }

@@ -12,13 +12,19 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Exit codes: 0 stopped cleanly, 2 bad configuration, 1 any other failure.
 fn main() -> ExitCode {
-    let config = match Config::load(Flags::parse()) {
+    let flags = Flags::parse();
+    let print_config = flags.print_config;
+    let config = match Config::load(flags) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("stockd: {e}");
             return ExitCode::from(2);
         }
     };
+    if print_config {
+        print!("{}", config.to_toml());
+        return ExitCode::SUCCESS;
+    }
     let logs = logs::init(&config.log, config.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     match runtime.block_on(run(config, logs)) {
