@@ -121,3 +121,55 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// The seed's scheduled Moutai release: the sale opens at one instant for everyone, on every
+/// node, by the cluster's clock; before it a buyer is told when it opens, after the close no new
+/// demand is taken, and a window that sells nothing is refused and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_release_opens_at_one_instant_and_closes_for_every_node() {
+    let cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let all = cluster.endpoints();
+    let follower = vec![cluster.address(if leader == 1 { 2 } else { 1 })];
+    set_up_shop(&cluster.client(), 10, 600_000, Some(2)).await;
+
+    let sku = json(&all, &["sku", "window", SKU, "--opens-at", "+3s"]);
+    let opens = sku["window"]["opensAtMs"].as_u64().expect("opensAtMs");
+    let shown = json(&follower, &["availability", SKU]);
+    assert_eq!(shown["window"]["opensAtMs"], opens, "availability says when it opens: {shown}");
+
+    // Early, through a follower: refused with the opening time, nothing held.
+    let early = stockctl(&follower, &["reserve", "--sku", SKU, "--buyer", "alice", "--hold", "early-1"]);
+    let said = String::from_utf8_lossy(&early.stderr);
+    assert_eq!(early.status.code(), Some(3), "{said}");
+    assert!(said.contains("NOT_YET_ON_SALE") && said.contains("(opens 20"), "{said}");
+    let refused = cluster.client().reserve(reserve_request("early-2", "bob", 1)).await.unwrap_err();
+    let detail = stockraft_client::error_detail(refused.status().unwrap()).unwrap();
+    assert_eq!((detail.sale_opens_at_ms, detail.sku_id.as_str()), (Some(opens), SKU));
+    assert_eq!(json(&all, &["availability", SKU])["sellableUnits"], 10);
+
+    // At the opening (the cluster's clock decides; this machine's is the same one here).
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let wait = opens.saturating_sub(now) + 50;
+    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+    let held = json(&follower, &["reserve", "--sku", SKU, "--buyer", "alice", "--hold", "first"]);
+    assert_eq!(held["state"], "HOLD_STATE_HELD");
+
+    // Closed now: no new demand, but the hold taken in the window is paid.
+    json(&all, &["sku", "window", SKU, "--opens-at", &opens.to_string(), "--closes-at", "now"]);
+    let late = stockctl(&all, &["reserve", "--sku", SKU, "--buyer", "carol", "--hold", "late"]);
+    let said = String::from_utf8_lossy(&late.stderr);
+    assert!(late.status.code() == Some(3) && said.contains("SALE_CLOSED") && said.contains("(closed 20"), "{said}");
+    assert_eq!(json(&all, &["confirm", "first"])["state"], "HOLD_STATE_CONFIRMED");
+
+    // A window that would sell nothing, and a window with no times at all.
+    let backwards = stockctl(&all, &["sku", "window", SKU, "--opens-at", "+2h", "--closes-at", "+1h"]);
+    let said = String::from_utf8_lossy(&backwards.stderr);
+    assert!(backwards.status.code() == Some(3) && said.contains("would sell nothing"), "{said}");
+    assert_eq!(stockctl(&all, &["sku", "window", SKU]).status.code(), Some(2), "no times, no --clear: a usage error");
+    let unchanged = json(&all, &["sku", "get", SKU]);
+    assert!(unchanged["window"]["closesAtMs"].is_u64(), "the refused window changed nothing: {unchanged}");
+    let cleared = json(&all, &["sku", "window", SKU, "--clear"]);
+    assert!(cleared["window"].is_null(), "{cleared}");
+    json(&all, &["reserve", "--sku", SKU, "--buyer", "carol", "--hold", "after-clear"]);
+}

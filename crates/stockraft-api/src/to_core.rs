@@ -200,6 +200,15 @@ pub fn block_buyer(r: &v1::BlockBuyerRequest) -> Checked<Request> {
     request(&r.request_id, Op::BlockBuyer { sku, buyer })
 }
 
+pub fn set_sale_window(r: &v1::SetSaleWindowRequest) -> Checked<Request> {
+    let sku = SkuId::new(&r.sku_id)?;
+    let window = r.window.as_ref().map_or(core::SaleWindow::default(), |w| core::SaleWindow {
+        opens_at_ms: w.opens_at_ms,
+        closes_at_ms: w.closes_at_ms,
+    });
+    request(&r.request_id, Op::SetSaleWindow { sku, window })
+}
+
 pub fn unblock_buyer(r: &v1::UnblockBuyerRequest) -> Checked<Request> {
     let (sku, buyer) = (SkuId::new(&r.sku_id)?, BuyerId::new(&r.buyer_id)?);
     request(&r.request_id, Op::UnblockBuyer { sku, buyer })

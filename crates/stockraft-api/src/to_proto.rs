@@ -29,6 +29,8 @@ pub fn reason(r: &Rejection) -> v1::Reason {
         Rejection::RiskRejected { .. } => v1::Reason::RiskRejected,
         Rejection::InvalidTransition { .. } => v1::Reason::InvalidTransition,
         Rejection::NotYetArrived { .. } => v1::Reason::NotYetArrived,
+        Rejection::NotYetOnSale { .. } => v1::Reason::NotYetOnSale,
+        Rejection::SaleClosed { .. } => v1::Reason::SaleClosed,
     }
 }
 
@@ -73,6 +75,14 @@ pub fn rejection_detail(r: &Rejection, log_index: u64) -> v1::ErrorDetail {
         }
         Rejection::InvalidTransition { hold, .. } | Rejection::NotYetArrived { hold } => {
             detail.hold_id = hold.to_string();
+        }
+        Rejection::NotYetOnSale { sku, opens_at_ms, .. } => {
+            detail.sku_id = sku.to_string();
+            detail.sale_opens_at_ms = Some(*opens_at_ms);
+        }
+        Rejection::SaleClosed { sku, closed_at_ms } => {
+            detail.sku_id = sku.to_string();
+            detail.sale_closes_at_ms = Some(*closed_at_ms);
         }
         Rejection::InvalidArgument(_)
         | Rejection::NotApplied { .. }
@@ -180,7 +190,14 @@ pub fn availability(a: &core::SkuAvailability, as_of_log_index: u64) -> v1::Avai
             })
             .collect(),
         as_of_log_index,
+        window: sale_window(&a.window),
     }
+}
+
+/// A sale window; none for a SKU always on sale.
+pub fn sale_window(w: &core::SaleWindow) -> Option<v1::SaleWindow> {
+    (*w != core::SaleWindow::default())
+        .then_some(v1::SaleWindow { opens_at_ms: w.opens_at_ms, closes_at_ms: w.closes_at_ms })
 }
 
 pub fn warehouse(w: &core::Warehouse) -> v1::Warehouse {
@@ -233,6 +250,7 @@ pub fn sku(state: &State, sku: &core::Sku) -> v1::Sku {
         }),
         presale_units_live: sku.presale_units_live,
         blocked_buyers: u32::try_from(sku.blocklist.len()).unwrap_or(u32::MAX),
+        window: sale_window(&sku.window),
     }
 }
 
@@ -297,6 +315,8 @@ mod tests {
             Rejection::RiskRejected { sku, reason: RiskReason::Blocklisted },
             Rejection::InvalidTransition { hold: hold.clone(), from: HoldState::Held, to: HoldState::Shipped },
             Rejection::NotYetArrived { hold },
+            Rejection::NotYetOnSale { sku: SkuId::new("s").unwrap(), opens_at_ms: 2, now_ms: 1 },
+            Rejection::SaleClosed { sku: SkuId::new("s").unwrap(), closed_at_ms: 2 },
         ];
         let mut reasons: Vec<v1::Reason> = refusals.iter().map(reason).collect();
         assert!(!reasons.contains(&v1::Reason::Unspecified), "{reasons:?}");

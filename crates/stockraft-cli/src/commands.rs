@@ -230,6 +230,22 @@ pub enum SkuCommand {
         #[command(flatten)]
         mutation: Mutation,
     },
+    /// Schedule the sale: reserves and deducts are taken from --opens-at until --closes-at, in
+    /// log time (the cluster's clock, not this machine's). Times: RFC 3339 with an offset
+    /// (2026-12-12T10:00:00+08:00), now, +90s, or ms since the epoch.
+    #[command(group(clap::ArgGroup::new("when").required(true).multiple(true).args(["opens_at", "closes_at", "clear"])))]
+    Window {
+        sku: String,
+        #[arg(long, value_parser = crate::when::parse, value_name = "TIME")]
+        opens_at: Option<u64>,
+        #[arg(long, value_parser = crate::when::parse, value_name = "TIME")]
+        closes_at: Option<u64>,
+        /// Remove the window: on sale at all times.
+        #[arg(long, conflicts_with_all = ["opens_at", "closes_at"])]
+        clear: bool,
+        #[command(flatten)]
+        mutation: Mutation,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -700,6 +716,11 @@ async fn sku(client: &Client, out: Format, command: SkuCommand) -> Result<(), Er
         SkuCommand::Unblock { sku, buyer, mutation } => {
             let request = v1::UnblockBuyerRequest { request_id: mutation.id(), sku_id: sku, buyer_id: buyer };
             output::print(out, "Sku", &call!(client, catalog, unblock_buyer, request));
+        }
+        SkuCommand::Window { sku, opens_at, closes_at, clear, mutation } => {
+            let window = (!clear).then_some(v1::SaleWindow { opens_at_ms: opens_at, closes_at_ms: closes_at });
+            let request = v1::SetSaleWindowRequest { request_id: mutation.id(), sku_id: sku, window };
+            output::print(out, "Sku", &call!(client, catalog, set_sale_window, request));
         }
     }
     Ok(())

@@ -14,6 +14,7 @@ mod commands;
 mod endpoints;
 mod output;
 mod risk_rules;
+mod when;
 
 /// Why a command failed, beyond the client's own errors.
 #[derive(Debug)]
@@ -197,7 +198,13 @@ fn main() -> ExitCode {
                 stockraft_client::v1::Reason::Unspecified => format!("{:?}", status.code()),
                 reason => stockraft_client::reason_name(reason).to_string(),
             };
-            eprintln!("stockctl: refused ({reason}): {}", status.message());
+            let detail = stockraft_client::error_detail(&status).unwrap_or_default();
+            let when = match (detail.sale_opens_at_ms, detail.sale_closes_at_ms) {
+                (Some(at), _) => format!(" (opens {})", when::show(at)),
+                (None, Some(at)) => format!(" (closed {})", when::show(at)),
+                (None, None) => String::new(),
+            };
+            eprintln!("stockctl: refused ({reason}): {}{when}", status.message());
             ExitCode::from(EXIT_REJECTED)
         }
         Err(Failure::Client(e @ Error::Unavailable { attempts, .. })) => {

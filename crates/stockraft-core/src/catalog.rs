@@ -7,6 +7,7 @@
 use crate::ids::{BuyerId, ItemId, SkuId, WarehouseId};
 use crate::rules::SaleRules;
 use crate::stock::StockLevel;
+use crate::window::SaleWindow;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -68,4 +69,6 @@ pub struct Sku {
     /// SKU units currently allocated from in-transit stock by live (held, confirmed or shipped)
     /// holds; never above `rules.presale_units_max` when taken.
     pub presale_units_live: u32,
+    /// When new demand is taken (`Op::SetSaleWindow`; none: always).
+    pub window: SaleWindow,
 }

@@ -7,6 +7,7 @@ use crate::ids::{BuyerId, SkuId};
 use crate::limits::*;
 use crate::reply::{Applied, Outcome};
 use crate::state::State;
+use crate::window::SaleWindow;
 use smallvec::SmallVec;
 use std::collections::BTreeSet;
 
@@ -83,9 +84,17 @@ impl State {
                     rules: upsert.rules.clone(),
                     blocklist: BTreeSet::new(),
                     presale_units_live: 0,
+                    window: SaleWindow::default(),
                 });
             }
         }
+        Ok(Applied::Updated)
+    }
+
+    /// Schedules (or clears) the SKU's sale window. Holds already taken are not touched.
+    pub(crate) fn set_sale_window(&mut self, sku: &SkuId, window: SaleWindow) -> Outcome {
+        let at = self.sku_at(sku)?;
+        self.skus[at as usize].window = window;
         Ok(Applied::Updated)
     }
 

@@ -6,6 +6,7 @@ use crate::idempotency::fingerprint;
 use crate::ids::*;
 use crate::rules::{BuyerSignals, SaleRules};
 use crate::validate::validate_op;
+use crate::window::SaleWindow;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -118,6 +119,13 @@ pub enum Op {
     Rehold {
         hold: HoldId,
     },
+    /// Schedule the SKU's sale: reserves and deducts are taken in `window` only (log time). An
+    /// empty window puts the SKU on sale at all times. (Last in the enum: entries logged before
+    /// it existed decode unchanged.)
+    SetSaleWindow {
+        sku: SkuId,
+        window: SaleWindow,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,6 +209,7 @@ impl Op {
             Op::UpsertWarehouse(_)
                 | Op::UpsertItem(_)
                 | Op::UpsertSku(_)
+                | Op::SetSaleWindow { .. }
                 | Op::SetSafetyStock(_)
                 | Op::ReceiveStock(_)
                 | Op::CountStock(_)
@@ -228,6 +237,7 @@ impl Op {
             Op::Ship { .. } => "ship",
             Op::Cancel { .. } => "cancel",
             Op::Rehold { .. } => "rehold",
+            Op::SetSaleWindow { .. } => "set_sale_window",
         }
     }
 }

@@ -134,6 +134,14 @@ pub enum Rejection {
     /// refused (`refused_at`, zero-based). (Last in the enum: older encodings decode unchanged.)
     #[error("not applied: request {} of this all-or-nothing batch was refused", refused_at + 1)]
     NotApplied { refused_at: u32 },
+
+    /// A reserve or deduct before the SKU's sale window opens (log time `now_ms`).
+    #[error("SKU {sku} is not on sale yet: the sale opens at {opens_at_ms} ms (log time), in {} ms", opens_at_ms - now_ms)]
+    NotYetOnSale { sku: SkuId, opens_at_ms: u64, now_ms: u64 },
+
+    /// A reserve or deduct from the close of the SKU's sale window on.
+    #[error("the sale of SKU {sku} closed at {closed_at_ms} ms (log time)")]
+    SaleClosed { sku: SkuId, closed_at_ms: u64 },
 }
 
 impl Rejection {
@@ -159,6 +167,8 @@ impl Rejection {
             Rejection::InvalidTransition { .. } => "INVALID_TRANSITION",
             Rejection::NotYetArrived { .. } => "NOT_YET_ARRIVED",
             Rejection::NotApplied { .. } => "NOT_APPLIED",
+            Rejection::NotYetOnSale { .. } => "NOT_YET_ON_SALE",
+            Rejection::SaleClosed { .. } => "SALE_CLOSED",
         }
     }
 

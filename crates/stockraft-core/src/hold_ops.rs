@@ -81,6 +81,7 @@ impl State {
                 }
                 _ => {}
             }
+            self.skus[at as usize].window.check(&line.sku, self.clock_ms)?;
             self.check_buyer(at, &request.buyer, request.signals.as_ref(), line.quantity, !deducting)?;
             lines.push((at, line.quantity));
         }

@@ -71,6 +71,7 @@ mod state;
 mod stock;
 mod stock_ops;
 mod validate;
+mod window;
 
 pub use catalog::{Component, ItemIndex, Sku, SkuIndex, Warehouse, WarehouseIndex};
 pub use command::*;
@@ -86,3 +87,4 @@ pub use rules::*;
 pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SnapshotError};
 pub use state::{BuyerUsage, State};
 pub use stock::StockLevel;
+pub use window::SaleWindow;

@@ -63,6 +63,10 @@ pub const HOLD_TTL_MS_MAX: u64 = 7 * 24 * 3_600_000;
 /// The longest re-hold grace window a SKU may set (after a hold's expiry).
 pub const REHOLD_GRACE_MS_MAX: u64 = 24 * 3_600_000;
 
+/// The latest time a sale window may name: 9999-12-31, in ms since the Unix epoch. Beyond it a
+/// figure is a unit mistake (microseconds, nanoseconds) rather than a date.
+pub const SALE_WINDOW_MS_MAX: u64 = 253_402_300_799_999;
+
 /// Most re-holds one hold may take.
 pub const REHOLD_LIMIT_MAX: u32 = 10;
 

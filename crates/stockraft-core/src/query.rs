@@ -41,6 +41,8 @@ pub struct SkuAvailability {
     /// Further units sellable ahead of inbound stock, within the SKU's presale allowance.
     pub presale_units: u32,
     pub warehouses: Vec<WarehouseAvailability>,
+    /// When the SKU is on sale (the units above are sellable only inside it).
+    pub window: crate::window::SaleWindow,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,6 +158,7 @@ impl State {
             sellable_units,
             presale_units: transit_units.min(presale_left),
             warehouses,
+            window: sku.window,
         }
     }
 

@@ -26,7 +26,25 @@ const MAGIC: &[u8; 4] = b"STKR";
 /// before it that [`State::restore`] lists, and refuses any other.
 ///
 /// 2: remembered requests keep a hash of the id and the encoded outcome ([`Remembered`]).
-pub const SNAPSHOT_FORMAT_VERSION: u16 = 2;
+/// 3: each SKU carries its sale window.
+pub const SNAPSHOT_FORMAT_VERSION: u16 = 3;
+
+/// A SKU as versions 1 and 2 wrote it: no sale window (always on sale).
+#[derive(Deserialize)]
+struct SkuV2 {
+    id: crate::ids::SkuId,
+    components: smallvec::SmallVec<[crate::catalog::Component; 2]>,
+    rules: crate::rules::SaleRules,
+    blocklist: std::collections::BTreeSet<crate::ids::BuyerId>,
+    presale_units_live: u32,
+}
+
+impl SkuV2 {
+    fn upgrade(self) -> Sku {
+        let SkuV2 { id, components, rules, blocklist, presale_units_live } = self;
+        Sku { id, components, rules, blocklist, presale_units_live, window: crate::window::SaleWindow::default() }
+    }
+}
 
 /// A remembered request as version 1 wrote it: the id itself and the decoded outcome.
 #[derive(Deserialize)]
@@ -72,16 +90,16 @@ struct BodyRef<'a> {
     ledger_next_seq: u64,
 }
 
-/// ... and as read (`R`: a remembered request as the version wrote it). The two must list the
-/// same fields in the same order.
+/// ... and as read (`R`: a remembered request, `S`: a SKU, as the version wrote them). The two
+/// must list the same fields in the same order.
 #[derive(Deserialize)]
-struct Body<R> {
+struct Body<R, S = Sku> {
     clock_ms: u64,
     last_log_index: u64,
     next_hold_serial: u64,
     warehouses: Vec<Warehouse>,
     items: Vec<Item>,
-    skus: Vec<Sku>,
+    skus: Vec<S>,
     inbound: Vec<(ShipmentId, Inbound)>,
     holds: Vec<Hold>,
     closed: VecDeque<(u64, HoldId)>,
@@ -90,16 +108,17 @@ struct Body<R> {
     ledger_next_seq: u64,
 }
 
-impl<R> Body<R> {
-    /// The same body with other requests (a struct update cannot change a type parameter).
-    fn with_requests<T>(self, requests: Vec<T>) -> Body<T> {
+impl<R> Body<R, SkuV2> {
+    /// The same body with other requests and SKUs (a struct update cannot change a type
+    /// parameter).
+    fn upgraded<T>(self, requests: Vec<T>) -> Body<T> {
         Body {
             clock_ms: self.clock_ms,
             last_log_index: self.last_log_index,
             next_hold_serial: self.next_hold_serial,
             warehouses: self.warehouses,
             items: self.items,
-            skus: self.skus,
+            skus: self.skus.into_iter().map(SkuV2::upgrade).collect(),
             inbound: self.inbound,
             holds: self.holds,
             closed: self.closed,
@@ -162,13 +181,20 @@ impl State {
         let body: Body<Remembered> = match version {
             // A node upgraded in place restores the image its previous version saved.
             1 => {
-                let old: Body<RememberedV1> = postcard::from_bytes(&covered[HEADER_LEN..]).map_err(decode_error)?;
+                let old: Body<RememberedV1, SkuV2> =
+                    postcard::from_bytes(&covered[HEADER_LEN..]).map_err(decode_error)?;
                 let requests = old
                     .requests
                     .iter()
                     .map(|r| Remembered::new(RequestKey::of(&r.request_id), r.fingerprint, r.at_ms, &r.outcome));
                 let requests = requests.collect();
-                old.with_requests(requests)
+                old.upgraded(requests)
+            }
+            2 => {
+                let mut old: Body<Remembered, SkuV2> =
+                    postcard::from_bytes(&covered[HEADER_LEN..]).map_err(decode_error)?;
+                let requests = std::mem::take(&mut old.requests);
+                old.upgraded(requests)
             }
             _ => postcard::from_bytes(&covered[HEADER_LEN..]).map_err(decode_error)?,
         };

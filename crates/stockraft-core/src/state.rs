@@ -281,6 +281,7 @@ impl State {
             Op::Ship { hold } => self.ship(hold),
             Op::Cancel { hold } => self.cancel(hold),
             Op::Rehold { hold } => self.rehold(hold),
+            Op::SetSaleWindow { sku, window } => self.set_sale_window(sku, *window),
         }
     }
 

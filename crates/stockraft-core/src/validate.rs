@@ -31,6 +31,7 @@ pub fn validate_op(op: &Op) -> Result<(), Rejection> {
         Op::CancelInbound { note, .. } => text("note", note, NOTE_LEN_MAX),
         Op::Reserve(reserve) | Op::Deduct(reserve) => validate_reserve(reserve),
         Op::Confirm { .. } | Op::Release { .. } | Op::Ship { .. } | Op::Cancel { .. } | Op::Rehold { .. } => Ok(()),
+        Op::SetSaleWindow { window, .. } => window.validate(),
     }
 }
 

@@ -136,6 +136,13 @@ enum Step {
     Batch {
         holds: Vec<(usize, usize)>,
     },
+    /// Schedule a SKU's sale: opening `opens_in` ms from now (none: open already), lasting
+    /// `lasts` ms (none: never closing). Every SKU index past the catalog names an unknown SKU.
+    Window {
+        sku: usize,
+        opens_in: Option<u64>,
+        lasts: Option<u64>,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -173,6 +180,8 @@ fn step() -> impl Strategy<Value = Step> {
         2 => any::<usize>().prop_map(|nth| Step::Retry { nth }),
         1 => any::<usize>().prop_map(|nth| Step::Conflict { nth }),
         1 => prop::collection::vec((hold, buyer), 1..6).prop_map(|holds| Step::Batch { holds }),
+        1 => (0..=SKUS.len(), prop::option::of(0u64..60_000), prop::option::of(1u64..90_000))
+            .prop_map(|(sku, opens_in, lasts)| Step::Window { sku, opens_in, lasts }),
     ]
 }
 
@@ -355,6 +364,13 @@ fn run_counting(steps: &[Step]) -> (Shop, Vec<(u64, Command)>, Tally) {
                     .collect();
                 (CommandBody::Batch(requests), None)
             }
+            Step::Window { sku, opens_in, lasts } => {
+                let opens_at_ms = opens_in.map(|ms| shop.now_ms + ms);
+                let closes_at_ms = lasts.map(|ms| opens_at_ms.unwrap_or(shop.now_ms) + ms);
+                let sku = sku_id(SKUS.get(*sku).copied().unwrap_or("ghost"));
+                let op = Op::SetSaleWindow { sku, window: SaleWindow { opens_at_ms, closes_at_ms } };
+                (CommandBody::Request(Request::unchecked(RequestId::new(&format!("step-{n}")).unwrap(), op)), None)
+            }
             other => {
                 let op = op_of(other).expect("every other step is an op");
                 let id = RequestId::new(&format!("step-{n}")).unwrap();
@@ -366,6 +382,17 @@ fn run_counting(steps: &[Step]) -> (Shop, Vec<(u64, Command)>, Tally) {
         log.push((shop.state.last_log_index(), command));
         tally(&mut counts, &body, &outcome);
         check_caps(&shop.state);
+        // Nothing is sold outside a SKU's sale window (log time decides).
+        if let (Step::Reserve { .. } | Step::Deduct { .. } | Step::Batch { .. }, CommandBody::Request(request)) =
+            (step, &body)
+            && let Op::Reserve(reserve) | Op::Deduct(reserve) = &request.op
+            && outcome.is_ok()
+        {
+            for line in &reserve.lines {
+                let window = shop.state.sku(&line.sku).unwrap().window;
+                assert!(window.is_open(shop.state.clock_ms()), "{step:?} sold {} outside {window:?}", line.sku);
+            }
+        }
 
         if !lowers_supply(step) {
             let after = shortfalls(&shop.state);
@@ -448,7 +475,7 @@ fn the_random_sales_reach_every_outcome() {
     let mut runner = TestRunner::new_with_rng(Config::default(), rng);
     let strategy = prop::collection::vec(step(), 100..160);
     let mut total = Tally::new();
-    for _ in 0..200 {
+    for _ in 0..300 {
         let steps = strategy.new_tree(&mut runner).unwrap().current();
         for (key, count) in run_counting(&steps).2 {
             *total.entry(key).or_default() += count;
@@ -482,6 +509,11 @@ fn the_random_sales_reach_every_outcome() {
         "cancel_inbound:ok",
         "add_inbound:ALREADY_EXISTS",
         "release:ALREADY_EXISTS",
+        "set_sale_window:ok",
+        "set_sale_window:NOT_FOUND",
+        "reserve:NOT_YET_ON_SALE",
+        "reserve:SALE_CLOSED",
+        "deduct:NOT_YET_ON_SALE",
     ];
     let missing: Vec<_> = expected.iter().filter(|key| !total.contains_key(**key)).collect();
     assert!(missing.is_empty(), "never reached: {missing:?}\nreached: {total:#?}");

@@ -74,6 +74,17 @@ fn a_node_upgraded_in_place_restores_the_image_its_previous_version_saved() {
 }
 
 #[test]
+fn a_node_upgraded_from_the_version_before_sale_windows_restores_its_image() {
+    // `busy_shop()`'s snapshot as format version 2 wrote it (SKUs without a sale window), saved
+    // by the build before version 3: every SKU comes back always on sale.
+    let v2 = include_bytes!("fixtures/busy-shop-v2.snapshot");
+    assert_eq!(u16::from_le_bytes([v2[4], v2[5]]), 2);
+    let restored = State::restore(v2).unwrap();
+    assert_eq!(restored.snapshot(), busy_shop().state.snapshot(), "the same state as the one built today");
+    assert_eq!(restored.sku(&sku_id("moutai")).unwrap().window, SaleWindow::default());
+}
+
+#[test]
 fn damaged_truncated_or_foreign_bytes_are_refused() {
     let bytes = busy_shop().state.snapshot();
     let mut flipped = bytes.clone();

@@ -95,7 +95,7 @@ fn xxh3(bytes: &[u8]) -> u64 {
 
 pub fn request(data: &[u8]) {
     let Some((&kind, bytes)) = data.split_first() else { return };
-    let converted: Vec<Request> = match kind % 6 {
+    let converted: Vec<Request> = match kind % 7 {
         0 => v1::ReserveRequest::decode(bytes).ok().and_then(|r| to_core::reserve(&r).ok()).into_iter().collect(),
         1 => v1::DeductRequest::decode(bytes).ok().and_then(|r| to_core::deduct(&r).ok()).into_iter().collect(),
         2 => v1::UpsertSkuRequest::decode(bytes).ok().and_then(|r| to_core::upsert_sku(&r).ok()).into_iter().collect(),
@@ -105,6 +105,11 @@ pub fn request(data: &[u8]) {
         4 => v1::UpsertWarehouseRequest::decode(bytes)
             .ok()
             .and_then(|r| to_core::upsert_warehouse(&r).ok())
+            .into_iter()
+            .collect(),
+        6 => v1::SetSaleWindowRequest::decode(bytes)
+            .ok()
+            .and_then(|r| to_core::set_sale_window(&r).ok())
             .into_iter()
             .collect(),
         _ => {

@@ -136,9 +136,12 @@ pub fn code_for(reason: Reason) -> Code {
         Reason::InvalidArgument => Code::InvalidArgument,
         Reason::NotFound => Code::NotFound,
         Reason::AlreadyExists => Code::AlreadyExists,
-        Reason::OutOfStock | Reason::HoldExpired | Reason::InvalidTransition | Reason::NotYetArrived => {
-            Code::FailedPrecondition
-        }
+        Reason::OutOfStock
+        | Reason::HoldExpired
+        | Reason::InvalidTransition
+        | Reason::NotYetArrived
+        | Reason::NotYetOnSale
+        | Reason::SaleClosed => Code::FailedPrecondition,
         Reason::LimitExceeded => Code::ResourceExhausted,
         Reason::RiskRejected | Reason::NotPermitted => Code::PermissionDenied,
         Reason::NotLeader | Reason::Unavailable => Code::Unavailable,

@@ -208,6 +208,14 @@ impl Catalog for CatalogService {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id))]
+    async fn set_sale_window(&self, call: Call<v1::SetSaleWindowRequest>) -> Result<Response<v1::Sku>, Status> {
+        let request = to_core::set_sale_window(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, CatalogClient, set_sale_window);
+        let id = SkuId::new(&call.get_ref().sku_id).map_err(refused)?;
+        self.update(request, |state| sku_reply(state, &id)).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id))]
     async fn unblock_buyer(&self, call: Call<v1::UnblockBuyerRequest>) -> Result<Response<v1::Sku>, Status> {
         let request = to_core::unblock_buyer(call.get_ref()).map_err(refused)?;
         route!(self.node, call, CatalogClient, unblock_buyer);
