@@ -37,7 +37,10 @@ use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use stockraft_check::Model;
 
-/// Leeway between the leader's clock reading and the client's, in milliseconds.
+/// Leeway between the leader's clock reading and the client's, in milliseconds. Two is enough
+/// only because every node and the client read one machine's real-time clock (a chaos run is
+/// one host): a run across hosts, or a clock stepped backwards mid-run, needs the hosts' skew
+/// here, or the model would refuse legal histories.
 pub const CLOCK_SLACK_MS: u64 = 2;
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -232,7 +232,9 @@ pub enum SkuCommand {
     },
     /// Schedule the sale: reserves and deducts are taken from --opens-at until --closes-at, in
     /// log time (the cluster's clock, not this machine's). Times: RFC 3339 with an offset
-    /// (2026-12-12T10:00:00+08:00), now, +90s, or ms since the epoch.
+    /// (2026-12-12T10:00:00+08:00), now, +90s, or ms since the epoch (now and +90s are read off
+    /// this machine's clock when the command runs). The window given replaces the SKU's whole
+    /// window: an end left out is open.
     #[command(group(clap::ArgGroup::new("when").required(true).multiple(true).args(["opens_at", "closes_at", "clear"])))]
     Window {
         sku: String,

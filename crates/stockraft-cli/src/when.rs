@@ -15,7 +15,7 @@ pub fn parse(text: &str) -> Result<u64, String> {
         let span: jiff::SignedDuration =
             later.parse().map_err(|e| format!("{text:?}: not a duration such as +90s or +2h30m ({e})"))?;
         let ms = u64::try_from(span.as_millis()).map_err(|_| format!("{text:?}: the duration must not be negative"))?;
-        return Ok(now() + ms);
+        return now().checked_add(ms).ok_or_else(|| format!("{text:?}: too far ahead"));
     }
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse().map_err(|_| format!("{text:?}: too many milliseconds"));

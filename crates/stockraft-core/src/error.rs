@@ -136,7 +136,7 @@ pub enum Rejection {
     NotApplied { refused_at: u32 },
 
     /// A reserve or deduct before the SKU's sale window opens (log time `now_ms`).
-    #[error("SKU {sku} is not on sale yet: the sale opens at {opens_at_ms} ms (log time), in {} ms", opens_at_ms - now_ms)]
+    #[error("SKU {sku} is not on sale yet: the sale opens at {opens_at_ms} ms (log time), in {} ms", opens_at_ms.saturating_sub(*now_ms))]
     NotYetOnSale { sku: SkuId, opens_at_ms: u64, now_ms: u64 },
 
     /// A reserve or deduct from the close of the SKU's sale window on.
@@ -172,11 +172,19 @@ impl Rejection {
         }
     }
 
-    /// Whether this is an input error: such requests change nothing, not even the idempotency
-    /// table, so a corrected request may reuse the request id. (A request of a refused
-    /// all-or-nothing batch changed nothing either.)
+    /// Whether this refusal is not remembered: such requests change nothing, not even the
+    /// idempotency table, so a corrected request may reuse the request id. Bad input, a request
+    /// of a refused all-or-nothing batch, and a reserve outside the sale window (retried with
+    /// the same id once the sale opens, it must be taken, not answered with a stale refusal).
     pub fn is_input_error(&self) -> bool {
-        matches!(self, Rejection::InvalidArgument(_) | Rejection::NotFound { .. } | Rejection::NotApplied { .. })
+        matches!(
+            self,
+            Rejection::InvalidArgument(_)
+                | Rejection::NotFound { .. }
+                | Rejection::NotApplied { .. }
+                | Rejection::NotYetOnSale { .. }
+                | Rejection::SaleClosed { .. }
+        )
     }
 }
 

@@ -35,6 +35,17 @@ fn nothing_sells_before_the_opening_and_the_refusal_says_when_it_opens() {
 }
 
 #[test]
+fn a_reserve_refused_as_early_is_taken_when_retried_with_the_same_request_id_after_the_opening() {
+    let (mut shop, opens, _) = scheduled();
+    let id = RequestId::new("checkout-1").unwrap();
+    let early = shop.apply_as(&id, Op::Reserve(Shop::order("h1", "alice", &[("moutai", 1)])));
+    assert!(matches!(early, Err(Rejection::NotYetOnSale { .. })), "{early:?}");
+    shop.now_ms = opens;
+    let taken = shop.apply_as(&id, Op::Reserve(Shop::order("h1", "alice", &[("moutai", 1)])));
+    assert!(matches!(taken, Ok(Applied::Hold(_))), "the early refusal was not remembered: {taken:?}");
+}
+
+#[test]
 fn a_client_whose_clock_runs_ahead_cannot_sell_early_because_log_time_decides() {
     let (mut shop, opens, _) = scheduled();
     // The request carries no time at all: only the leader's stamp on the command counts, and

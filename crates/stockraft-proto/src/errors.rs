@@ -110,6 +110,12 @@ fn error_info(reason: Reason, detail: &ErrorDetail) -> pb::ErrorInfo {
     if let Some(index) = detail.risk_rule_index {
         put("riskRuleIndex", index.to_string());
     }
+    if let Some(at) = detail.sale_opens_at_ms {
+        put("saleOpensAtMs", at.to_string());
+    }
+    if let Some(at) = detail.sale_closes_at_ms {
+        put("saleClosesAtMs", at.to_string());
+    }
     pb::ErrorInfo { reason: reason_name(reason).to_string(), domain: DOMAIN.to_string(), metadata }
 }
 

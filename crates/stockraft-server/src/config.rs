@@ -332,8 +332,9 @@ fn set<T>(slot: &mut T, value: Option<T>) {
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("config file {path}: {source}")]
-    Parse { path: PathBuf, source: Box<toml::de::Error> },
+    /// Never toml's own text: it quotes the offending line, which may hold a token.
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
     #[error("{0}")]
     Invalid(String),
 }
@@ -399,7 +400,7 @@ impl Config {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         toml::from_str(&text)
-            .map_err(|source| ConfigError::Parse { path: path.to_path_buf(), source: Box::new(source) })
+            .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: parse_message(&e, &text) })
     }
 
     /// The address this node is known by.
@@ -590,6 +591,22 @@ fn tls_over(
             }
         },
     }
+}
+
+/// toml's error without the quoted source line, and with quoted values (serde writes
+/// `invalid type: string "..."`) replaced: a mistyped `[auth]` table must not print its tokens.
+fn parse_message(error: &toml::de::Error, text: &str) -> String {
+    let mut message = String::new();
+    for (n, part) in error.message().split('"').enumerate() {
+        message.push_str(if n % 2 == 1 { "\"<redacted>\"" } else { part });
+    }
+    if let Some(span) = error.span() {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
+        message.push_str(&format!(" (line {line}, column {column})"));
+    }
+    message
 }
 
 fn parse_member(text: &str) -> Result<Member, ConfigError> {
@@ -829,5 +846,19 @@ mod tests {
         assert_eq!(back.auth.order, [REDACTED], "one placeholder per token");
         assert_eq!(Config { auth: c.auth.clone(), ..back.clone() }, c, "everything else reads back unchanged");
         assert!(back.validate().unwrap_err().to_string().contains("shorter than"), "placeholders are not tokens");
+    }
+
+    #[test]
+    fn a_mistyped_auth_table_is_refused_without_printing_its_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(
+            &path,
+            "node_id = 1\n[auth]\npeer = \"peer-secret-0123456789\"\norders = [\"order-secret-0123456789\"]\n",
+        )
+        .unwrap();
+        let message = Config::from_file(&path).unwrap_err().to_string();
+        assert!(!message.contains("secret"), "a token was printed: {message}");
+        assert!(message.contains("(line 4, column 1)"), "where the mistake is, instead: {message}");
     }
 }
