@@ -238,6 +238,20 @@ async fn tls_refuses_a_client_without_a_certificate_and_nodes_talk_over_mutual_t
     let foreign = ["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()];
     let out = expect_exit(&endpoints, &[&quick[..], &foreign[..], &["availability", SKU]].concat(), &[], 4);
     assert!(out.contains("this client's certificate"), "{out}");
+    // Trusting another CA than the cluster's: a mistake no retry mends, so stockctl says so after
+    // one round of the nodes instead of retrying until its --timeout of 60 s.
+    let every = cluster.endpoints();
+    let stranger_ca = stranger.join("ca.pem");
+    let wrong_ca = ["--timeout", "60", "--ca", stranger_ca.to_str().unwrap()];
+    let started = std::time::Instant::now();
+    let out = expect_exit(&every, &[&wrong_ca[..], &with_cert[..], &["availability", SKU]].concat(), &[], 4);
+    assert!(out.contains("invalid peer certificate") && out.contains("after 3 attempts"), "{out}");
+    assert!(out.contains("pass the CA that signed the nodes"), "{out}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "took {:?}: retried until --timeout",
+        started.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -202,6 +202,26 @@ pub fn outcome_unknown(status: &Status) -> bool {
         && error_detail(status).is_none_or(|d| d.reason == 0)
 }
 
+/// Whether a failure is a TLS handshake refused for a reason of configuration, which no retry
+/// mends: this client does not trust the node's certificate (or the node's name is not in it),
+/// the node refused this client's certificate or asked for one, or one side speaks TLS and the
+/// other does not. Only rustls's own words count: a connection merely cut mid-handshake
+/// (which a partition also causes) is retried as before.
+pub fn handshake_refused(failure: &str) -> bool {
+    const REFUSALS: [&str; 9] = [
+        "invalid peer certificate",
+        "CertificateRequired",
+        "UnknownIssuer",
+        "NotValidForName",
+        "BadSignature",
+        "UnknownCA",
+        "BadCertificate",
+        "InvalidContentType",
+        "CorruptMessage",
+    ];
+    REFUSALS.iter().any(|refusal| failure.contains(refusal))
+}
+
 /// Adds the bearer token to every call.
 #[derive(Clone, Debug)]
 pub struct Credentials {
@@ -350,6 +370,8 @@ impl Shared {
         let mut next = self.preferred.load(Ordering::Relaxed);
         let mut attempts = 0;
         let mut last_failure = String::new();
+        // Handshakes refused in a row: once every known node refused one, no retry can help.
+        let mut refused_handshakes = 0;
         loop {
             attempts += 1;
             let (n, address, channel) = self.node(next);
@@ -370,6 +392,10 @@ impl Shared {
             };
             tracing::debug!(node = %address, code = ?status.code(), message = status.message(), "attempt failed");
             last_failure = format!("{address}: {}: {}", status.code(), explain(&status));
+            refused_handshakes = if handshake_refused(&last_failure) { refused_handshakes + 1 } else { 0 };
+            if refused_handshakes >= self.nodes.lock().expect("nodes").len() {
+                return Err(Error::Unavailable { attempts, last: last_failure });
+            }
             // A node that knows the leader names it: go there next, at once.
             let hint = error_detail(&status)
                 .filter(|d| !d.leader_address.is_empty())

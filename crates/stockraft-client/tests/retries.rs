@@ -2,7 +2,7 @@
 //! cluster's final answer.
 
 use stockraft_client::v1::{ErrorDetail, Reason};
-use stockraft_client::{outcome_unknown, retryable};
+use stockraft_client::{handshake_refused, outcome_unknown, retryable};
 use stockraft_proto::errors::{invalid_argument, status_with_detail, unavailable};
 use tonic::{Code, Status};
 
@@ -59,4 +59,15 @@ fn a_reply_too_large_to_deliver_is_an_unknown_outcome_not_a_refusal() {
     let refused = ErrorDetail { reason: Reason::InvalidArgument as i32, ..ErrorDetail::default() };
     assert!(!outcome_unknown(&status_with_detail(Code::OutOfRange, refused)));
     assert!(!outcome_unknown(&invalid_argument("quantity must be 1 or more")));
+}
+
+#[test]
+fn only_a_handshake_refused_for_its_configuration_ends_the_retries_early() {
+    // rustls's own words for a mistake of configuration: no retry mends them.
+    assert!(handshake_refused("127.0.0.1:7001: Unavailable: invalid peer certificate: UnknownIssuer"));
+    assert!(handshake_refused("received fatal alert: CertificateRequired"));
+    // A connection cut mid-call or mid-handshake, as a partition cuts it, is retried as before.
+    for cut in ["h2 protocol error: http2 error", "connection reset by peer", "broken pipe", "connection closed"] {
+        assert!(!handshake_refused(cut), "{cut}");
+    }
 }
