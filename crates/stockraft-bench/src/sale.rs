@@ -79,8 +79,9 @@ pub struct Fault {
 /// When a fault strikes: a time into the sale, or once a share of the stock is acknowledged
 /// (which does not depend on how fast this machine sells).
 /// How often a `--kill-leader-at N%` trigger sums what has been acknowledged. The sum reads one
-/// counter per SKU (100,000 in `zipf`), so every millisecond cost the benchmark's own client a
-/// noticeable share of a core; at 60,000 reserves/s, 10 ms is a granularity of 600 units.
+/// counter per SKU (100,000 in `zipf`): every millisecond, that is 10^8 loads a second in the
+/// benchmark's own client (not measured). At 60,000 reserves/s, 10 ms is a granularity of 600
+/// units.
 const SOLD_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 /// The latest `--kill-leader-at` time: a day. Beyond it the figure is surely a typo, and
