@@ -421,6 +421,7 @@ pub fn linearizable(histories: &[SkuHistory], sale: &Sale, initial_units: u32, m
                 sale.units_per_buyer_max,
                 sale.open_holds_per_buyer_max,
                 sale.rehold_limit,
+                sale.hold_ttl_ms,
             );
             let verdict = check(model, &h.operations, Limits { max_steps });
             let detail = match &verdict {

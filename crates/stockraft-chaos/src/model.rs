@@ -27,7 +27,9 @@
 //! re-hold that pays takes the same units back, so the state after is the same. When the confirm
 //! was invoked after the TTL had surely passed, it is judged by the re-hold rule instead (a
 //! spent re-hold limit must refuse it); and a re-hold answered INVALID_TRANSITION must have found
-//! the hold still within its TTL.
+//! the hold still within its TTL. A hold a reserve or re-hold answers with must expire one TTL
+//! after a log time inside the call's window: a re-hold that kept its lapsed expiry, or a stamp
+//! from before the call, is caught.
 //!
 //! Expiring later than the log did never makes an answer impossible that expiring earlier made
 //! possible (every check is monotone in the units and caps expiry gives back), so this lazy
@@ -66,6 +68,13 @@ impl Timed {
     /// Whether a hold expiring at `expires_at_ms` was surely past its TTL when this took effect.
     fn surely_after(&self, expires_at_ms: u64) -> bool {
         expires_at_ms + CLOCK_SLACK_MS < self.from_wall_ms
+    }
+
+    /// Whether a hold taken by this call with a TTL of `ttl_ms` can expire at `expires_at_ms`:
+    /// the log time it was taken at lies in the call's window.
+    fn fresh(&self, expires_at_ms: u64, ttl_ms: u64) -> bool {
+        let taken_at = expires_at_ms.saturating_sub(ttl_ms);
+        taken_at + CLOCK_SLACK_MS >= self.from_wall_ms && taken_at <= self.by_wall_ms.saturating_add(CLOCK_SLACK_MS)
     }
 }
 
@@ -144,11 +153,14 @@ pub struct SkuModel {
     units_cap: u32,
     open_cap: u32,
     rehold_limit: u32,
+    /// The SKU's hold TTL: a hold taken (or re-held) at log time t expires at t + TTL.
+    ttl_ms: u64,
 }
 
 impl SkuModel {
-    pub fn new(units: u32, units_cap: u32, open_cap: u32, rehold_limit: u32) -> SkuModel {
+    pub fn new(units: u32, units_cap: u32, open_cap: u32, rehold_limit: u32, ttl_ms: u64) -> SkuModel {
         SkuModel {
+            ttl_ms,
             available: u64::from(units),
             open: Vec::new(),
             lapsed: BTreeMap::new(),
@@ -283,6 +295,9 @@ impl Model for SkuModel {
         let by = timed.by_wall_ms;
         match (&timed.input, output) {
             (Input::Reserve { hold, buyer, quantity }, Some(Output::Held { expires_at_ms })) => {
+                if !timed.fresh(*expires_at_ms, self.ttl_ms) {
+                    return false;
+                }
                 while !(self.available >= u64::from(*quantity) && self.caps_allow(*buyer, *quantity)) {
                     if !self.expire_next(by) {
                         return false;
@@ -317,6 +332,10 @@ impl Model for SkuModel {
             // Still HELD: its TTL had not passed when the leader applied the re-hold.
             (Input::Rehold { hold }, Some(Output::InvalidTransition)) => {
                 self.position(*hold).is_some_and(|at| !timed.surely_after(self.open[at].expires_at_ms))
+            }
+            (Input::Rehold { hold }, Some(output @ Output::Held { expires_at_ms })) => {
+                // A re-hold starts a fresh TTL at the log time it is applied at.
+                timed.fresh(*expires_at_ms, self.ttl_ms) && self.hold_again(*hold, Again::Held, output, by)
             }
             (Input::Rehold { hold }, Some(output)) => self.hold_again(*hold, Again::Held, output, by),
             (Input::Release { hold }, Some(Output::Released)) => match self.position(*hold) {

@@ -28,12 +28,12 @@ fn held(at: u64) -> Output {
 
 /// 3 units on sale; a buyer may have 2 units and 2 open holds; no re-holds.
 fn linearizable(history: &[Operation<Timed, Output>]) -> bool {
-    check(SkuModel::new(3, 2, 2, 0), history, Limits::default()).is_linearizable()
+    check(SkuModel::new(3, 2, 2, 0, TTL), history, Limits::default()).is_linearizable()
 }
 
 /// The same shop with one re-hold per hold.
 fn linearizable_with_a_rehold(history: &[Operation<Timed, Output>]) -> bool {
-    check(SkuModel::new(3, 2, 2, 1), history, Limits::default()).is_linearizable()
+    check(SkuModel::new(3, 2, 2, 1, TTL), history, Limits::default()).is_linearizable()
 }
 
 fn rehold(hold: u32) -> Input {
@@ -245,4 +245,17 @@ fn a_late_confirm_re_holds_and_pays_in_one_step() {
         op(Input::Confirm { hold: 1 }, 3_300, 3_301, Output::Confirmed),
     ];
     assert!(!linearizable_with_a_rehold(&spent_read), "seen expired, then paid past its limit");
+}
+
+#[test]
+fn a_hold_whose_expiry_is_not_a_fresh_ttl_from_when_it_was_taken_is_caught() {
+    // A re-hold that kept the lapsed expiry instead of starting a fresh TTL.
+    let stale = [op(reserve(1, 1, 1), 0, 5, held(2)), op(rehold(1), 1_600, 1_601, held(2))];
+    assert!(!linearizable_with_a_rehold(&stale), "re-held with an expiry already past");
+    // A reserve whose expiry says it was taken 100 ms before the call was even sent.
+    let backdated = [op(reserve(1, 1, 1), 1_000, 1_005, held(900))];
+    assert!(!linearizable(&backdated));
+    // Taken anywhere inside the call's window, with the clock slack at either end: fine.
+    assert!(linearizable(&[op(reserve(1, 1, 1), 1_000, 1_005, held(998))]));
+    assert!(linearizable(&[op(reserve(1, 1, 1), 1_000, 1_005, held(1_007))]));
 }
