@@ -218,7 +218,7 @@ fn main() -> ExitCode {
         }
         Err(Failure::Client(Error::OutcomeUnknown(status))) => {
             eprintln!(
-                "stockctl: the cluster may have applied this, but its reply did not arrive ({:?}): {}",
+                "stockctl: the reply did not arrive whole ({:?}): {} (a change may have been applied: read it back)",
                 status.code(),
                 status.message()
             );
