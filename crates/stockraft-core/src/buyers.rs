@@ -1,11 +1,14 @@
-//! What each buyer holds and bought, per SKU: the figures the per-buyer caps read.
+//! What each buyer (and each identity key) holds and bought, per SKU: the figures the per-buyer
+//! caps read.
 //!
 //! Derived from the retained holds (rebuilt on restore, checked by the invariants), kept in a
 //! [`Slab`] because a flash sale brings one new buyer per hold: 48 bytes a buyer plus 4 of
-//! index, where a map from id to a list of (SKU, usage) took 57 a bucket.
+//! index, where a map from id to a list of (SKU, usage) took 57 a bucket. Identity keys use a
+//! second table of the same shape ([`KeyTable`]), so a key and a buyer id that happen to be
+//! spelled alike are never one person.
 
 use crate::catalog::SkuIndex;
-use crate::ids::BuyerId;
+use crate::ids::{BuyerId, IdentityKey};
 use crate::slab::{Keyed, Slab};
 use crate::state::BuyerUsage;
 use smallvec::SmallVec;
@@ -24,27 +27,37 @@ impl SkuUsage {
     }
 }
 
+/// One buyer's (or identity key's) usage of the SKUs it touched.
 #[derive(Clone, Debug)]
-pub(crate) struct Buyer {
-    pub id: BuyerId,
+pub(crate) struct Buyer<K = BuyerId> {
+    pub id: K,
     /// A buyer touches a handful of SKUs (one, in a flash sale), so a short list.
     pub skus: SmallVec<[SkuUsage; 1]>,
 }
 
-impl Keyed for Buyer {
-    type Key = BuyerId;
-    fn key(&self) -> &BuyerId {
+impl<K: std::hash::Hash + Eq> Keyed for Buyer<K> {
+    type Key = K;
+    fn key(&self) -> &K {
         &self.id
     }
 }
 
-#[derive(Clone, Debug, Default)]
-pub(crate) struct BuyerTable {
-    buyers: Slab<Buyer>,
+#[derive(Clone, Debug)]
+pub(crate) struct BuyerTable<K = BuyerId> {
+    buyers: Slab<Buyer<K>>,
 }
 
-impl BuyerTable {
-    pub fn usage(&self, sku: SkuIndex, buyer: &BuyerId) -> BuyerUsage {
+/// Usage per identity key: what the caps read for the person behind several accounts.
+pub(crate) type KeyTable = BuyerTable<IdentityKey>;
+
+impl<K> Default for BuyerTable<K> {
+    fn default() -> Self {
+        BuyerTable { buyers: Slab::default() }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone> BuyerTable<K> {
+    pub fn usage(&self, sku: SkuIndex, buyer: &K) -> BuyerUsage {
         let skus = self.buyers.get(buyer).map_or(&[][..], |buyer| &buyer.skus[..]);
         skus.iter().find(|entry| entry.sku == sku).map_or(BuyerUsage::default(), SkuUsage::usage)
     }
@@ -53,7 +66,7 @@ impl BuyerTable {
     ///
     /// # Panics
     /// If a figure would go below zero: the holds and this table disagree.
-    pub fn add(&mut self, sku: SkuIndex, buyer: &BuyerId, units: i32, open_holds: i32) {
+    pub fn add(&mut self, sku: SkuIndex, buyer: &K, units: i32, open_holds: i32) {
         let slot = match self.buyers.slot_of(buyer) {
             Some(slot) => slot,
             None => self.buyers.insert(Buyer { id: buyer.clone(), skus: SmallVec::new() }),
@@ -78,7 +91,7 @@ impl BuyerTable {
     }
 
     /// Every buyer, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = &Buyer> {
+    pub fn iter(&self) -> impl Iterator<Item = &Buyer<K>> {
         self.buyers.values()
     }
 }

@@ -126,6 +126,38 @@ pub enum Op {
         sku: SkuId,
         window: SaleWindow,
     },
+    /// A reserve that also names the person behind the buyer account (identity keys): the
+    /// SKUs' per-buyer caps and the campaigns' caps apply to each key as well. A plain
+    /// `Reserve` stays the shape of an unkeyed one, so sales without keys log and pay nothing
+    /// new. (Appended, as the next three: entries logged before them decode unchanged.)
+    ReserveKeyed(KeyedReserve),
+    /// A deduct with identity keys (see `ReserveKeyed`).
+    DeductKeyed(KeyedReserve),
+    /// Create a campaign or replace its SKUs and caps.
+    UpsertCampaign(UpsertCampaign),
+}
+
+/// A reserve or deduct with the identity keys of the person behind the buyer account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyedReserve {
+    pub reserve: Reserve,
+    /// 1 to [`crate::limits::IDENTITY_KEYS_PER_REQUEST_MAX`] distinct keys.
+    pub keys: Vec<IdentityKey>,
+}
+
+/// SKUs sold under shared per-person caps: "at most 2 bottles of any Moutai per person, per
+/// 30 days". A person is the buyer id and each identity key a reserve carries; the cap holds for
+/// each of them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpsertCampaign {
+    pub id: CampaignId,
+    /// 1 to [`crate::limits::CAMPAIGN_SKUS_MAX`] distinct SKUs.
+    pub skus: Vec<SkuId>,
+    /// Units of the campaign's SKUs (all together) one person may hold or buy.
+    pub units_per_person_max: u32,
+    /// Count only what was taken in the last `window_ms` of log time; none: for as long as the
+    /// campaign exists.
+    pub window_ms: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,6 +233,15 @@ impl fmt::Display for Command {
 }
 
 impl Op {
+    /// The reserve or deduct this op carries, with its identity keys (none for a plain one).
+    pub fn taking(&self) -> Option<(&Reserve, &[IdentityKey])> {
+        match self {
+            Op::Reserve(reserve) | Op::Deduct(reserve) => Some((reserve, &[])),
+            Op::ReserveKeyed(keyed) | Op::DeductKeyed(keyed) => Some((&keyed.reserve, &keyed.keys)),
+            _ => None,
+        }
+    }
+
     /// Catalog and stock-figure requests: the ones an all-or-nothing import batch may carry.
     /// They read and change the catalog (warehouses, items and their stock levels, SKUs) only.
     pub fn is_catalog(&self) -> bool {
@@ -238,6 +279,9 @@ impl Op {
             Op::Cancel { .. } => "cancel",
             Op::Rehold { .. } => "rehold",
             Op::SetSaleWindow { .. } => "set_sale_window",
+            Op::ReserveKeyed(_) => "reserve",
+            Op::DeductKeyed(_) => "deduct",
+            Op::UpsertCampaign(_) => "upsert_campaign",
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Why a command was refused. Every variant is precise enough for a client to act on, and maps
 //! to one gRPC status code and one machine-readable reason (`stockraft-api`'s `to_proto`).
 
+use crate::campaign::Person;
 use crate::hold::HoldState;
-use crate::ids::{HoldId, SkuId};
+use crate::ids::{CampaignId, HoldId, IdentityKey, SkuId};
+use crate::limits::{CAMPAIGN_PEOPLE_MAX, CAMPAIGNS_MAX};
 use serde::{Deserialize, Serialize};
 
 /// Which kind of object an id named.
@@ -15,6 +17,8 @@ pub enum EntityKind {
     Request,
     Shipment,
     StockLevel,
+    /// (Appended: older encodings decode unchanged.)
+    Campaign,
 }
 
 impl std::fmt::Display for EntityKind {
@@ -27,6 +31,7 @@ impl std::fmt::Display for EntityKind {
             EntityKind::Request => "request id",
             EntityKind::Shipment => "inbound shipment",
             EntityKind::StockLevel => "stock level",
+            EntityKind::Campaign => "campaign",
         })
     }
 }
@@ -98,6 +103,43 @@ impl std::fmt::Display for ExpiredReason {
     }
 }
 
+/// A bounded table that is full. Each is one limit of `limits.rs`, refused with
+/// RESOURCE_EXHAUSTED naming it rather than let something go uncounted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Capacity {
+    /// The cluster's campaigns.
+    Campaigns,
+    /// The people (buyer ids and identity keys) one campaign tracks.
+    CampaignPeople,
+}
+
+impl Capacity {
+    /// The limit's name in `limits.rs`, which the API reports.
+    pub fn limit_name(self) -> &'static str {
+        match self {
+            Capacity::Campaigns => "CAMPAIGNS_MAX",
+            Capacity::CampaignPeople => "CAMPAIGN_PEOPLE_MAX",
+        }
+    }
+
+    pub fn limit(self) -> u64 {
+        match self {
+            Capacity::Campaigns => CAMPAIGNS_MAX as u64,
+            Capacity::CampaignPeople => CAMPAIGN_PEOPLE_MAX as u64,
+        }
+    }
+}
+
+fn capacity_message(capacity: Capacity, of: &str) -> String {
+    let (limit, name) = (capacity.limit(), capacity.limit_name());
+    match capacity {
+        Capacity::Campaigns => format!("the cluster already has {limit} campaigns, the most it may have ({name})"),
+        Capacity::CampaignPeople => format!(
+            "campaign {of} already tracks {limit} people (buyer ids and identity keys), the most it may ({name})"
+        ),
+    }
+}
+
 /// A refused command. A rejected command changes no stock, hold or catalog entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum Rejection {
@@ -142,6 +184,23 @@ pub enum Rejection {
     /// A reserve or deduct from the close of the SKU's sale window on.
     #[error("the sale of SKU {sku} closed at {closed_at_ms} ms (log time)")]
     SaleClosed { sku: SkuId, closed_at_ms: u64 },
+
+    /// A SKU's per-buyer cap, counted for one of the request's identity keys: every account
+    /// that sends the key shares it. (Appended, as the ones after it.)
+    #[error(
+        "limit exceeded on SKU {sku}: {limit} is {allowed} for identity key {key}, shared by every account that sends it, and this request would bring it to {requested}"
+    )]
+    KeyLimitExceeded { sku: SkuId, key: IdentityKey, limit: LimitKind, allowed: u32, requested: u64 },
+
+    /// A campaign's per-person cap, for the buyer or one of the request's identity keys.
+    #[error(
+        "limit exceeded in campaign {campaign}: units_per_person_max is {allowed} for {person}{}, and this request would bring it to {requested}",
+        window_ms.map_or(String::new(), |window| format!(" per {window} ms")))]
+    CampaignLimitExceeded { campaign: CampaignId, person: Person, allowed: u32, requested: u64, window_ms: Option<u64> },
+
+    /// A bounded table is full (`of`: whose, when it is one campaign's or SKU's).
+    #[error("{}", capacity_message(*capacity, of))]
+    CapacityReached { capacity: Capacity, of: String },
 }
 
 impl Rejection {
@@ -169,6 +228,8 @@ impl Rejection {
             Rejection::NotApplied { .. } => "NOT_APPLIED",
             Rejection::NotYetOnSale { .. } => "NOT_YET_ON_SALE",
             Rejection::SaleClosed { .. } => "SALE_CLOSED",
+            Rejection::KeyLimitExceeded { .. } | Rejection::CampaignLimitExceeded { .. } => "LIMIT_EXCEEDED",
+            Rejection::CapacityReached { .. } => "CAPACITY_REACHED",
         }
     }
 

@@ -21,7 +21,8 @@ impl State {
         let hold = self.expiry.earliest();
         let closed = self.closed.front().map(|(closed_at, _)| closed_at.saturating_add(CLOSED_HOLD_RETENTION_MS));
         let request = self.requests.oldest_at_ms().map(|at| at.saturating_add(IDEMPOTENCY_WINDOW_MS));
-        [hold, closed, request].into_iter().flatten().min()
+        let campaign = self.next_campaign_due_ms();
+        [hold, closed, request, campaign].into_iter().flatten().min()
     }
 
     pub(crate) fn expire(&mut self) -> ExpireReport {
@@ -57,14 +58,21 @@ impl State {
             if hold.state == HoldState::Shipped {
                 // Shipped units count against the buyer's cap for as long as the hold is kept.
                 let (buyer, lines) = (hold.buyer.clone(), hold.lines.clone());
-                self.track(&buyer, &lines, -1, 0);
+                self.track(&id, &buyer, &lines, -1, 0);
             }
+            // What it counted in campaigns stays counted (bought units count for the campaign's
+            // life or window, not for the hold's retention).
+            self.hold_extras.remove(&id);
             self.holds.remove(&id);
             report.closed_holds_pruned += 1;
         }
 
         let (forgotten, more) = self.requests.forget_expired(now, EXPIRE_BATCH_MAX);
         report.request_ids_forgotten = forgotten;
+        report.more_due |= more;
+
+        let (aged, more) = self.age_out_campaigns(EXPIRE_BATCH_MAX);
+        report.campaign_counts_aged = aged as u32;
         report.more_due |= more;
         report
     }

@@ -7,11 +7,11 @@ use crate::command::Reserve;
 use crate::error::{EntityKind, ExpiredReason, LimitKind, Rejection, RiskReason};
 use crate::expiry_index::Scheduled;
 use crate::hold::{Allocation, Hold, HoldLine, HoldState};
-use crate::ids::{BuyerId, HoldId};
+use crate::ids::{BuyerId, HoldId, IdentityKey};
 use crate::ledger::{Deltas, LedgerOp};
 use crate::reply::{AllocationView, Applied, HoldReceipt, Outcome};
 use crate::rules::{BuyerSignals, DeductionMode, RiskVerdict};
-use crate::state::State;
+use crate::state::{BuyerUsage, HoldExtras, State};
 use crate::stock_ops::signed;
 use smallvec::SmallVec;
 
@@ -43,16 +43,16 @@ const CANCEL: Movement = Movement { op: LedgerOp::Cancel, held: 0, committed: -1
 
 impl State {
     /// Takes a hold: ON_ORDER (no expiry) and PRE_DEDUCT (TTL) lines.
-    pub(crate) fn reserve(&mut self, reserve: &Reserve) -> Outcome {
-        self.take(reserve, HoldState::Held)
+    pub(crate) fn reserve(&mut self, reserve: &Reserve, keys: &[IdentityKey]) -> Outcome {
+        self.take(reserve, keys, HoldState::Held)
     }
 
     /// Allocates and commits in one step: ON_PAYMENT lines.
-    pub(crate) fn deduct(&mut self, deduct: &Reserve) -> Outcome {
-        self.take(deduct, HoldState::Confirmed)
+    pub(crate) fn deduct(&mut self, deduct: &Reserve, keys: &[IdentityKey]) -> Outcome {
+        self.take(deduct, keys, HoldState::Confirmed)
     }
 
-    fn take(&mut self, request: &Reserve, state: HoldState) -> Outcome {
+    fn take(&mut self, request: &Reserve, keys: &[IdentityKey], state: HoldState) -> Outcome {
         let deducting = state == HoldState::Confirmed;
         if self.holds.contains_key(&request.hold) {
             return Err(Rejection::AlreadyExists {
@@ -82,9 +82,11 @@ impl State {
                 _ => {}
             }
             self.skus[at as usize].window.check(&line.sku, self.clock_ms)?;
-            self.check_buyer(at, &request.buyer, request.signals.as_ref(), line.quantity, !deducting)?;
+            let cap = self.screen_buyer(at, &request.buyer, request.signals.as_ref())?;
+            self.check_caps(at, &request.buyer, keys, cap, line.quantity, !deducting)?;
             lines.push((at, line.quantity));
         }
+        self.check_campaigns(&lines, &request.buyer, keys)?;
         let plan = self.plan(request.region.as_deref(), &lines)?;
 
         let hold = Hold {
@@ -101,26 +103,31 @@ impl State {
             rehold_count: 0,
         };
         self.next_hold_serial += 1;
+        if !keys.is_empty() {
+            let extras = HoldExtras { keys: keys.iter().cloned().collect(), campaigns: SmallVec::new() };
+            self.hold_extras.insert(hold.id.clone(), extras);
+        }
         self.move_units(&hold.id, &hold.allocations, if deducting { DEDUCT } else { RESERVE });
-        self.track(&hold.buyer, &hold.lines, 1, if deducting { 0 } else { 1 });
         let receipt = self.receipt(&hold, false);
         let (expires_at, serial) = (hold.expires_at_ms, hold.serial);
+        let (id, buyer, held_lines) = (hold.id.clone(), hold.buyer.clone(), hold.lines.clone());
         let slot = self.holds.insert(hold);
+        self.track(&id, &buyer, &held_lines, 1, if deducting { 0 } else { 1 });
+        self.count_in_campaigns(&id);
         if let Some(expires_at_ms) = expires_at {
             self.expiry.schedule(Scheduled { expires_at_ms, serial, slot });
         }
         Ok(Applied::Hold(receipt))
     }
 
-    /// The anti-scalper checks for one line: blocklist, risk rules, unit cap, open-hold cap.
-    fn check_buyer(
+    /// The blocklist and the risk rules for one line; returns the unit cap in force for this
+    /// buyer (the SKU's, or a lower one a risk rule set).
+    fn screen_buyer(
         &self,
         sku_at: SkuIndex,
         buyer: &BuyerId,
         signals: Option<&BuyerSignals>,
-        quantity: u32,
-        opens_hold: bool,
-    ) -> Result<(), Rejection> {
+    ) -> Result<Option<(u32, LimitKind)>, Rejection> {
         let sku = &self.skus[sku_at as usize];
         if sku.blocklist.contains(buyer) {
             return Err(Rejection::RiskRejected { sku: sku.id.clone(), reason: RiskReason::Blocklisted });
@@ -141,22 +148,43 @@ impl State {
                 RiskVerdict::Cap(_) => {}
             }
         }
-        let usage = self.usage(sku_at, buyer);
-        if let Some((allowed, limit)) = cap {
-            let requested = usage.units + u64::from(quantity);
-            if requested > u64::from(allowed) {
-                return Err(Rejection::LimitExceeded { sku: sku.id.clone(), limit, allowed, requested });
+        Ok(cap)
+    }
+
+    /// The per-buyer caps of one line (`cap` on units, and the open-hold cap if the line opens a
+    /// hold), for the buyer and then for each identity key: the accounts that share a key share
+    /// its caps.
+    fn check_caps(
+        &self,
+        sku_at: SkuIndex,
+        buyer: &BuyerId,
+        keys: &[IdentityKey],
+        cap: Option<(u32, LimitKind)>,
+        quantity: u32,
+        opens_hold: bool,
+    ) -> Result<(), Rejection> {
+        let sku = &self.skus[sku_at as usize];
+        let open_cap = sku.rules.open_holds_per_buyer_max.filter(|_| opens_hold);
+        let over = |usage: BuyerUsage| -> Option<(LimitKind, u32, u64)> {
+            if let Some((allowed, limit)) = cap {
+                let requested = usage.units + u64::from(quantity);
+                if requested > u64::from(allowed) {
+                    return Some((limit, allowed, requested));
+                }
             }
-        }
-        if let (true, Some(allowed)) = (opens_hold, sku.rules.open_holds_per_buyer_max) {
+            let allowed = open_cap?;
             let requested = u64::from(usage.open_holds) + 1;
-            if requested > u64::from(allowed) {
-                return Err(Rejection::LimitExceeded {
-                    sku: sku.id.clone(),
-                    limit: LimitKind::OpenHoldsPerBuyer,
-                    allowed,
-                    requested,
-                });
+            (requested > u64::from(allowed)).then_some((LimitKind::OpenHoldsPerBuyer, allowed, requested))
+        };
+        if cap.is_none() && open_cap.is_none() {
+            return Ok(());
+        }
+        if let Some((limit, allowed, requested)) = over(self.usage(sku_at, buyer)) {
+            return Err(Rejection::LimitExceeded { sku: sku.id.clone(), limit, allowed, requested });
+        }
+        for key in keys {
+            if let Some((limit, allowed, requested)) = over(self.key_usage.usage(sku_at, key)) {
+                return Err(Rejection::KeyLimitExceeded { sku: sku.id.clone(), key: key.clone(), limit, allowed, requested });
             }
         }
         Ok(())
@@ -174,7 +202,7 @@ impl State {
             HoldState::Held => {
                 let (allocations, lines, buyer) = (hold.allocations.clone(), hold.lines.clone(), hold.buyer.clone());
                 self.move_units(id, &allocations, CONFIRM);
-                self.track(&buyer, &lines, 0, -1);
+                self.track(id, &buyer, &lines, 0, -1);
                 Ok(Applied::Hold(self.set_state(id, HoldState::Confirmed, false)))
             }
             HoldState::Expired => self.hold_again(id, Again::Confirmed),
@@ -224,29 +252,19 @@ impl State {
         let pre_deduct = skus.clone().filter(|rules| rules.mode == DeductionMode::PreDeduct);
         let ttl_ms =
             pre_deduct.map(|rules| rules.hold_ttl_ms).min().or_else(|| skus.map(|rules| rules.hold_ttl_ms).min());
+        let keys = self.hold_extras.get(id).map(|extras| extras.keys.clone()).unwrap_or_default();
         for line in &hold.lines {
             let sku = &self.skus[line.sku as usize];
             if sku.blocklist.contains(&hold.buyer) {
                 return Err(Rejection::RiskRejected { sku: sku.id.clone(), reason: RiskReason::Blocklisted });
             }
-            let usage = self.usage(line.sku, &hold.buyer);
-            if let Some(allowed) = sku.rules.units_per_buyer_max {
-                let requested = usage.units + u64::from(line.quantity);
-                if requested > u64::from(allowed) {
-                    let limit = LimitKind::UnitsPerBuyer;
-                    return Err(Rejection::LimitExceeded { sku: sku.id.clone(), limit, allowed, requested });
-                }
-            }
-            if let (Again::Held, Some(allowed)) = (again, sku.rules.open_holds_per_buyer_max) {
-                let requested = u64::from(usage.open_holds) + 1;
-                if requested > u64::from(allowed) {
-                    let limit = LimitKind::OpenHoldsPerBuyer;
-                    return Err(Rejection::LimitExceeded { sku: sku.id.clone(), limit, allowed, requested });
-                }
-            }
+            let cap = sku.rules.units_per_buyer_max.map(|units| (units, LimitKind::UnitsPerBuyer));
+            self.check_caps(line.sku, &hold.buyer, &keys, cap, line.quantity, again == Again::Held)?;
         }
-        let wanted: SmallVec<[(SkuIndex, u32); 4]> = hold.lines.iter().map(|line| (line.sku, line.quantity)).collect();
-        let Ok(plan) = self.plan(hold.region.as_deref(), &wanted) else {
+        let wanted_caps: SmallVec<[(SkuIndex, u32); 4]> =
+            hold.lines.iter().map(|line| (line.sku, line.quantity)).collect();
+        self.check_campaigns(&wanted_caps, &hold.buyer, &keys)?;
+        let Ok(plan) = self.plan(hold.region.as_deref(), &wanted_caps) else {
             return expired(ExpiredReason::NoStockForRehold);
         };
         let (buyer, serial) = (hold.buyer.clone(), hold.serial);
@@ -255,7 +273,7 @@ impl State {
             Again::Confirmed => (REHOLD_CONFIRMED, 0, Some(expired_at)),
         };
         self.move_units(id, &plan.allocations, movement);
-        self.track(&buyer, &plan.lines, 1, open_sign);
+        self.track(id, &buyer, &plan.lines, 1, open_sign);
         self.holds.update(id, |hold| {
             hold.lines = plan.lines;
             hold.allocations = plan.allocations;
@@ -263,6 +281,7 @@ impl State {
             hold.closed_at_ms = None;
             hold.expires_at_ms = expires_at_ms;
         });
+        self.count_in_campaigns(id);
         let state = match again {
             Again::Held => {
                 let expires_at_ms = expires_at_ms.expect("a re-held hold has a TTL");
@@ -293,7 +312,8 @@ impl State {
         debug_assert_eq!(hold.state, HoldState::Held);
         let (allocations, lines, buyer) = (hold.allocations.clone(), hold.lines.clone(), hold.buyer.clone());
         self.move_units(id, &allocations, movement);
-        self.track(&buyer, &lines, -1, -1);
+        self.track(id, &buyer, &lines, -1, -1);
+        self.uncount_in_campaigns(id);
         self.set_state(id, state, false)
     }
 
@@ -321,7 +341,8 @@ impl State {
         }
         let (allocations, lines, buyer) = (hold.allocations.clone(), hold.lines.clone(), hold.buyer.clone());
         self.move_units(id, &allocations, CANCEL);
-        self.track(&buyer, &lines, -1, 0);
+        self.track(id, &buyer, &lines, -1, 0);
+        self.uncount_in_campaigns(id);
         Ok(Applied::Hold(self.set_state(id, HoldState::Cancelled, false)))
     }
 
@@ -345,11 +366,17 @@ impl State {
         }
     }
 
-    /// Adjusts the buyer's usage (units and open holds) and each SKU's live presale units.
-    /// Presale units follow the units: they count while the hold counts for the buyer.
-    pub(crate) fn track(&mut self, buyer: &BuyerId, lines: &[HoldLine], units_sign: i32, open_sign: i32) {
+    /// Adjusts the usage (units and open holds) of the buyer and of the hold's identity keys,
+    /// and each SKU's live presale units. Presale units follow the units: they count while the
+    /// hold counts for the buyer.
+    pub(crate) fn track(&mut self, hold: &HoldId, buyer: &BuyerId, lines: &[HoldLine], units_sign: i32, open_sign: i32) {
+        let keys = self.hold_extras.get(hold).map_or(&[][..], |extras| &extras.keys[..]);
         for line in lines {
-            self.add_usage(line.sku, buyer, units_sign * signed(line.quantity), open_sign);
+            let units = units_sign * signed(line.quantity);
+            self.buyers.add(line.sku, buyer, units, open_sign);
+            for key in keys {
+                self.key_usage.add(line.sku, key, units, open_sign);
+            }
             let sku = &mut self.skus[line.sku as usize];
             sku.presale_units_live = sku
                 .presale_units_live

@@ -82,6 +82,15 @@ id_type!(
 id_type!(
     /// An inbound shipment (stock in transit to a warehouse).
     ShipmentId, "shipment");
+id_type!(
+    /// Something the platform says identifies the person behind a buyer account: a device, a
+    /// phone number, a shipping address, a payment instrument. Opaque to the ledger, which only
+    /// compares keys for equality; platforms send a digest (`phone:` plus a hash), never the
+    /// raw number, since keys are kept in snapshots and shown in refusals.
+    IdentityKey, "identity key");
+id_type!(
+    /// A campaign: SKUs sold under shared per-person caps (all Moutai of the year's release).
+    CampaignId, "campaign");
 
 /// Checks that `id` is 1 to [`ID_LEN_MAX`] bytes of printable ASCII without spaces.
 pub fn validate_id(kind: &'static str, id: &str) -> Result<(), Rejection> {

@@ -12,7 +12,10 @@ use crate::hold::HoldState;
 use crate::ids::HoldId;
 use crate::maps::IdMap;
 use crate::state::{BuyerUsage, State};
-use std::collections::BTreeSet;
+use crate::campaign::{Person, people};
+use crate::limits::CAMPAIGN_PEOPLE_MAX;
+use smallvec::SmallVec;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Which family of invariants a state broke.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +30,8 @@ pub enum Invariant {
     BuyerUsage,
     /// The audit ledger's sequence numbers.
     Ledger,
+    /// Campaigns, what people counted against them, and the holds' extras.
+    Campaigns,
 }
 
 /// A broken invariant: which family, and what exactly was found.
@@ -45,7 +50,8 @@ impl State {
         self.check_stock().map_err(family(Invariant::Stock))?;
         self.check_holds().map_err(family(Invariant::Holds))?;
         self.check_buyers().map_err(family(Invariant::BuyerUsage))?;
-        self.check_ledger().map_err(family(Invariant::Ledger))
+        self.check_ledger().map_err(family(Invariant::Ledger))?;
+        self.check_campaigns_and_extras().map_err(family(Invariant::Campaigns))
     }
 
     fn check_catalog(&self) -> Result<(), String> {
@@ -194,6 +200,34 @@ impl State {
         if usage != tracked {
             return Err(format!("buyer usage drifted: {} tracked, {} derived from holds", tracked.len(), usage.len()));
         }
+        let mut key_usage: IdMap<_, BuyerUsage> = IdMap::default();
+        for (id, extras) in &self.hold_extras {
+            let Some(hold) = self.holds.get(id).filter(|hold| hold.state.counts_for_buyer()) else { continue };
+            for key in &extras.keys {
+                for line in &hold.lines {
+                    let entry = key_usage.entry((line.sku, key.clone())).or_default();
+                    entry.units += u64::from(line.quantity);
+                    entry.open_holds += u32::from(hold.state == HoldState::Held);
+                }
+            }
+        }
+        let mut key_tracked: IdMap<_, BuyerUsage> = IdMap::default();
+        for key in self.key_usage.iter() {
+            for entry in &key.skus {
+                if entry.usage() == BuyerUsage::default()
+                    || key_tracked.insert((entry.sku, key.id.clone()), entry.usage()).is_some()
+                {
+                    return Err(format!("identity key {} has an empty or repeated entry", key.id));
+                }
+            }
+        }
+        if key_usage != key_tracked {
+            return Err(format!(
+                "identity key usage drifted: {} tracked, {} derived from holds",
+                key_tracked.len(),
+                key_usage.len()
+            ));
+        }
         for (sku, derived) in self.skus.iter().zip(presale) {
             if u64::from(sku.presale_units_live) != derived {
                 return Err(format!(
@@ -215,6 +249,91 @@ impl State {
         }
         if expected != self.ledger.next_seq() {
             return Err("ledger next sequence number disagrees with its entries".into());
+        }
+        Ok(())
+    }
+
+    /// Campaigns are indexed and reference the catalog; what a retained hold counted is counted
+    /// for its buyer and its keys, while it counts, in the campaigns it notes; extras belong to
+    /// retained holds.
+    fn check_campaigns_and_extras(&self) -> Result<(), String> {
+        if self.campaign_index.len() != self.campaigns.len() {
+            return Err("the campaign index disagrees with the campaigns".into());
+        }
+        let mut sku_campaigns: BTreeMap<_, SmallVec<[u32; 1]>> = BTreeMap::new();
+        for (at, campaign) in self.campaigns.iter().enumerate() {
+            let id = &campaign.id;
+            if self.campaign_index.get(id) != Some(&(at as u32)) {
+                return Err(format!("campaign {id} is not indexed at its place"));
+            }
+            if campaign.skus.is_empty()
+                || !campaign.skus.windows(2).all(|pair| pair[0] < pair[1])
+                || campaign.skus.iter().any(|&sku| sku as usize >= self.skus.len())
+            {
+                return Err(format!("campaign {id} has no, repeated, unsorted or unknown SKUs"));
+            }
+            for &sku in &campaign.skus {
+                sku_campaigns.entry(sku).or_default().push(at as u32);
+            }
+            if campaign.people.len() > CAMPAIGN_PEOPLE_MAX {
+                return Err(format!("campaign {id} tracks {} people", campaign.people.len()));
+            }
+            for (person, counts) in &campaign.people {
+                let serials: BTreeSet<u64> = counts.iter().map(|count| count.serial).collect();
+                if counts.is_empty() || serials.len() != counts.len() || counts.iter().any(|count| count.units == 0) {
+                    return Err(format!("campaign {id}: {person} has no, repeated or empty counts"));
+                }
+            }
+        }
+        if sku_campaigns != self.sku_campaigns {
+            return Err("each SKU's campaigns disagree with the campaigns".into());
+        }
+        let by_serial: BTreeMap<u64, &crate::hold::Hold> =
+            self.holds.values().map(|hold| (hold.serial, hold)).collect();
+        for (at, campaign) in self.campaigns.iter().enumerate() {
+            for (person, counts) in &campaign.people {
+                for count in counts {
+                    let Some(hold) = by_serial.get(&count.serial) else { continue };
+                    let extras = self.hold_extras.get(&hold.id);
+                    let noted = extras.is_some_and(|extras| extras.campaigns.contains(&(at as u32)));
+                    let keys = extras.map_or(&[][..], |extras| &extras.keys[..]);
+                    let belongs = match person {
+                        Person::Buyer(buyer) => *buyer == hold.buyer,
+                        Person::Key(key) => keys.contains(key),
+                    };
+                    if !hold.state.counts_for_buyer() || !noted || !belongs {
+                        return Err(format!(
+                            "campaign {}: {person} counts hold {}, which is {:?}, noted {noted}, theirs {belongs}",
+                            campaign.id, hold.id, hold.state
+                        ));
+                    }
+                }
+            }
+        }
+        for (id, extras) in &self.hold_extras {
+            let Some(hold) = self.holds.get(id) else {
+                return Err(format!("extras for hold {id}, which is not retained"));
+            };
+            if extras.is_empty() {
+                return Err(format!("hold {id} has empty extras"));
+            }
+            if !extras.campaigns.is_empty() && !hold.state.counts_for_buyer() {
+                return Err(format!("hold {id} is {:?} but still notes campaigns", hold.state));
+            }
+            for &at in &extras.campaigns {
+                let Some(campaign) = self.campaigns.get(at as usize) else {
+                    return Err(format!("hold {id} notes an unknown campaign"));
+                };
+                if campaign.window_ms.is_some() {
+                    continue; // its counts may have aged out already
+                }
+                for person in people(&hold.buyer, &extras.keys) {
+                    let counted = campaign.people.get(&person).is_some_and(|c| c.iter().any(|c| c.serial == hold.serial));
+                    if !counted {
+                        return Err(format!("hold {id} notes campaign {} but {person} has no count", campaign.id));
+                    }
+                }
+            }
         }
         Ok(())
     }

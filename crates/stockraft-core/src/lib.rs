@@ -46,6 +46,8 @@
 
 mod allocate;
 mod buyers;
+mod campaign;
+mod campaign_ops;
 mod catalog;
 mod catalog_ops;
 mod chunked_queue;
@@ -73,9 +75,10 @@ mod stock_ops;
 mod validate;
 mod window;
 
+pub use campaign::{Campaign, CampaignIndex, Counted, Person};
 pub use catalog::{Component, ItemIndex, Sku, SkuIndex, Warehouse, WarehouseIndex};
 pub use command::*;
-pub use error::{EntityKind, ExpiredReason, LimitKind, Rejection, RiskReason};
+pub use error::{Capacity, EntityKind, ExpiredReason, LimitKind, Rejection, RiskReason};
 pub use hold::{Allocation, HoldState};
 pub use idempotency::fingerprint;
 pub use ids::*;
@@ -85,6 +88,6 @@ pub use query::*;
 pub use reply::*;
 pub use rules::*;
 pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SnapshotError};
-pub use state::{BuyerUsage, State};
+pub use state::{BuyerUsage, HoldExtras, State};
 pub use stock::StockLevel;
 pub use window::SaleWindow;

@@ -67,6 +67,38 @@ pub const REHOLD_GRACE_MS_MAX: u64 = 24 * 3_600_000;
 /// figure is a unit mistake (microseconds, nanoseconds) rather than a date.
 pub const SALE_WINDOW_MS_MAX: u64 = 253_402_300_799_999;
 
+/// Most identity keys on one reserve or deduct: a device, a phone, a shipping address, a
+/// payment instrument. Each key is one more cap lookup per line and one more tracked entry per
+/// hold, so a request carries the few that identify a person, not everything the platform has.
+pub const IDENTITY_KEYS_PER_REQUEST_MAX: usize = 4;
+
+/// Most campaigns in one cluster. Campaigns are a back-office object (a season's release of a
+/// brand), not a per-sale one; the bound keeps every campaign's bookkeeping affordable at once.
+pub const CAMPAIGNS_MAX: usize = 256;
+
+/// Most SKUs in one campaign: a brand's listings across sizes, years and gift boxes.
+pub const CAMPAIGN_SKUS_MAX: usize = 64;
+
+/// Most campaigns one SKU belongs to. Every reserve line checks each of its SKU's campaigns for
+/// the buyer and each identity key, so this bounds a reserve's cap lookups.
+pub const CAMPAIGNS_PER_SKU_MAX: usize = 4;
+
+/// Most people (buyer ids and identity keys) one campaign tracks at once. A person is tracked
+/// while something they took counts against the campaign's cap: for the campaign's life, or
+/// until its rolling window passes. At about 120 bytes a person (the id, one counted hold, the
+/// ageing queue's entry) this caps a campaign near 240 MiB; when it is full, a reserve that
+/// would add a new person is refused with RESOURCE_EXHAUSTED rather than let the cap go
+/// uncounted.
+pub const CAMPAIGN_PEOPLE_MAX: usize = 2_000_000;
+
+/// The shortest rolling window a campaign's cap may count over: a minute. Anything shorter is a
+/// rate limit, which the API's edge (not the ledger) is for.
+pub const CAMPAIGN_WINDOW_MS_MIN: u64 = 60_000;
+
+/// The longest rolling window a campaign's cap may count over: a year. "Two bottles per person
+/// per 30 days" is the common case; a campaign without a window counts for as long as it exists.
+pub const CAMPAIGN_WINDOW_MS_MAX: u64 = 366 * 24 * 3_600_000;
+
 /// Most re-holds one hold may take.
 pub const REHOLD_LIMIT_MAX: u32 = 10;
 

@@ -3,6 +3,7 @@
 use crate::catalog::{Sku, SkuIndex, Warehouse};
 use crate::error::{EntityKind, Rejection};
 use crate::hold::{Hold, HoldState};
+use crate::campaign::Person;
 use crate::ids::*;
 use crate::ledger::{Deltas, LedgerOp};
 use crate::limits::LEDGER_QUERY_MAX;
@@ -30,6 +31,17 @@ pub struct LineView {
     pub sku: SkuId,
     pub quantity: u32,
     pub presale_units: u32,
+}
+
+/// A campaign as clients see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignView {
+    pub id: CampaignId,
+    pub skus: Vec<SkuId>,
+    pub units_per_person_max: u32,
+    pub window_ms: Option<u64>,
+    /// Buyer ids and identity keys with something counted now.
+    pub people_tracked: u64,
 }
 
 /// How many units of a SKU can be sold now, in all and per warehouse.
@@ -171,6 +183,44 @@ impl State {
                 with_transit.min(level.available_with_transit() / component.quantity),
             )
         })
+    }
+
+    /// A campaign's SKUs and cap, and how many people it tracks now.
+    pub fn campaign(&self, id: &CampaignId) -> Result<CampaignView, Rejection> {
+        let campaign = self.campaign_at(id)?;
+        Ok(CampaignView {
+            id: campaign.id.clone(),
+            skus: campaign.skus.iter().map(|&sku| self.skus[sku as usize].id.clone()).collect(),
+            units_per_person_max: campaign.units_per_person_max,
+            window_ms: campaign.window_ms,
+            people_tracked: campaign.people.len() as u64,
+        })
+    }
+
+    /// Every campaign, in creation order.
+    pub fn campaign_ids(&self) -> impl Iterator<Item = &CampaignId> {
+        self.campaigns.iter().map(|campaign| &campaign.id)
+    }
+
+    /// The units a person (a buyer id or an identity key) has counted against a campaign's cap
+    /// now, at the ledger's clock.
+    pub fn campaign_usage(&self, id: &CampaignId, person: &Person) -> Result<u64, Rejection> {
+        Ok(self.campaign_at(id)?.counted_units(person, self.clock_ms))
+    }
+
+    fn campaign_at(&self, id: &CampaignId) -> Result<&crate::campaign::Campaign, Rejection> {
+        let at = self.campaign_index.get(id).ok_or_else(|| Rejection::not_found(EntityKind::Campaign, id))?;
+        Ok(&self.campaigns[*at as usize])
+    }
+
+    /// The identity keys a hold was taken with (none for a plain reserve).
+    pub fn hold_keys(&self, id: &HoldId) -> &[IdentityKey] {
+        self.hold_extras.get(id).map_or(&[][..], |extras| &extras.keys[..])
+    }
+
+    /// One identity key's footprint on one SKU: what the SKU's per-buyer caps read for it.
+    pub fn key_usage(&self, sku: &SkuId, key: &IdentityKey) -> Result<BuyerUsage, Rejection> {
+        Ok(self.key_usage.usage(self.sku_at(sku)?, key))
     }
 
     pub fn buyer_usage(&self, sku: &SkuId, buyer: &BuyerId) -> Result<BuyerUsage, Rejection> {

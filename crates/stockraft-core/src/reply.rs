@@ -64,6 +64,8 @@ pub struct ExpireReport {
     pub holds_expired: u32,
     pub closed_holds_pruned: u32,
     pub request_ids_forgotten: u32,
+    /// Campaign counts forgotten because their rolling window passed.
+    pub campaign_counts_aged: u32,
     /// More work was due than one command may do; the leader should propose another `Expire`.
     pub more_due: bool,
 }

@@ -9,6 +9,7 @@
 //! written but rebuilt. So equal states give equal bytes, which is how the tests compare
 //! replicas. A restored state must pass [`State::check_invariants`] or it is refused.
 
+use crate::campaign::Campaign;
 use crate::catalog::{Item, Sku, Warehouse};
 use crate::expiry_index::Scheduled;
 use crate::hold::{Hold, HoldState};
@@ -16,7 +17,7 @@ use crate::idempotency::{Remembered, RequestKey, RequestTable};
 use crate::ids::{HoldId, ShipmentId};
 use crate::ledger::{Ledger, LedgerEntry};
 use crate::limits::LINE_QUANTITY_MAX;
-use crate::state::{Inbound, State};
+use crate::state::{HoldExtras, Inbound, State};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use xxhash_rust::xxh3::xxh3_64;
@@ -27,7 +28,23 @@ const MAGIC: &[u8; 4] = b"STKR";
 ///
 /// 2: remembered requests keep a hash of the id and the encoded outcome ([`Remembered`]).
 /// 3: each SKU carries its sale window.
-pub const SNAPSHOT_FORMAT_VERSION: u16 = 3;
+/// 4: the body is followed by the fair-sales tail ([`Tail`]): campaigns with what people have
+///    counted against them, and the holds' extras (identity keys, campaigns counted in).
+pub const SNAPSHOT_FORMAT_VERSION: u16 = 4;
+
+/// What version 4 writes after the body, borrowed from the live state ...
+#[derive(Serialize)]
+struct TailRef<'a> {
+    campaigns: &'a [Campaign],
+    hold_extras: Vec<(&'a HoldId, &'a HoldExtras)>,
+}
+
+/// ... and as read. Versions before 4 had none: no campaigns, no keyed holds.
+#[derive(Deserialize, Default)]
+struct Tail {
+    campaigns: Vec<Campaign>,
+    hold_extras: Vec<(HoldId, HoldExtras)>,
+}
 
 /// A SKU as versions 1 and 2 wrote it: no sale window (always on sale).
 #[derive(Deserialize)]
@@ -157,7 +174,9 @@ impl State {
         let mut bytes = Vec::with_capacity(1024);
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
-        let mut bytes = postcard::to_extend(&body, bytes).expect("encoding to memory cannot fail");
+        let bytes = postcard::to_extend(&body, bytes).expect("encoding to memory cannot fail");
+        let tail = TailRef { campaigns: &self.campaigns, hold_extras: self.hold_extras.iter().collect() };
+        let mut bytes = postcard::to_extend(&tail, bytes).expect("encoding to memory cannot fail");
         let checksum = xxh3_64(&bytes);
         bytes.extend_from_slice(&checksum.to_le_bytes());
         bytes
@@ -178,6 +197,7 @@ impl State {
             return Err(SnapshotError::Checksum);
         }
         let decode_error = |e: postcard::Error| SnapshotError::Decode(e.to_string());
+        let mut tail = Tail::default();
         let body: Body<Remembered> = match version {
             // A node upgraded in place restores the image its previous version saved.
             1 => {
@@ -196,9 +216,15 @@ impl State {
                 let requests = std::mem::take(&mut old.requests);
                 old.upgraded(requests)
             }
-            _ => postcard::from_bytes(&covered[HEADER_LEN..]).map_err(decode_error)?,
+            3 => postcard::from_bytes(&covered[HEADER_LEN..]).map_err(decode_error)?,
+            _ => {
+                let (body, rest) = postcard::take_from_bytes(&covered[HEADER_LEN..]).map_err(decode_error)?;
+                tail = postcard::from_bytes(rest).map_err(decode_error)?;
+                body
+            }
         };
-        let state = State::from_body(body)?;
+        let mut state = State::from_body(body)?;
+        state.restore_tail(tail)?;
         state.check_invariants()?;
         Ok(state)
     }
@@ -260,6 +286,44 @@ impl State {
             }
         }
         Ok(state)
+    }
+
+    /// Campaigns and hold extras, with what derives from them: the campaign index, each SKU's
+    /// campaigns, the ageing queues, and the identity keys' usage.
+    fn restore_tail(&mut self, tail: Tail) -> Result<(), SnapshotError> {
+        let inconsistent = |what: &str| Err(SnapshotError::Inconsistent(what.into()));
+        let (skus, campaigns) = (self.skus.len(), tail.campaigns.len());
+        if tail.campaigns.iter().any(|c| c.skus.iter().any(|&sku| sku as usize >= skus)) {
+            return inconsistent("a campaign names a SKU outside the catalog");
+        }
+        for (at, campaign) in tail.campaigns.iter().enumerate() {
+            if self.campaign_index.insert(campaign.id.clone(), at as u32).is_some() {
+                return inconsistent("a campaign appears twice");
+            }
+        }
+        self.campaigns = tail.campaigns;
+        self.campaigns.iter_mut().for_each(Campaign::rebuild_ageing);
+        self.rebuild_sku_campaigns();
+        for (hold, extras) in tail.hold_extras {
+            if extras.campaigns.iter().any(|&c| c as usize >= campaigns) {
+                return inconsistent("a hold counts in a campaign that does not exist");
+            }
+            let Some(held) = self.holds.get(&hold) else {
+                return inconsistent("extras for a hold that is not retained");
+            };
+            if held.state.counts_for_buyer() {
+                let open = i32::from(held.state == HoldState::Held);
+                for line in &held.lines {
+                    for key in &extras.keys {
+                        self.key_usage.add(line.sku, key, line.quantity as i32, open);
+                    }
+                }
+            }
+            if self.hold_extras.insert(hold, extras).is_some() {
+                return inconsistent("a hold's extras appear twice");
+            }
+        }
+        Ok(())
     }
 
     /// Indexes inside holds must point into the catalog before anything dereferences them.

@@ -1,6 +1,7 @@
 //! The state machine: everything the ledger knows, and the one entry point that changes it.
 
-use crate::buyers::BuyerTable;
+use crate::buyers::{BuyerTable, KeyTable};
+use crate::campaign::{Campaign, CampaignIndex};
 use crate::catalog::*;
 use crate::command::{Command, CommandBody, Op, Request};
 use crate::error::{EntityKind, Rejection};
@@ -14,6 +15,7 @@ use crate::maps::IdMap;
 use crate::reply::{Applied, Outcome};
 use crate::validate::validate_op;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use std::collections::{BTreeMap, VecDeque};
 
 /// What an all-or-nothing batch does with one of its requests, decided before any is applied.
@@ -33,6 +35,21 @@ pub struct Inbound {
     pub warehouse: WarehouseIndex,
     pub units: u32,
     pub expected_arrival_ms: u64,
+}
+
+/// What a hold carries besides the hold itself, when it carries anything.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldExtras {
+    /// The identity keys of the reserve that took it.
+    pub keys: SmallVec<[IdentityKey; 1]>,
+    /// The campaigns it counts in now (empty once it was released, expired or cancelled).
+    pub campaigns: SmallVec<[CampaignIndex; 1]>,
+}
+
+impl HoldExtras {
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.campaigns.is_empty()
+    }
 }
 
 /// One buyer's footprint on one SKU, derived from the retained holds.
@@ -76,6 +93,15 @@ pub struct State {
     pub(crate) closed: VecDeque<(u64, HoldId)>,
     /// Per buyer, usage per SKU.
     pub(crate) buyers: BuyerTable,
+    /// Per identity key, usage per SKU (derived from the holds and their keys).
+    pub(crate) key_usage: KeyTable,
+    /// What only some holds carry: identity keys, and the campaigns they count in. A side
+    /// table, so a plain hold pays no memory for it; dropped when the hold is pruned.
+    pub(crate) hold_extras: BTreeMap<HoldId, HoldExtras>,
+    pub(crate) campaigns: Vec<Campaign>,
+    pub(crate) campaign_index: IdMap<CampaignId, CampaignIndex>,
+    /// The campaigns each SKU is in (derived from the campaigns).
+    pub(crate) sku_campaigns: BTreeMap<SkuIndex, SmallVec<[CampaignIndex; 1]>>,
 
     pub(crate) requests: RequestTable,
     pub(crate) ledger: Ledger,
@@ -274,8 +300,11 @@ impl State {
                 self.receive_inbound(shipment, *received_units, note)
             }
             Op::CancelInbound { shipment, note } => self.cancel_inbound(shipment, note),
-            Op::Reserve(reserve) => self.reserve(reserve),
-            Op::Deduct(deduct) => self.deduct(deduct),
+            Op::Reserve(reserve) => self.reserve(reserve, &[]),
+            Op::Deduct(deduct) => self.deduct(deduct, &[]),
+            Op::ReserveKeyed(keyed) => self.reserve(&keyed.reserve, &keyed.keys),
+            Op::DeductKeyed(keyed) => self.deduct(&keyed.reserve, &keyed.keys),
+            Op::UpsertCampaign(upsert) => self.upsert_campaign(upsert),
             Op::Confirm { hold } => self.confirm(hold),
             Op::Release { hold } => self.release(hold),
             Op::Ship { hold } => self.ship(hold),

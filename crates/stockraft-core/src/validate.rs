@@ -3,6 +3,7 @@
 
 use crate::command::*;
 use crate::error::Rejection;
+use crate::ids::IdentityKey;
 use crate::limits::*;
 use std::collections::BTreeSet;
 
@@ -30,6 +31,11 @@ pub fn validate_op(op: &Op) -> Result<(), Rejection> {
         }
         Op::CancelInbound { note, .. } => text("note", note, NOTE_LEN_MAX),
         Op::Reserve(reserve) | Op::Deduct(reserve) => validate_reserve(reserve),
+        Op::ReserveKeyed(keyed) | Op::DeductKeyed(keyed) => {
+            validate_reserve(&keyed.reserve)?;
+            validate_keys(&keyed.keys)
+        }
+        Op::UpsertCampaign(upsert) => validate_campaign(upsert),
         Op::Confirm { .. } | Op::Release { .. } | Op::Ship { .. } | Op::Cancel { .. } | Op::Rehold { .. } => Ok(()),
         Op::SetSaleWindow { window, .. } => window.validate(),
     }
@@ -58,6 +64,50 @@ fn validate_reserve(reserve: &Reserve) -> Result<(), Rejection> {
                 line.sku
             )));
         }
+    }
+    Ok(())
+}
+
+fn validate_keys(keys: &[IdentityKey]) -> Result<(), Rejection> {
+    if keys.is_empty() || keys.len() > IDENTITY_KEYS_PER_REQUEST_MAX {
+        return Err(Rejection::invalid(format!(
+            "{} identity keys; a keyed request carries 1 to {IDENTITY_KEYS_PER_REQUEST_MAX}",
+            keys.len()
+        )));
+    }
+    for (at, key) in keys.iter().enumerate() {
+        if keys[..at].contains(key) {
+            return Err(Rejection::invalid(format!("identity key {key} is given twice")));
+        }
+    }
+    Ok(())
+}
+
+fn validate_campaign(upsert: &UpsertCampaign) -> Result<(), Rejection> {
+    let id = &upsert.id;
+    if upsert.skus.is_empty() || upsert.skus.len() > CAMPAIGN_SKUS_MAX {
+        return Err(Rejection::invalid(format!(
+            "campaign {id} has {} SKUs; a campaign has 1 to {CAMPAIGN_SKUS_MAX}",
+            upsert.skus.len()
+        )));
+    }
+    for (at, sku) in upsert.skus.iter().enumerate() {
+        if upsert.skus[..at].contains(sku) {
+            return Err(Rejection::invalid(format!("campaign {id}: sku {sku} is listed twice")));
+        }
+    }
+    if upsert.units_per_person_max == 0 || upsert.units_per_person_max > STOCK_QUANTITY_MAX {
+        return Err(Rejection::invalid(format!(
+            "campaign {id}: units_per_person_max {} is outside 1..={STOCK_QUANTITY_MAX}",
+            upsert.units_per_person_max
+        )));
+    }
+    if let Some(window) = upsert.window_ms
+        && !(CAMPAIGN_WINDOW_MS_MIN..=CAMPAIGN_WINDOW_MS_MAX).contains(&window)
+    {
+        return Err(Rejection::invalid(format!(
+            "campaign {id}: window_ms {window} is outside {CAMPAIGN_WINDOW_MS_MIN}..={CAMPAIGN_WINDOW_MS_MAX}; omit it to count for the campaign's life"
+        )));
     }
     Ok(())
 }

@@ -30,6 +30,12 @@ pub fn hold_id(id: &str) -> HoldId {
 pub fn buyer_id(id: &str) -> BuyerId {
     BuyerId::new(id).unwrap()
 }
+pub fn key(id: &str) -> IdentityKey {
+    IdentityKey::new(id).unwrap()
+}
+pub fn campaign_id(id: &str) -> CampaignId {
+    CampaignId::new(id).unwrap()
+}
 
 pub const MINUTE_MS: u64 = 60_000;
 
@@ -161,6 +167,25 @@ impl Shop {
 
     pub fn reserve_order(&mut self, order: Reserve) -> Result<HoldReceipt, Rejection> {
         receipt(self.apply(Op::Reserve(order)))
+    }
+
+    /// A reserve that also carries identity keys (device, phone, ...).
+    pub fn reserve_keyed(
+        &mut self,
+        hold: &str,
+        buyer: &str,
+        keys: &[&str],
+        lines: &[(&str, u32)],
+    ) -> Result<HoldReceipt, Rejection> {
+        let keys = keys.iter().map(|key| IdentityKey::new(key).unwrap()).collect();
+        receipt(self.apply(Op::ReserveKeyed(KeyedReserve { reserve: Shop::order(hold, buyer, lines), keys })))
+    }
+
+    /// A campaign over `skus`: at most `units` per person, over `window_ms` if given.
+    pub fn campaign(&mut self, id: &str, skus: &[&str], units: u32, window_ms: Option<u64>) -> Outcome {
+        let skus = skus.iter().map(|sku| sku_id(sku)).collect();
+        let id = CampaignId::new(id).unwrap();
+        self.apply(Op::UpsertCampaign(UpsertCampaign { id, skus, units_per_person_max: units, window_ms }))
     }
 
     pub fn deduct(&mut self, hold: &str, buyer: &str, lines: &[(&str, u32)]) -> Result<HoldReceipt, Rejection> {
