@@ -14,7 +14,8 @@ use smallvec::SmallVec;
 impl State {
     /// Creates a campaign or replaces its SKUs, cap and window. What people have counted so far
     /// stays counted: lowering a cap revokes nothing, and a hold taken while its SKU was in the
-    /// campaign counts until it is released, whatever the campaign's SKUs are now.
+    /// campaign counts until it is released, whatever the campaign's SKUs are now. A window may
+    /// be added or changed, not removed.
     pub(crate) fn upsert_campaign(&mut self, upsert: &UpsertCampaign) -> Outcome {
         let mut skus: SmallVec<[SkuIndex; 4]> = SmallVec::new();
         for sku in &upsert.skus {
@@ -22,6 +23,17 @@ impl State {
         }
         skus.sort_unstable();
         let existing = self.campaign_index.get(&upsert.id).copied();
+        if let Some(at) = existing
+            && self.campaigns[at as usize].window_ms.is_some()
+            && upsert.window_ms.is_none()
+        {
+            return Err(Rejection::invalid(format!(
+                "campaign {} counts over a rolling window, which may change but not be removed: what has aged out of it \
+                 is forgotten, so counting for ever from now would count some purchases and not others; create a new \
+                 campaign instead",
+                upsert.id
+            )));
+        }
         if existing.is_none() && self.campaigns.len() >= CAMPAIGNS_MAX {
             return Err(Rejection::CapacityReached { capacity: Capacity::Campaigns, of: String::new() });
         }

@@ -325,7 +325,7 @@ impl State {
                     return Err(format!("hold {id} notes an unknown campaign"));
                 };
                 if campaign.window_ms.is_some() {
-                    continue; // its counts may have aged out already
+                    continue; // its counts may have aged out already (a window is never removed)
                 }
                 for person in people(&hold.buyer, &extras.keys) {
                     let counted = campaign.people.get(&person).is_some_and(|c| c.iter().any(|c| c.serial == hold.serial));

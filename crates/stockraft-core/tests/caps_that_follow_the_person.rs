@@ -200,6 +200,11 @@ fn a_rolling_window_forgets_what_was_bought_before_it() {
     assert_eq!(report.campaign_counts_aged, 1);
     let usage = shop.state.campaign_usage(&campaign_id("moutai-2026"), &Person::Buyer(buyer_id("alice")));
     assert_eq!(usage, Ok(1));
+    // The window may change, not go: what aged out cannot be counted again.
+    let skus = ["moutai-500", "moutai-1000", "moutai-gift"];
+    assert!(shop.campaign("moutai-2026", &skus, 2, Some(60 * DAY_MS)).is_ok());
+    let removed = shop.campaign("moutai-2026", &skus, 2, None).unwrap_err();
+    assert!(removed.to_string().contains("may change but not be removed"), "{removed}");
 }
 
 #[test]

@@ -16,6 +16,12 @@ const SKUS: [&str; 4] = ["pre", "bundle", "pay", "presale"];
 const BUYERS: usize = 5;
 const HOLD_IDS: usize = 12;
 const SHIPMENT_IDS: usize = 4;
+/// Identity keys several buyers share (one phone behind several accounts).
+const KEYS: usize = 3;
+/// The campaign over "pre" (and, as its SKUs change, "bundle"): its cap never changes, so it
+/// can be checked after every step.
+const CAMPAIGN_UNITS: u32 = 4;
+const CAMPAIGN_WINDOW_MS: u64 = 100_000;
 
 /// Sale rules never change during a run, so caps can be checked against them.
 fn rules(sku: &str) -> SaleRules {
@@ -96,6 +102,8 @@ enum Step {
         lines: Vec<(usize, u32)>,
         region: Option<usize>,
         signals: Option<(u32, u32)>,
+        /// Identity keys, by index into the shared pool; none: a plain reserve.
+        keys: Vec<usize>,
     },
     Deduct {
         hold: usize,
@@ -143,6 +151,14 @@ enum Step {
         opens_in: Option<u64>,
         lasts: Option<u64>,
     },
+    /// Change the campaign: with or without "bundle", with or without its rolling window (which,
+    /// once added, cannot be removed), or (`ghost`) naming an unknown SKU. Its cap stays
+    /// [`CAMPAIGN_UNITS`].
+    Campaign {
+        with_bundle: bool,
+        windowed: bool,
+        ghost: bool,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -166,8 +182,9 @@ fn step() -> impl Strategy<Value = Step> {
             prop::collection::vec(line, 1..3),
             prop::option::of(0..2usize),
             prop::option::of((0u32..20, 0u32..5)),
+            prop::collection::vec(0..KEYS, 0..3),
         )
-            .prop_map(|(hold, buyer, lines, region, signals)| Step::Reserve { hold, buyer, lines, region, signals }),
+            .prop_map(|(hold, buyer, lines, region, signals, keys)| Step::Reserve { hold, buyer, lines, region, signals, keys }),
         2 => (hold.clone(), buyer.clone(), 1u32..3).prop_map(|(hold, buyer, quantity)| Step::Deduct { hold, buyer, quantity }),
         4 => hold.clone().prop_map(|hold| Step::Confirm { hold }),
         2 => hold.clone().prop_map(|hold| Step::Rehold { hold }),
@@ -182,6 +199,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => prop::collection::vec((hold, buyer), 1..6).prop_map(|holds| Step::Batch { holds }),
         1 => (0..=SKUS.len(), prop::option::of(0u64..60_000), prop::option::of(1u64..90_000))
             .prop_map(|(sku, opens_in, lasts)| Step::Window { sku, opens_in, lasts }),
+        1 => (any::<bool>(), any::<bool>(), prop::bool::weighted(0.1))
+            .prop_map(|(with_bundle, windowed, ghost)| Step::Campaign { with_bundle, windowed, ghost }),
     ]
 }
 
@@ -191,6 +210,22 @@ fn hold_name(n: usize) -> HoldId {
 
 fn buyer_name(n: usize) -> BuyerId {
     BuyerId::new(&format!("buyer-{n}")).unwrap()
+}
+
+fn key_name(n: usize) -> IdentityKey {
+    IdentityKey::new(&format!("phone-{n}")).unwrap()
+}
+
+fn campaign_op(with_bundle: bool, windowed: bool, ghost: bool) -> Op {
+    let mut skus = vec![sku_id("pre")];
+    skus.extend(with_bundle.then(|| sku_id("bundle")));
+    skus.extend(ghost.then(|| sku_id("ghost")));
+    Op::UpsertCampaign(UpsertCampaign {
+        id: campaign_id("season"),
+        skus,
+        units_per_person_max: CAMPAIGN_UNITS,
+        window_ms: windowed.then_some(CAMPAIGN_WINDOW_MS),
+    })
 }
 
 fn reserve_of(
@@ -235,9 +270,15 @@ fn op_of(step: &Step) -> Option<Op> {
             Op::ReceiveInbound { shipment: shipment(*n), received_units: *units, note: "".into() }
         }
         Step::CancelInbound { shipment: n } => Op::CancelInbound { shipment: shipment(*n), note: "".into() },
-        Step::Reserve { hold, buyer, lines, region, signals } => {
+        Step::Reserve { hold, buyer, lines, region, signals, keys } if keys.is_empty() => {
             Op::Reserve(reserve_of(*hold, *buyer, lines, *region, *signals))
         }
+        // Repeated pool indexes make a request with a key given twice: an input error.
+        Step::Reserve { hold, buyer, lines, region, signals, keys } => Op::ReserveKeyed(KeyedReserve {
+            reserve: reserve_of(*hold, *buyer, lines, *region, *signals),
+            keys: keys.iter().map(|&n| key_name(n)).collect(),
+        }),
+        Step::Campaign { with_bundle, windowed, ghost } => campaign_op(*with_bundle, *windowed, *ghost),
         Step::Deduct { hold, buyer, quantity } => Op::Deduct(reserve_of(*hold, *buyer, &[(2, *quantity)], None, None)),
         Step::Confirm { hold } => Op::Confirm { hold: hold_name(*hold) },
         Step::Rehold { hold } => Op::Rehold { hold: hold_name(*hold) },
@@ -261,6 +302,7 @@ fn catalog() -> Shop {
     for sku in SKUS {
         shop.sku(sku, &components(sku), rules(sku));
     }
+    shop.apply(campaign_op(false, false, false)).unwrap();
     shop
 }
 
@@ -276,22 +318,29 @@ fn lowers_supply(step: &Step) -> bool {
     )
 }
 
-/// Checks the rules that need the (fixed) sale rules: no buyer above a cap, presale within cap.
+/// Checks the rules that need the (fixed) sale rules: no buyer and no identity key above a cap
+/// (the SKUs' and the campaign's), presale within cap.
 fn check_caps(state: &State) {
     for sku in SKUS {
         let rules = rules(sku);
         let id = sku_id(sku);
         let presale = state.sku(&id).unwrap().presale_units_live;
         assert!(presale <= rules.presale_units_max, "{sku}: {presale} presale units over the cap");
-        for buyer in 0..BUYERS {
-            let usage = state.buyer_usage(&id, &buyer_name(buyer)).unwrap();
+        let buyers = (0..BUYERS).map(|n| (format!("buyer {n}"), state.buyer_usage(&id, &buyer_name(n)).unwrap()));
+        let keys = (0..KEYS).map(|n| (format!("key {n}"), state.key_usage(&id, &key_name(n)).unwrap()));
+        for (who, usage) in buyers.chain(keys) {
             if let Some(cap) = rules.units_per_buyer_max {
-                assert!(usage.units <= u64::from(cap), "{sku}: buyer {buyer} has {} units, cap {cap}", usage.units);
+                assert!(usage.units <= u64::from(cap), "{sku}: {who} has {} units, cap {cap}", usage.units);
             }
             if let Some(cap) = rules.open_holds_per_buyer_max {
-                assert!(usage.open_holds <= cap, "{sku}: buyer {buyer} has {} open holds", usage.open_holds);
+                assert!(usage.open_holds <= cap, "{sku}: {who} has {} open holds", usage.open_holds);
             }
         }
+    }
+    let people = (0..BUYERS).map(|n| Person::Buyer(buyer_name(n))).chain((0..KEYS).map(|n| Person::Key(key_name(n))));
+    for person in people {
+        let units = state.campaign_usage(&campaign_id("season"), &person).unwrap();
+        assert!(units <= u64::from(CAMPAIGN_UNITS), "{person} counts {units} units in the campaign");
     }
 }
 
@@ -304,7 +353,10 @@ fn tally(tally: &mut Tally, body: &CommandBody, outcome: &Outcome) {
             Ok(Applied::Hold(receipt)) if receipt.reheld => format!("{op}:reheld"),
             Ok(Applied::Expired(report)) if report.holds_expired > 0 => format!("{op}:expired-some"),
             Ok(Applied::Stock(change)) if change.shortfall > 0 => format!("{op}:shortfall"),
+            Ok(Applied::Expired(report)) if report.campaign_counts_aged > 0 => format!("{op}:campaign-aged"),
             Ok(_) => format!("{op}:ok"),
+            Err(Rejection::KeyLimitExceeded { .. }) => format!("{op}:KEY_LIMIT_EXCEEDED"),
+            Err(Rejection::CampaignLimitExceeded { .. }) => format!("{op}:CAMPAIGN_LIMIT_EXCEEDED"),
             Err(rejection) => format!("{op}:{}", rejection.name()),
         };
         *tally.entry(key).or_default() += 1;
@@ -393,7 +445,7 @@ fn run_counting(steps: &[Step]) -> (Shop, Vec<(u64, Command)>, Tally) {
             _ => Vec::new(),
         };
         for request in taken {
-            if let Op::Reserve(reserve) | Op::Deduct(reserve) = &request.op {
+            if let Some((reserve, _)) = request.op.taking() {
                 for line in &reserve.lines {
                     let window = shop.state.sku(&line.sku).unwrap().window;
                     assert!(window.is_open(shop.state.clock_ms()), "{step:?} sold {} outside {window:?}", line.sku);
@@ -521,6 +573,12 @@ fn the_random_sales_reach_every_outcome() {
         "reserve:NOT_YET_ON_SALE",
         "reserve:SALE_CLOSED",
         "deduct:NOT_YET_ON_SALE",
+        "reserve:KEY_LIMIT_EXCEEDED",
+        "reserve:CAMPAIGN_LIMIT_EXCEEDED",
+        "upsert_campaign:ok",
+        "upsert_campaign:NOT_FOUND",
+        "upsert_campaign:INVALID_ARGUMENT",
+        "expire:campaign-aged",
     ];
     let missing: Vec<_> = expected.iter().filter(|key| !total.contains_key(**key)).collect();
     assert!(missing.is_empty(), "never reached: {missing:?}\nreached: {total:#?}");
