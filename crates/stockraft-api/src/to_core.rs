@@ -4,7 +4,7 @@
 
 use compact_str::CompactString;
 use stockraft_core::{
-    self as core, BuyerId, DeductionMode, HoldId, ItemId, Op, Rejection, Request, RequestId, RiskAction, RiskCondition,
+    self as core, BuyerId, CampaignId, DeductionMode, HoldId, IdentityKey, ItemId, Op, Rejection, Request, RequestId, RiskAction, RiskCondition,
     RiskRule, SaleRules, ShipmentId, SkuId, WarehouseId,
 };
 use stockraft_proto::v1;
@@ -38,13 +38,21 @@ pub struct ReserveFields<'a> {
     pub region: &'a str,
     pub signals: Option<v1::BuyerSignals>,
     pub lines: &'a [v1::Line],
+    pub identity_keys: &'a [String],
 }
 
 macro_rules! reserve_fields {
     ($($message:ty),*) => {$(
         impl<'a> From<&'a $message> for ReserveFields<'a> {
             fn from(r: &'a $message) -> Self {
-                ReserveFields { hold_id: &r.hold_id, buyer_id: &r.buyer_id, region: &r.region, signals: r.signals, lines: &r.lines }
+                ReserveFields {
+                    hold_id: &r.hold_id,
+                    buyer_id: &r.buyer_id,
+                    region: &r.region,
+                    signals: r.signals,
+                    lines: &r.lines,
+                    identity_keys: &r.identity_keys,
+                }
             }
         }
     )*};
@@ -77,12 +85,50 @@ pub fn reserve_op<'a>(r: impl Into<ReserveFields<'a>>) -> Checked<core::Reserve>
     })
 }
 
+/// The request's identity keys, checked (none: a plain reserve, which logs nothing new).
+pub fn identity_keys(keys: &[String]) -> Checked<Vec<IdentityKey>> {
+    keys.iter().map(|key| IdentityKey::new(key)).collect()
+}
+
 pub fn reserve(r: &v1::ReserveRequest) -> Checked<Request> {
-    request(&r.request_id, Op::Reserve(reserve_op(r)?))
+    let keys = identity_keys(&r.identity_keys)?;
+    let reserve = reserve_op(r)?;
+    let op = match keys.is_empty() {
+        true => Op::Reserve(reserve),
+        false => Op::ReserveKeyed(core::KeyedReserve { reserve, keys }),
+    };
+    request(&r.request_id, op)
 }
 
 pub fn deduct(r: &v1::DeductRequest) -> Checked<Request> {
-    request(&r.request_id, Op::Deduct(reserve_op(r)?))
+    let keys = identity_keys(&r.identity_keys)?;
+    let deduct = reserve_op(r)?;
+    let op = match keys.is_empty() {
+        true => Op::Deduct(deduct),
+        false => Op::DeductKeyed(core::KeyedReserve { reserve: deduct, keys }),
+    };
+    request(&r.request_id, op)
+}
+
+pub fn upsert_campaign(r: &v1::UpsertCampaignRequest) -> Checked<Request> {
+    let c = r.campaign.as_ref().ok_or_else(|| invalid("campaign is missing".into()))?;
+    let upsert = core::UpsertCampaign {
+        id: CampaignId::new(&c.campaign_id)?,
+        skus: c.sku_ids.iter().map(|sku| SkuId::new(sku)).collect::<Checked<_>>()?,
+        units_per_person_max: c.units_per_person_max,
+        window_ms: c.window_ms,
+    };
+    request(&r.request_id, Op::UpsertCampaign(upsert))
+}
+
+/// Whom a GetCampaign asks about, if anyone.
+pub fn campaign_person(r: &v1::GetCampaignRequest) -> Checked<Option<core::Person>> {
+    match (r.buyer_id.is_empty(), r.identity_key.is_empty()) {
+        (true, true) => Ok(None),
+        (false, true) => Ok(Some(core::Person::Buyer(BuyerId::new(&r.buyer_id)?))),
+        (true, false) => Ok(Some(core::Person::Key(IdentityKey::new(&r.identity_key)?))),
+        (false, false) => Err(invalid("ask about a buyer_id or an identity_key, not both".into())),
+    }
 }
 
 /// A hold transition: the request's id and hold id, and the op it asks for.

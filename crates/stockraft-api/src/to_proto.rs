@@ -25,7 +25,10 @@ pub fn reason(r: &Rejection) -> v1::Reason {
         Rejection::AlreadyExists { .. } => v1::Reason::AlreadyExists,
         Rejection::OutOfStock { .. } => v1::Reason::OutOfStock,
         Rejection::HoldExpired { .. } => v1::Reason::HoldExpired,
-        Rejection::LimitExceeded { .. } => v1::Reason::LimitExceeded,
+        Rejection::LimitExceeded { .. }
+        | Rejection::KeyLimitExceeded { .. }
+        | Rejection::CampaignLimitExceeded { .. }
+        | Rejection::CapacityReached { .. } => v1::Reason::LimitExceeded,
         Rejection::RiskRejected { .. } => v1::Reason::RiskRejected,
         Rejection::InvalidTransition { .. } => v1::Reason::InvalidTransition,
         Rejection::NotYetArrived { .. } => v1::Reason::NotYetArrived,
@@ -58,6 +61,29 @@ pub fn rejection_detail(r: &Rejection, log_index: u64) -> v1::ErrorDetail {
             detail.limit = limit.field_name().to_string();
             detail.allowed = i64::from(*allowed);
             detail.requested = i64::try_from(*requested).unwrap_or(i64::MAX);
+        }
+        Rejection::KeyLimitExceeded { sku, key, limit, allowed, requested } => {
+            detail.sku_id = sku.to_string();
+            detail.identity_key = key.to_string();
+            detail.limit = limit.field_name().to_string();
+            detail.allowed = i64::from(*allowed);
+            detail.requested = i64::try_from(*requested).unwrap_or(i64::MAX);
+        }
+        Rejection::CampaignLimitExceeded { campaign, person, allowed, requested, .. } => {
+            detail.campaign_id = campaign.to_string();
+            if let core::Person::Key(key) = person {
+                detail.identity_key = key.to_string();
+            }
+            detail.limit = "Campaign.units_per_person_max".to_string();
+            detail.allowed = i64::from(*allowed);
+            detail.requested = i64::try_from(*requested).unwrap_or(i64::MAX);
+        }
+        Rejection::CapacityReached { capacity, of } => {
+            detail.limit = capacity.limit_name().to_string();
+            detail.allowed = i64::try_from(capacity.limit()).unwrap_or(i64::MAX);
+            if *capacity == core::Capacity::CampaignPeople {
+                detail.campaign_id = of.clone();
+            }
         }
         Rejection::RiskRejected { sku, reason } => {
             detail.sku_id = sku.to_string();
@@ -157,6 +183,18 @@ pub fn hold(view: &core::HoldView) -> v1::Hold {
         expires_at_ms: view.expires_at_ms,
         closed_at_ms: view.closed_at_ms,
         rehold_count: view.rehold_count,
+        identity_keys: view.identity_keys.iter().map(ToString::to_string).collect(),
+    }
+}
+
+pub fn campaign(c: &core::CampaignView, counted_units: Option<u64>) -> v1::Campaign {
+    v1::Campaign {
+        campaign_id: c.id.to_string(),
+        sku_ids: c.skus.iter().map(ToString::to_string).collect(),
+        units_per_person_max: c.units_per_person_max,
+        window_ms: c.window_ms,
+        people_tracked: c.people_tracked,
+        counted_units,
     }
 }
 

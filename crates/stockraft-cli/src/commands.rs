@@ -52,6 +52,9 @@ pub enum Command {
     Item(ItemCommand),
     #[command(subcommand)]
     Sku(SkuCommand),
+    /// SKUs sold under shared per-person caps.
+    #[command(subcommand)]
+    Campaign(CampaignCommand),
     #[command(subcommand)]
     Stock(StockCommand),
     #[command(subcommand)]
@@ -135,6 +138,10 @@ pub struct ReserveArgs {
     /// Buyer signals for risk rules: ACCOUNT_AGE_DAYS,MEMBERSHIP_AGE_DAYS,ORDERS_LAST_YEAR,DAYS_SINCE_ACTIVE.
     #[arg(long, value_delimiter = ',', num_args = 4)]
     signals: Option<Vec<u32>>,
+    /// An identity key of the person behind the account (a device id, a digest of the phone,
+    /// address or card): caps apply to each key as to the buyer. Repeat for up to 4.
+    #[arg(long = "key", value_name = "KEY")]
+    keys: Vec<String>,
     #[command(flatten)]
     mutation: Mutation,
 }
@@ -248,6 +255,36 @@ pub enum SkuCommand {
         #[command(flatten)]
         mutation: Mutation,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CampaignCommand {
+    /// Create a campaign or replace its SKUs, cap and window: at most --units-per-person units
+    /// of its SKUs, all together, for each buyer and each identity key. What people counted
+    /// stays counted.
+    Upsert {
+        id: String,
+        /// A SKU of the campaign (repeat for each; 1 to 64).
+        #[arg(long = "sku", required = true)]
+        skus: Vec<String>,
+        #[arg(long)]
+        units_per_person: u32,
+        /// Count only what was taken in this much log time (30d, 12h, ms); by default, for the
+        /// campaign's life. Once set it may change, not be removed.
+        #[arg(long, value_parser = crate::when::duration_ms, value_name = "DURATION")]
+        window: Option<u64>,
+        #[command(flatten)]
+        mutation: Mutation,
+    },
+    /// Show a campaign; with --buyer or --key, what that person has counted now.
+    Get {
+        id: String,
+        #[arg(long, conflicts_with = "key")]
+        buyer: Option<String>,
+        #[arg(long)]
+        key: Option<String>,
+    },
+    List,
 }
 
 #[derive(Debug, Args)]
@@ -424,8 +461,8 @@ fn components(specs: &[String]) -> Result<Vec<v1::Component>, Error> {
 
 fn deduct_request(a: &ReserveArgs) -> Result<v1::DeductRequest, Error> {
     let r = reserve_request(a)?;
-    let v1::ReserveRequest { request_id, hold_id, buyer_id, region, signals, lines } = r;
-    Ok(v1::DeductRequest { request_id, hold_id, buyer_id, region, signals, lines })
+    let v1::ReserveRequest { request_id, hold_id, buyer_id, region, signals, lines, identity_keys } = r;
+    Ok(v1::DeductRequest { request_id, hold_id, buyer_id, region, signals, lines, identity_keys })
 }
 
 fn reserve_request(a: &ReserveArgs) -> Result<v1::ReserveRequest, Error> {
@@ -441,6 +478,7 @@ fn reserve_request(a: &ReserveArgs) -> Result<v1::ReserveRequest, Error> {
             days_since_last_activity: s[3],
         }),
         lines: lines(&a.lines)?,
+        identity_keys: a.keys.clone(),
     })
 }
 
@@ -494,6 +532,7 @@ pub async fn run(client: &Client, out: Format, command: Command) -> Result<(), F
         C::Warehouse(w) => warehouse(client, out, w).await?,
         C::Item(i) => item(client, out, i).await?,
         C::Sku(s) => sku(client, out, s).await?,
+        C::Campaign(c) => campaign(client, out, c).await?,
         C::Stock(s) => stock(client, out, s).await?,
         C::Inbound(i) => inbound(client, out, i).await?,
         C::Ledger(a) => {
@@ -723,6 +762,34 @@ async fn sku(client: &Client, out: Format, command: SkuCommand) -> Result<(), Er
             let window = (!clear).then_some(v1::SaleWindow { opens_at_ms: opens_at, closes_at_ms: closes_at });
             let request = v1::SetSaleWindowRequest { request_id: mutation.id(), sku_id: sku, window };
             output::print(out, "Sku", &call!(client, catalog, set_sale_window, request));
+        }
+    }
+    Ok(())
+}
+
+async fn campaign(client: &Client, out: Format, command: CampaignCommand) -> Result<(), Error> {
+    match command {
+        CampaignCommand::Upsert { id, skus, units_per_person, window, mutation } => {
+            let campaign = v1::Campaign {
+                campaign_id: id,
+                sku_ids: skus,
+                units_per_person_max: units_per_person,
+                window_ms: window,
+                ..v1::Campaign::default()
+            };
+            let request = v1::UpsertCampaignRequest { request_id: mutation.id(), campaign: Some(campaign) };
+            output::print(out, "Campaign", &call!(client, catalog, upsert_campaign, request));
+        }
+        CampaignCommand::Get { id, buyer, key } => {
+            let request = v1::GetCampaignRequest {
+                campaign_id: id,
+                buyer_id: buyer.unwrap_or_default(),
+                identity_key: key.unwrap_or_default(),
+            };
+            output::print(out, "Campaign", &call!(client, catalog, get_campaign, request));
+        }
+        CampaignCommand::List => {
+            output::print(out, "CampaignList", &call!(client, catalog, list_campaigns, v1::ListCampaignsRequest {}));
         }
     }
     Ok(())

@@ -26,6 +26,22 @@ pub fn parse(text: &str) -> Result<u64, String> {
     u64::try_from(at.as_millisecond()).map_err(|_| format!("{text:?}: before 1970"))
 }
 
+/// A length of log time in milliseconds: `30d`, `12h`, `90s`, `2h30m` (days of 24 hours), or a
+/// bare number of milliseconds.
+pub fn duration_ms(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().map_err(|_| format!("{text:?}: too many milliseconds"));
+    }
+    let span: jiff::Span = text.parse().map_err(|e| format!("{text:?}: not a duration such as 30d, 12h or 90s ({e})"))?;
+    let total = jiff::SpanTotal::from(jiff::Unit::Millisecond).days_are_24_hours();
+    let ms = span.total(total).map_err(|e| format!("{text:?}: {e}"))?;
+    if !(0.0..=u64::MAX as f64).contains(&ms) {
+        return Err(format!("{text:?}: the duration must not be negative"));
+    }
+    Ok(ms as u64)
+}
+
 /// A time for people: RFC 3339 in UTC.
 pub fn show(ms: u64) -> String {
     i64::try_from(ms)
@@ -48,6 +64,15 @@ mod tests {
         let now = parse("now").unwrap();
         assert!((89_000..=91_000).contains(&(soon - now)), "{}", soon - now);
         assert_eq!(show(beijing), "2026-12-12T02:00:00Z");
+    }
+
+    #[test]
+    fn durations_read_in_days_hours_seconds_or_milliseconds() {
+        assert_eq!(duration_ms("30d").unwrap(), 30 * 24 * 3_600_000);
+        assert_eq!(duration_ms("2h30m").unwrap(), 9_000_000);
+        assert_eq!(duration_ms("60000").unwrap(), 60_000);
+        assert!(duration_ms("-5d").unwrap_err().contains("negative"));
+        assert!(duration_ms("soon").unwrap_err().contains("not a duration"));
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct HoldView {
     pub expires_at_ms: Option<u64>,
     pub closed_at_ms: Option<u64>,
     pub rehold_count: u32,
+    /// The identity keys it was reserved with.
+    pub identity_keys: Vec<IdentityKey>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +130,7 @@ impl State {
             expires_at_ms: hold.expires_at_ms,
             closed_at_ms: hold.closed_at_ms,
             rehold_count: hold.rehold_count,
+            identity_keys: self.hold_keys(&hold.id).to_vec(),
         }
     }
 

@@ -13,8 +13,8 @@
 use prost::Message;
 use stockraft_api::to_core;
 use stockraft_core::{
-    Command, CommandBody, DeductionMode, ItemId, Op, Request, RequestId, SaleRules, SkuId, State, StockFigure,
-    UpsertItem, UpsertSku, UpsertWarehouse, WarehouseId,
+    CampaignId, Command, CommandBody, DeductionMode, ItemId, Op, Request, RequestId, SaleRules, SkuId, State,
+    StockFigure, UpsertCampaign, UpsertItem, UpsertSku, UpsertWarehouse, WarehouseId,
 };
 use stockraft_proto::v1;
 
@@ -42,6 +42,13 @@ pub fn shop() -> State {
             warehouse: WarehouseId::new("wh").unwrap(),
             units: 100,
             note: "".into(),
+        }),
+        // A campaign over the SKU, so every reserve the fuzzer makes meets its caps.
+        Op::UpsertCampaign(UpsertCampaign {
+            id: CampaignId::new("season").unwrap(),
+            skus: vec![SkuId::new("moutai").unwrap()],
+            units_per_person_max: 3,
+            window_ms: Some(3_600_000),
         }),
     ];
     for (n, op) in ops.into_iter().enumerate() {
@@ -95,7 +102,7 @@ fn xxh3(bytes: &[u8]) -> u64 {
 
 pub fn request(data: &[u8]) {
     let Some((&kind, bytes)) = data.split_first() else { return };
-    let converted: Vec<Request> = match kind % 7 {
+    let converted: Vec<Request> = match kind % 8 {
         0 => v1::ReserveRequest::decode(bytes).ok().and_then(|r| to_core::reserve(&r).ok()).into_iter().collect(),
         1 => v1::DeductRequest::decode(bytes).ok().and_then(|r| to_core::deduct(&r).ok()).into_iter().collect(),
         2 => v1::UpsertSkuRequest::decode(bytes).ok().and_then(|r| to_core::upsert_sku(&r).ok()).into_iter().collect(),
@@ -112,6 +119,13 @@ pub fn request(data: &[u8]) {
             .and_then(|r| to_core::set_sale_window(&r).ok())
             .into_iter()
             .collect(),
+        // A campaign, then a reserve that carries identity keys (the request's own bytes, read
+        // as both), so the keyed path meets a campaign.
+        7 => {
+            let campaign = v1::UpsertCampaignRequest::decode(bytes).ok().and_then(|r| to_core::upsert_campaign(&r).ok());
+            let reserve = v1::ReserveRequest::decode(bytes).ok().and_then(|r| to_core::reserve(&r).ok());
+            campaign.into_iter().chain(reserve).collect()
+        }
         _ => {
             // A query changes nothing: it only has to be answered without a panic.
             if let Some(query) = v1::QueryLedgerRequest::decode(bytes).ok().and_then(|q| to_core::ledger_query(&q).ok()) {

@@ -116,6 +116,12 @@ fn error_info(reason: Reason, detail: &ErrorDetail) -> pb::ErrorInfo {
     if let Some(at) = detail.sale_closes_at_ms {
         put("saleClosesAtMs", at.to_string());
     }
+    if !detail.identity_key.is_empty() {
+        put("identityKey", detail.identity_key.clone());
+    }
+    if !detail.campaign_id.is_empty() {
+        put("campaignId", detail.campaign_id.clone());
+    }
     pb::ErrorInfo { reason: reason_name(reason).to_string(), domain: DOMAIN.to_string(), metadata }
 }
 

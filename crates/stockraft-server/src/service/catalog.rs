@@ -8,7 +8,9 @@ use std::sync::Arc;
 use stockraft_api::to_core;
 use stockraft_api::to_proto;
 use stockraft_core::limits::IMPORT_BATCH_MAX;
-use stockraft_core::{Applied, EntityKind, HoldId, ItemId, Rejection, Request, SkuId, State, WarehouseId};
+use stockraft_core::{
+    Applied, CampaignId, EntityKind, HoldId, ItemId, Op, Rejection, Request, SkuId, State, WarehouseId,
+};
 use stockraft_proto::errors::{error_detail, invalid_argument};
 use stockraft_proto::v1;
 use stockraft_proto::v1::catalog_client::CatalogClient;
@@ -213,6 +215,35 @@ impl Catalog for CatalogService {
         route!(self.node, call, CatalogClient, set_sale_window);
         let id = SkuId::new(&call.get_ref().sku_id).map_err(refused)?;
         self.update(request, |state| sku_reply(state, &id)).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id))]
+    async fn upsert_campaign(&self, call: Call<v1::UpsertCampaignRequest>) -> Result<Response<v1::Campaign>, Status> {
+        let request = to_core::upsert_campaign(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, CatalogClient, upsert_campaign);
+        let Op::UpsertCampaign(upsert) = &request.op else { unreachable!("to_core::upsert_campaign builds one") };
+        let id = upsert.id.clone();
+        self.update(request, |state| Ok(to_proto::campaign(&state.campaign(&id)?, None))).await
+    }
+
+    async fn get_campaign(&self, call: Call<v1::GetCampaignRequest>) -> Result<Response<v1::Campaign>, Status> {
+        let id = CampaignId::new(&call.get_ref().campaign_id).map_err(refused)?;
+        let person = to_core::campaign_person(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, CatalogClient, get_campaign);
+        self.read(|state| {
+            let counted = person.as_ref().map(|person| state.campaign_usage(&id, person)).transpose()?;
+            Ok(to_proto::campaign(&state.campaign(&id)?, counted))
+        })
+        .await
+    }
+
+    async fn list_campaigns(&self, call: Call<v1::ListCampaignsRequest>) -> Result<Response<v1::CampaignList>, Status> {
+        route!(self.node, call, CatalogClient, list_campaigns);
+        self.read(|state| {
+            let campaigns = state.campaign_ids().map(|id| state.campaign(id).map(|c| to_proto::campaign(&c, None)));
+            Ok(v1::CampaignList { campaigns: campaigns.collect::<Result<_, _>>()? })
+        })
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id))]
