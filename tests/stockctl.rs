@@ -173,3 +173,87 @@ async fn a_scheduled_release_opens_at_one_instant_and_closes_for_every_node() {
     assert!(cleared["window"].is_null(), "{cleared}");
     json(&all, &["reserve", "--sku", SKU, "--buyer", "carol", "--hold", "after-clear"]);
 }
+
+/// The scalper's twenty accounts on one phone: with the phone's digest sent as an identity key,
+/// the SKU's per-buyer cap holds for the phone, so the twenty accounts get one bottle between
+/// them; and a campaign caps each person across every Moutai SKU at once, through any node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_accounts_on_one_phone_are_capped_as_one_person_and_a_campaign_caps_across_skus() {
+    let cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let all = cluster.endpoints();
+    let follower = vec![cluster.address(if leader == 1 { 2 } else { 1 })];
+    set_up_shop(&cluster.client(), 50, 600_000, Some(1)).await;
+
+    let first = json(
+        &follower,
+        &["reserve", "--sku", SKU, "--buyer", "acct-0", "--hold", "h-0", "--identity-key", "phone:5f1c"],
+    );
+    assert_eq!(first["state"], "HOLD_STATE_HELD");
+    assert_eq!(json(&all, &["hold", "h-0"])["identityKeys"][0], "phone:5f1c");
+    for n in 1..20 {
+        let (buyer, hold) = (format!("acct-{n}"), format!("h-{n}"));
+        let refused = stockctl(
+            &follower,
+            &["reserve", "--sku", SKU, "--buyer", &buyer, "--hold", &hold, "--identity-key", "phone:5f1c"],
+        );
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(3), "{said}");
+        assert!(said.contains("LIMIT_EXCEEDED") && said.contains("identity key phone:5f1c"), "{said}");
+    }
+    assert_eq!(json(&all, &["availability", SKU])["sellableUnits"], 49, "one bottle for the phone");
+
+    // The refusal's detail names the key and the cap, for programs.
+    let mut request = reserve_request("h-rust", "acct-rust", 1);
+    request.identity_keys = vec!["phone:5f1c".into()];
+    let refused = cluster.client().reserve(request).await.unwrap_err();
+    let detail = stockraft_client::error_detail(refused.status().unwrap()).unwrap();
+    assert_eq!(
+        (detail.identity_key.as_str(), detail.limit.as_str(), detail.allowed),
+        ("phone:5f1c", "units_per_buyer_max", 1)
+    );
+
+    // A campaign over two SKUs: 2 units per person, per 30 days, whichever SKU they come from.
+    ok(&all, &["sku", "upsert", "moutai-gift", "--item", "moutai-500ml"]);
+    let campaign = json(
+        &all,
+        &[
+            "campaign",
+            "upsert",
+            "moutai-2026",
+            "--sku",
+            SKU,
+            "--sku",
+            "moutai-gift",
+            "--units-per-person",
+            "2",
+            "--window",
+            "30d",
+        ],
+    );
+    assert_eq!(campaign["windowMs"], 30u64 * 24 * 3_600_000);
+    json(
+        &follower,
+        &["reserve", "--sku", "moutai-gift:2", "--buyer", "dana", "--hold", "g-1", "--identity-key", "card:77"],
+    );
+    let over = stockctl(
+        &follower,
+        &["reserve", "--sku", SKU, "--buyer", "erin", "--hold", "g-2", "--identity-key", "card:77"],
+    );
+    let said = String::from_utf8_lossy(&over.stderr);
+    assert!(over.status.code() == Some(3) && said.contains("campaign moutai-2026"), "{said}");
+    let usage = json(&follower, &["campaign", "get", "moutai-2026", "--identity-key", "card:77"]);
+    assert_eq!(usage["countedUnits"], 2, "{usage}");
+    let listed = json(&all, &["campaign", "list"]);
+    assert_eq!(listed["campaigns"][0]["peopleTracked"], 2, "dana and card:77: {listed}");
+
+    // Bad input changes nothing: an unknown SKU, and five keys on one reserve.
+    let unknown = stockctl(&all, &["campaign", "upsert", "c2", "--sku", "no-such", "--units-per-person", "1"]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("NOT_FOUND"), "{unknown:?}");
+    let keys: Vec<String> = (0..5).flat_map(|n| ["--identity-key".to_string(), format!("k{n}")]).collect();
+    let mut args = vec!["reserve", "--sku", SKU, "--buyer", "frank", "--hold", "k-5"];
+    args.extend(keys.iter().map(String::as_str));
+    let five = stockctl(&all, &args);
+    assert!(String::from_utf8_lossy(&five.stderr).contains("1 to 4"), "{five:?}");
+    assert_eq!(json(&all, &["availability", SKU])["sellableUnits"], 47, "the phone's bottle and dana's two");
+}

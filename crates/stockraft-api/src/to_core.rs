@@ -4,8 +4,8 @@
 
 use compact_str::CompactString;
 use stockraft_core::{
-    self as core, BuyerId, CampaignId, DeductionMode, HoldId, IdentityKey, ItemId, Op, Rejection, Request, RequestId, RiskAction, RiskCondition,
-    RiskRule, SaleRules, ShipmentId, SkuId, WarehouseId,
+    self as core, BuyerId, CampaignId, DeductionMode, HoldId, IdentityKey, ItemId, Op, Rejection, Request, RequestId,
+    RiskAction, RiskCondition, RiskRule, SaleRules, ShipmentId, SkuId, WarehouseId,
 };
 use stockraft_proto::v1;
 

@@ -140,7 +140,7 @@ pub struct ReserveArgs {
     signals: Option<Vec<u32>>,
     /// An identity key of the person behind the account (a device id, a digest of the phone,
     /// address or card): caps apply to each key as to the buyer. Repeat for up to 4.
-    #[arg(long = "key", value_name = "KEY")]
+    #[arg(long = "identity-key", value_name = "KEY")]
     keys: Vec<String>,
     #[command(flatten)]
     mutation: Mutation,
@@ -276,13 +276,13 @@ pub enum CampaignCommand {
         #[command(flatten)]
         mutation: Mutation,
     },
-    /// Show a campaign; with --buyer or --key, what that person has counted now.
+    /// Show a campaign; with --buyer or --identity-key, what that person has counted now.
     Get {
         id: String,
-        #[arg(long, conflicts_with = "key")]
+        #[arg(long, conflicts_with = "identity_key")]
         buyer: Option<String>,
         #[arg(long)]
-        key: Option<String>,
+        identity_key: Option<String>,
     },
     List,
 }
@@ -780,11 +780,11 @@ async fn campaign(client: &Client, out: Format, command: CampaignCommand) -> Res
             let request = v1::UpsertCampaignRequest { request_id: mutation.id(), campaign: Some(campaign) };
             output::print(out, "Campaign", &call!(client, catalog, upsert_campaign, request));
         }
-        CampaignCommand::Get { id, buyer, key } => {
+        CampaignCommand::Get { id, buyer, identity_key } => {
             let request = v1::GetCampaignRequest {
                 campaign_id: id,
                 buyer_id: buyer.unwrap_or_default(),
-                identity_key: key.unwrap_or_default(),
+                identity_key: identity_key.unwrap_or_default(),
             };
             output::print(out, "Campaign", &call!(client, catalog, get_campaign, request));
         }

@@ -33,7 +33,8 @@ pub fn duration_ms(text: &str) -> Result<u64, String> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse().map_err(|_| format!("{text:?}: too many milliseconds"));
     }
-    let span: jiff::Span = text.parse().map_err(|e| format!("{text:?}: not a duration such as 30d, 12h or 90s ({e})"))?;
+    let span: jiff::Span =
+        text.parse().map_err(|e| format!("{text:?}: not a duration such as 30d, 12h or 90s ({e})"))?;
     let total = jiff::SpanTotal::from(jiff::Unit::Millisecond).days_are_24_hours();
     let ms = span.total(total).map_err(|e| format!("{text:?}: {e}"))?;
     if !(0.0..=u64::MAX as f64).contains(&ms) {

@@ -38,7 +38,8 @@ impl State {
             return Err(Rejection::CapacityReached { capacity: Capacity::Campaigns, of: String::new() });
         }
         for &sku in &skus {
-            let others = self.sku_campaigns.get(&sku).map_or(0, |of| of.iter().filter(|&&c| Some(c) != existing).count());
+            let others =
+                self.sku_campaigns.get(&sku).map_or(0, |of| of.iter().filter(|&&c| Some(c) != existing).count());
             if others >= CAMPAIGNS_PER_SKU_MAX {
                 let sku = self.skus[sku as usize].id.clone();
                 return Err(Rejection::invalid(format!(

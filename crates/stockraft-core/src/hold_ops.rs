@@ -184,7 +184,13 @@ impl State {
         }
         for key in keys {
             if let Some((limit, allowed, requested)) = over(self.key_usage.usage(sku_at, key)) {
-                return Err(Rejection::KeyLimitExceeded { sku: sku.id.clone(), key: key.clone(), limit, allowed, requested });
+                return Err(Rejection::KeyLimitExceeded {
+                    sku: sku.id.clone(),
+                    key: key.clone(),
+                    limit,
+                    allowed,
+                    requested,
+                });
             }
         }
         Ok(())
@@ -369,7 +375,14 @@ impl State {
     /// Adjusts the usage (units and open holds) of the buyer and of the hold's identity keys,
     /// and each SKU's live presale units. Presale units follow the units: they count while the
     /// hold counts for the buyer.
-    pub(crate) fn track(&mut self, hold: &HoldId, buyer: &BuyerId, lines: &[HoldLine], units_sign: i32, open_sign: i32) {
+    pub(crate) fn track(
+        &mut self,
+        hold: &HoldId,
+        buyer: &BuyerId,
+        lines: &[HoldLine],
+        units_sign: i32,
+        open_sign: i32,
+    ) {
         let keys = self.hold_extras.get(hold).map_or(&[][..], |extras| &extras.keys[..]);
         for line in lines {
             let units = units_sign * signed(line.quantity);

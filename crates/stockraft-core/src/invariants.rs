@@ -5,15 +5,15 @@
 //! force when a hold was taken (buyer caps and presale allowances, which the back office may
 //! lower later without revoking holds), so the property tests check those with fixed rules.
 
+use crate::campaign::{Person, people};
 use crate::catalog::{ItemIndex, WarehouseIndex};
 use crate::expire::is_scheduled_hold;
 use crate::expiry_index::Scheduled;
 use crate::hold::HoldState;
 use crate::ids::HoldId;
+use crate::limits::CAMPAIGN_PEOPLE_MAX;
 use crate::maps::IdMap;
 use crate::state::{BuyerUsage, State};
-use crate::campaign::{Person, people};
-use crate::limits::CAMPAIGN_PEOPLE_MAX;
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -328,7 +328,8 @@ impl State {
                     continue; // its counts may have aged out already (a window is never removed)
                 }
                 for person in people(&hold.buyer, &extras.keys) {
-                    let counted = campaign.people.get(&person).is_some_and(|c| c.iter().any(|c| c.serial == hold.serial));
+                    let counted =
+                        campaign.people.get(&person).is_some_and(|c| c.iter().any(|c| c.serial == hold.serial));
                     if !counted {
                         return Err(format!("hold {id} notes campaign {} but {person} has no count", campaign.id));
                     }

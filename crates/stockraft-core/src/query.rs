@@ -1,9 +1,9 @@
 //! Read-only questions about the ledger, answered with the ids clients use.
 
+use crate::campaign::Person;
 use crate::catalog::{Sku, SkuIndex, Warehouse};
 use crate::error::{EntityKind, Rejection};
 use crate::hold::{Hold, HoldState};
-use crate::campaign::Person;
 use crate::ids::*;
 use crate::ledger::{Deltas, LedgerOp};
 use crate::limits::LEDGER_QUERY_MAX;
