@@ -365,6 +365,41 @@ mod tests {
         assert_eq!(reason(&Rejection::NotApplied { refused_at: 0 }), v1::Reason::InvalidArgument);
     }
 
+    /// Caps counted for an identity key or a campaign, and full tables, are limits like the
+    /// others (one reason for a client to handle), told apart by the fields that name them.
+    #[test]
+    fn key_and_campaign_caps_are_limits_that_name_the_key_the_campaign_and_the_cap() {
+        let sku = SkuId::new("moutai").unwrap();
+        let key = core::IdentityKey::new("phone:5f1c").unwrap();
+        let campaign = core::CampaignId::new("moutai-2026").unwrap();
+        let by_key = rejection_detail(
+            &Rejection::KeyLimitExceeded { sku, key: key.clone(), limit: LimitKind::UnitsPerBuyer, allowed: 1, requested: 2 },
+            9,
+        );
+        assert_eq!(by_key.reason, v1::Reason::LimitExceeded as i32);
+        assert_eq!((by_key.identity_key.as_str(), by_key.limit.as_str()), ("phone:5f1c", "units_per_buyer_max"));
+        let in_campaign = rejection_detail(
+            &Rejection::CampaignLimitExceeded {
+                campaign: campaign.clone(),
+                person: core::Person::Key(key),
+                allowed: 2,
+                requested: 3,
+                window_ms: Some(2_592_000_000),
+            },
+            9,
+        );
+        assert_eq!(in_campaign.campaign_id, "moutai-2026");
+        assert_eq!((in_campaign.limit.as_str(), in_campaign.allowed), ("Campaign.units_per_person_max", 2));
+        assert!(in_campaign.message.contains("per 2592000000 ms"), "{}", in_campaign.message);
+        let full = rejection_detail(
+            &Rejection::CapacityReached { capacity: core::Capacity::CampaignPeople, of: campaign.to_string() },
+            9,
+        );
+        assert_eq!((full.reason, full.limit.as_str()), (v1::Reason::LimitExceeded as i32, "CAMPAIGN_PEOPLE_MAX"));
+        assert_eq!((full.allowed, full.campaign_id.as_str()), (2_000_000, "moutai-2026"));
+        assert_eq!(code_for(v1::Reason::LimitExceeded), tonic::Code::ResourceExhausted);
+    }
+
     /// A refusal says in words and in fields which condition refused it, by the names the API
     /// uses (SaleRules fields, HoldState names), never by the ledger's Rust variant names.
     #[test]
