@@ -78,11 +78,13 @@ pub fn rejection_detail(r: &Rejection, log_index: u64) -> v1::ErrorDetail {
             detail.allowed = i64::from(*allowed);
             detail.requested = i64::try_from(*requested).unwrap_or(i64::MAX);
         }
-        Rejection::CapacityReached { capacity, of } => {
+        Rejection::CapacityReached { capacity, of, max } => {
             detail.limit = capacity.limit_name().to_string();
-            detail.allowed = i64::try_from(capacity.limit()).unwrap_or(i64::MAX);
-            if *capacity == core::Capacity::CampaignPeople {
-                detail.campaign_id = of.clone();
+            detail.allowed = i64::try_from(*max).unwrap_or(i64::MAX);
+            match capacity {
+                core::Capacity::CampaignPeople => detail.campaign_id = of.clone(),
+                core::Capacity::WaitlistLength => detail.sku_id = of.clone(),
+                core::Capacity::Campaigns => {}
             }
         }
         Rejection::RiskRejected { sku, reason } => {
@@ -392,7 +394,11 @@ mod tests {
         assert_eq!((in_campaign.limit.as_str(), in_campaign.allowed), ("Campaign.units_per_person_max", 2));
         assert!(in_campaign.message.contains("per 2592000000 ms"), "{}", in_campaign.message);
         let full = rejection_detail(
-            &Rejection::CapacityReached { capacity: core::Capacity::CampaignPeople, of: campaign.to_string() },
+            &Rejection::CapacityReached {
+                capacity: core::Capacity::CampaignPeople,
+                of: campaign.to_string(),
+                max: 2_000_000,
+            },
             9,
         );
         assert_eq!((full.reason, full.limit.as_str()), (v1::Reason::LimitExceeded as i32, "CAMPAIGN_PEOPLE_MAX"));

@@ -35,7 +35,8 @@ impl State {
             )));
         }
         if existing.is_none() && self.campaigns.len() >= CAMPAIGNS_MAX {
-            return Err(Rejection::CapacityReached { capacity: Capacity::Campaigns, of: String::new() });
+            let max = CAMPAIGNS_MAX as u64;
+            return Err(Rejection::CapacityReached { capacity: Capacity::Campaigns, of: String::new(), max });
         }
         for &sku in &skus {
             let others =
@@ -128,6 +129,7 @@ impl State {
                 return Err(Rejection::CapacityReached {
                     capacity: Capacity::CampaignPeople,
                     of: campaign.id.to_string(),
+                    max: CAMPAIGN_PEOPLE_MAX as u64,
                 });
             }
         }

@@ -135,13 +135,29 @@ pub enum Op {
     DeductKeyed(KeyedReserve),
     /// Create a campaign or replace its SKUs and caps.
     UpsertCampaign(UpsertCampaign),
+    /// A one-line reserve that, if refused for stock, takes a place on the SKU's waitlist
+    /// instead (keys: 0 to [`crate::limits::IDENTITY_KEYS_PER_REQUEST_MAX`]). The place keeps
+    /// the order id: when units come back, the hold is granted under it.
+    ReserveOrWait(KeyedReserve),
+    /// Open (or resize, or with 0 close to new buyers) a PRE_DEDUCT SKU's waitlist.
+    SetWaitlist {
+        sku: SkuId,
+        length_max: u32,
+    },
+    /// Give up a place on a SKU's waitlist (the place kept for order `hold`).
+    LeaveWaitlist {
+        sku: SkuId,
+        hold: HoldId,
+    },
 }
 
-/// A reserve or deduct with the identity keys of the person behind the buyer account.
+/// A reserve or deduct with the identity keys of the person behind the buyer account (or a
+/// reserve that may wait: `ReserveOrWait`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyedReserve {
     pub reserve: Reserve,
-    /// 1 to [`crate::limits::IDENTITY_KEYS_PER_REQUEST_MAX`] distinct keys.
+    /// Distinct keys: 1 to [`crate::limits::IDENTITY_KEYS_PER_REQUEST_MAX`] (0 allowed for
+    /// `ReserveOrWait`).
     pub keys: Vec<IdentityKey>,
 }
 
@@ -237,7 +253,9 @@ impl Op {
     pub fn taking(&self) -> Option<(&Reserve, &[IdentityKey])> {
         match self {
             Op::Reserve(reserve) | Op::Deduct(reserve) => Some((reserve, &[])),
-            Op::ReserveKeyed(keyed) | Op::DeductKeyed(keyed) => Some((&keyed.reserve, &keyed.keys)),
+            Op::ReserveKeyed(keyed) | Op::DeductKeyed(keyed) | Op::ReserveOrWait(keyed) => {
+                Some((&keyed.reserve, &keyed.keys))
+            }
             _ => None,
         }
     }
@@ -282,6 +300,9 @@ impl Op {
             Op::ReserveKeyed(_) => "reserve",
             Op::DeductKeyed(_) => "deduct",
             Op::UpsertCampaign(_) => "upsert_campaign",
+            Op::ReserveOrWait(_) => "reserve_or_wait",
+            Op::SetWaitlist { .. } => "set_waitlist",
+            Op::LeaveWaitlist { .. } => "leave_waitlist",
         }
     }
 }

@@ -4,7 +4,6 @@
 use crate::campaign::Person;
 use crate::hold::HoldState;
 use crate::ids::{CampaignId, HoldId, IdentityKey, SkuId};
-use crate::limits::{CAMPAIGN_PEOPLE_MAX, CAMPAIGNS_MAX};
 use serde::{Deserialize, Serialize};
 
 /// Which kind of object an id named.
@@ -19,6 +18,8 @@ pub enum EntityKind {
     StockLevel,
     /// (Appended: older encodings decode unchanged.)
     Campaign,
+    /// A place on a SKU's waitlist.
+    WaitlistPlace,
 }
 
 impl std::fmt::Display for EntityKind {
@@ -32,6 +33,7 @@ impl std::fmt::Display for EntityKind {
             EntityKind::Shipment => "inbound shipment",
             EntityKind::StockLevel => "stock level",
             EntityKind::Campaign => "campaign",
+            EntityKind::WaitlistPlace => "waitlist place for",
         })
     }
 }
@@ -111,6 +113,8 @@ pub enum Capacity {
     Campaigns,
     /// The people (buyer ids and identity keys) one campaign tracks.
     CampaignPeople,
+    /// The places on one SKU's waitlist (its own length_max, or the ledger's bound).
+    WaitlistLength,
 }
 
 impl Capacity {
@@ -119,24 +123,19 @@ impl Capacity {
         match self {
             Capacity::Campaigns => "CAMPAIGNS_MAX",
             Capacity::CampaignPeople => "CAMPAIGN_PEOPLE_MAX",
-        }
-    }
-
-    pub fn limit(self) -> u64 {
-        match self {
-            Capacity::Campaigns => CAMPAIGNS_MAX as u64,
-            Capacity::CampaignPeople => CAMPAIGN_PEOPLE_MAX as u64,
+            Capacity::WaitlistLength => "waitlist_length_max",
         }
     }
 }
 
-fn capacity_message(capacity: Capacity, of: &str) -> String {
-    let (limit, name) = (capacity.limit(), capacity.limit_name());
+fn capacity_message(capacity: Capacity, of: &str, limit: u64) -> String {
+    let name = capacity.limit_name();
     match capacity {
         Capacity::Campaigns => format!("the cluster already has {limit} campaigns, the most it may have ({name})"),
         Capacity::CampaignPeople => format!(
             "campaign {of} already tracks {limit} people (buyer ids and identity keys), the most it may ({name})"
         ),
+        Capacity::WaitlistLength => format!("the waitlist of SKU {of} is full: its {limit} places ({name}) are taken"),
     }
 }
 
@@ -199,8 +198,8 @@ pub enum Rejection {
     CampaignLimitExceeded { campaign: CampaignId, person: Person, allowed: u32, requested: u64, window_ms: Option<u64> },
 
     /// A bounded table is full (`of`: whose, when it is one campaign's or SKU's).
-    #[error("{}", capacity_message(*capacity, of))]
-    CapacityReached { capacity: Capacity, of: String },
+    #[error("{}", capacity_message(*capacity, of, *max))]
+    CapacityReached { capacity: Capacity, of: String, max: u64 },
 }
 
 impl Rejection {

@@ -12,6 +12,7 @@ use crate::ledger::{Deltas, LedgerOp};
 use crate::reply::{AllocationView, Applied, HoldReceipt, Outcome};
 use crate::rules::{BuyerSignals, DeductionMode, RiskVerdict};
 use crate::state::{BuyerUsage, HoldExtras, State};
+use crate::waitlist_ops::Source;
 use crate::stock_ops::signed;
 use smallvec::SmallVec;
 
@@ -44,21 +45,23 @@ const CANCEL: Movement = Movement { op: LedgerOp::Cancel, held: 0, committed: -1
 impl State {
     /// Takes a hold: ON_ORDER (no expiry) and PRE_DEDUCT (TTL) lines.
     pub(crate) fn reserve(&mut self, reserve: &Reserve, keys: &[IdentityKey]) -> Outcome {
-        self.take(reserve, keys, HoldState::Held)
+        self.take(reserve, keys, HoldState::Held, Source::Open)
     }
 
     /// Allocates and commits in one step: ON_PAYMENT lines.
     pub(crate) fn deduct(&mut self, deduct: &Reserve, keys: &[IdentityKey]) -> Outcome {
-        self.take(deduct, keys, HoldState::Confirmed)
+        self.take(deduct, keys, HoldState::Confirmed, Source::Open)
     }
 
-    fn take(&mut self, request: &Reserve, keys: &[IdentityKey], state: HoldState) -> Outcome {
+    /// Takes a hold for an open-sale request, or grants one to a waitlist place (`source`).
+    pub(crate) fn take(&mut self, request: &Reserve, keys: &[IdentityKey], state: HoldState, source: Source) -> Outcome {
         let deducting = state == HoldState::Confirmed;
-        if self.holds.contains_key(&request.hold) {
+        let waiting = source == Source::Open && self.waiting_holds.contains_key(&request.hold);
+        if self.holds.contains_key(&request.hold) || waiting {
             return Err(Rejection::AlreadyExists {
                 kind: EntityKind::Hold,
                 id: request.hold.to_string(),
-                detail: String::new(),
+                detail: if waiting { "it is waiting on a waitlist".into() } else { String::new() },
             });
         }
         let mut lines: SmallVec<[(SkuIndex, u32); 4]> = SmallVec::new();
@@ -82,11 +85,17 @@ impl State {
                 _ => {}
             }
             self.skus[at as usize].window.check(&line.sku, self.clock_ms)?;
-            let cap = self.screen_buyer(at, &request.buyer, request.signals.as_ref())?;
+            let cap = self.screen_buyer(at, &request.buyer, request.signals.as_ref(), source == Source::Open)?;
             self.check_caps(at, &request.buyer, keys, cap, line.quantity, !deducting)?;
             lines.push((at, line.quantity));
         }
         self.check_campaigns(&lines, &request.buyer, keys)?;
+        // Buyers are waiting for these units: open sale is closed until the list is served.
+        if source == Source::Open
+            && let Some(line) = request.lines.iter().zip(&lines).find(|(_, (at, _))| self.has_waiting(*at))
+        {
+            return Err(Rejection::OutOfStock { sku: line.0.sku.clone(), requested: line.0.quantity, available: 0 });
+        }
         let plan = self.plan(request.region.as_deref(), &lines)?;
 
         let hold = Hold {
@@ -120,20 +129,21 @@ impl State {
         Ok(Applied::Hold(receipt))
     }
 
-    /// The blocklist and the risk rules for one line; returns the unit cap in force for this
-    /// buyer (the SKU's, or a lower one a risk rule set).
+    /// The blocklist and (with `judge_risk`) the risk rules for one line; returns the unit cap in
+    /// force for this buyer (the SKU's, or a lower one a risk rule set).
     fn screen_buyer(
         &self,
         sku_at: SkuIndex,
         buyer: &BuyerId,
         signals: Option<&BuyerSignals>,
+        judge_risk: bool,
     ) -> Result<Option<(u32, LimitKind)>, Rejection> {
         let sku = &self.skus[sku_at as usize];
         if sku.blocklist.contains(buyer) {
             return Err(Rejection::RiskRejected { sku: sku.id.clone(), reason: RiskReason::Blocklisted });
         }
         let mut cap = sku.rules.units_per_buyer_max.map(|units| (units, LimitKind::UnitsPerBuyer));
-        if !sku.rules.risk_rules.is_empty() {
+        if judge_risk && !sku.rules.risk_rules.is_empty() {
             let signals = signals.ok_or_else(|| {
                 Rejection::invalid(format!("sku {} has buyer-risk rules: send the buyer's signals", sku.id))
             })?;

@@ -11,7 +11,7 @@ use crate::expire::is_scheduled_hold;
 use crate::expiry_index::Scheduled;
 use crate::hold::HoldState;
 use crate::ids::HoldId;
-use crate::limits::CAMPAIGN_PEOPLE_MAX;
+use crate::limits::{CAMPAIGN_PEOPLE_MAX, WAITLIST_LENGTH_MAX};
 use crate::maps::IdMap;
 use crate::state::{BuyerUsage, State};
 use smallvec::SmallVec;
@@ -32,6 +32,8 @@ pub enum Invariant {
     Ledger,
     /// Campaigns, what people counted against them, and the holds' extras.
     Campaigns,
+    /// Waitlist places and their indexes.
+    Waitlists,
 }
 
 /// A broken invariant: which family, and what exactly was found.
@@ -51,7 +53,41 @@ impl State {
         self.check_holds().map_err(family(Invariant::Holds))?;
         self.check_buyers().map_err(family(Invariant::BuyerUsage))?;
         self.check_ledger().map_err(family(Invariant::Ledger))?;
-        self.check_campaigns_and_extras().map_err(family(Invariant::Campaigns))
+        self.check_campaigns_and_extras().map_err(family(Invariant::Campaigns))?;
+        self.check_waitlists().map_err(family(Invariant::Waitlists))
+    }
+
+    /// Every place is indexed by its order id and its people, keeps an order id no retained
+    /// hold has, and is on a PRE_DEDUCT SKU's list within the ledger's bound.
+    fn check_waitlists(&self) -> Result<(), String> {
+        let mut indexed = BTreeMap::new();
+        for (&at, waitlist) in &self.waitlists {
+            let Some(sku) = self.skus.get(at as usize) else {
+                return Err("a waitlist for a SKU outside the catalog".into());
+            };
+            if waitlist.len() > WAITLIST_LENGTH_MAX || (waitlist.length_max > 0 && !sku.rules.holds_at_order()) {
+                return Err(format!("sku {}: a waitlist of {} places, or on an ON_PAYMENT SKU", sku.id, waitlist.len()));
+            }
+            let mut rebuilt = waitlist.clone();
+            rebuilt.rebuild_people();
+            let expected_people: usize =
+                waitlist.queue.values().map(|waiting| 1 + waiting.keys.len()).sum();
+            if rebuilt.people != waitlist.people || waitlist.people.len() != expected_people {
+                return Err(format!("sku {}: the waitlist's people index drifted, or a person waits twice", sku.id));
+            }
+            for (&ticket, waiting) in &waitlist.queue {
+                if ticket >= waitlist.next_ticket || self.holds.contains_key(&waiting.hold) || waiting.quantity == 0 {
+                    return Err(format!("sku {}: place for order {} is stale or empty", sku.id, waiting.hold));
+                }
+                if indexed.insert(waiting.hold.clone(), (at, ticket)).is_some() {
+                    return Err(format!("order {} waits twice", waiting.hold));
+                }
+            }
+        }
+        if indexed != self.waiting_holds {
+            return Err("the index of waiting orders drifted from the waitlists".into());
+        }
+        Ok(())
     }
 
     fn check_catalog(&self) -> Result<(), String> {

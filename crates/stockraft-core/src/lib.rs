@@ -73,6 +73,8 @@ mod state;
 mod stock;
 mod stock_ops;
 mod validate;
+mod waitlist;
+mod waitlist_ops;
 mod window;
 
 pub use campaign::{Campaign, CampaignIndex, Counted, Person};
@@ -90,4 +92,5 @@ pub use rules::*;
 pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SnapshotError};
 pub use state::{BuyerUsage, HoldExtras, State};
 pub use stock::StockLevel;
+pub use waitlist::{Waiting, Waitlist};
 pub use window::SaleWindow;

@@ -99,6 +99,16 @@ pub const CAMPAIGN_WINDOW_MS_MIN: u64 = 60_000;
 /// per 30 days" is the common case; a campaign without a window counts for as long as it exists.
 pub const CAMPAIGN_WINDOW_MS_MAX: u64 = 366 * 24 * 3_600_000;
 
+/// Most places on one SKU's waitlist. A place is about 200 bytes (the order id, the buyer, the
+/// keys, the indexes that find it by hold and by person), so a full list is 20 MiB; a release
+/// with more waiting buyers than this has more than it can ever sell them.
+pub const WAITLIST_LENGTH_MAX: usize = 100_000;
+
+/// Most places one command looks at when units come back, per SKU. The list is served first-fit
+/// in order (a place that asks more than is free, or whose buyer is over a cap now, is passed
+/// over and keeps its place), so one apply stays bounded however long the list is.
+pub const WAITLIST_SERVE_SCAN_MAX: usize = 64;
+
 /// Most re-holds one hold may take.
 pub const REHOLD_LIMIT_MAX: u32 = 10;
 

@@ -57,6 +57,28 @@ pub struct SkuAvailability {
     pub warehouses: Vec<WarehouseAvailability>,
     /// When the SKU is on sale (the units above are sellable only inside it).
     pub window: crate::window::SaleWindow,
+    /// Buyers waiting on the SKU's waitlist. While any wait, open sale is closed: the units
+    /// above are held back for them, and go to them first-fit in order.
+    pub waiting_buyers: u32,
+}
+
+/// A SKU's waitlist as clients see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitlistView {
+    pub length_max: u32,
+    pub waiting: u32,
+}
+
+/// A waiting order: which SKU, and its place (1: next in line).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingView {
+    pub sku: SkuId,
+    pub hold: HoldId,
+    pub buyer: BuyerId,
+    pub quantity: u32,
+    pub position: u32,
+    pub joined_at_ms: u64,
+    pub identity_keys: Vec<IdentityKey>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,7 +196,30 @@ impl State {
             presale_units: transit_units.min(presale_left),
             warehouses,
             window: sku.window,
+            waiting_buyers: self.waitlists.get(&at).map_or(0, |list| list.len() as u32),
         }
+    }
+
+    /// A SKU's waitlist, if it ever had one opened.
+    pub fn waitlist(&self, sku: &SkuId) -> Result<Option<WaitlistView>, Rejection> {
+        let at = self.sku_at(sku)?;
+        Ok(self.waitlists.get(&at).map(|list| WaitlistView { length_max: list.length_max, waiting: list.len() as u32 }))
+    }
+
+    /// The waitlist place an order id keeps, if it waits.
+    pub fn waiting(&self, hold: &HoldId) -> Option<WaitingView> {
+        let &(at, ticket) = self.waiting_holds.get(hold)?;
+        let list = &self.waitlists[&at];
+        let waiting = &list.queue[&ticket];
+        Some(WaitingView {
+            sku: self.skus[at as usize].id.clone(),
+            hold: hold.clone(),
+            buyer: waiting.buyer.clone(),
+            quantity: waiting.quantity,
+            position: list.position(ticket),
+            joined_at_ms: waiting.joined_at_ms,
+            identity_keys: waiting.keys.to_vec(),
+        })
     }
 
     /// Whole units of `sku` one warehouse can supply: (on hand, on hand plus in transit).

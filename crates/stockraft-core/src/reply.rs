@@ -2,7 +2,7 @@
 
 use crate::error::Rejection;
 use crate::hold::{Allocation, HoldState};
-use crate::ids::{HoldId, ItemId, WarehouseId};
+use crate::ids::{HoldId, ItemId, SkuId, WarehouseId};
 use crate::stock::StockLevel;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -22,6 +22,19 @@ pub enum Applied {
     Expired(ExpireReport),
     /// One outcome per request of a batch, in order.
     Batch(Vec<Outcome>),
+    /// A reserve refused for stock took a place on the SKU's waitlist. (Appended: older
+    /// encodings decode unchanged.)
+    Waitlisted(WaitlistReceipt),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitlistReceipt {
+    pub sku: SkuId,
+    /// The order id the hold will have when it is granted.
+    pub hold: HoldId,
+    /// 1: next in line, when the place was taken.
+    pub position: u32,
+    pub log_index: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,8 @@
 //! replicas. A restored state must pass [`State::check_invariants`] or it is refused.
 
 use crate::campaign::Campaign;
-use crate::catalog::{Item, Sku, Warehouse};
+use crate::catalog::{Item, Sku, SkuIndex, Warehouse};
+use crate::waitlist::Waitlist;
 use crate::expiry_index::Scheduled;
 use crate::hold::{Hold, HoldState};
 use crate::idempotency::{Remembered, RequestKey, RequestTable};
@@ -29,7 +30,8 @@ const MAGIC: &[u8; 4] = b"STKR";
 /// 2: remembered requests keep a hash of the id and the encoded outcome ([`Remembered`]).
 /// 3: each SKU carries its sale window.
 /// 4: the body is followed by the fair-sales tail ([`Tail`]): campaigns with what people have
-///    counted against them, and the holds' extras (identity keys, campaigns counted in).
+///    counted against them, the holds' extras (identity keys, campaigns counted in), and the
+///    SKUs' waitlists.
 pub const SNAPSHOT_FORMAT_VERSION: u16 = 4;
 
 /// What version 4 writes after the body, borrowed from the live state ...
@@ -37,6 +39,7 @@ pub const SNAPSHOT_FORMAT_VERSION: u16 = 4;
 struct TailRef<'a> {
     campaigns: &'a [Campaign],
     hold_extras: Vec<(&'a HoldId, &'a HoldExtras)>,
+    waitlists: Vec<(&'a SkuIndex, &'a Waitlist)>,
 }
 
 /// ... and as read. Versions before 4 had none: no campaigns, no keyed holds.
@@ -44,6 +47,7 @@ struct TailRef<'a> {
 struct Tail {
     campaigns: Vec<Campaign>,
     hold_extras: Vec<(HoldId, HoldExtras)>,
+    waitlists: Vec<(SkuIndex, Waitlist)>,
 }
 
 /// A SKU as versions 1 and 2 wrote it: no sale window (always on sale).
@@ -175,7 +179,11 @@ impl State {
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
         let bytes = postcard::to_extend(&body, bytes).expect("encoding to memory cannot fail");
-        let tail = TailRef { campaigns: &self.campaigns, hold_extras: self.hold_extras.iter().collect() };
+        let tail = TailRef {
+            campaigns: &self.campaigns,
+            hold_extras: self.hold_extras.iter().collect(),
+            waitlists: self.waitlists.iter().collect(),
+        };
         let mut bytes = postcard::to_extend(&tail, bytes).expect("encoding to memory cannot fail");
         let checksum = xxh3_64(&bytes);
         bytes.extend_from_slice(&checksum.to_le_bytes());
@@ -321,6 +329,20 @@ impl State {
             }
             if self.hold_extras.insert(hold, extras).is_some() {
                 return inconsistent("a hold's extras appear twice");
+            }
+        }
+        for (at, mut waitlist) in tail.waitlists {
+            if at as usize >= skus {
+                return inconsistent("a waitlist for a SKU outside the catalog");
+            }
+            waitlist.rebuild_people();
+            for (&ticket, waiting) in &waitlist.queue {
+                if ticket >= waitlist.next_ticket || self.waiting_holds.insert(waiting.hold.clone(), (at, ticket)).is_some() {
+                    return inconsistent("a waitlist place with a future ticket, or two places for one order");
+                }
+            }
+            if self.waitlists.insert(at, waitlist).is_some() {
+                return inconsistent("a SKU's waitlist appears twice");
             }
         }
         Ok(())

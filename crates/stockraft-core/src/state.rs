@@ -14,6 +14,7 @@ use crate::limits::{IMPORT_BATCH_MAX, RESERVE_BATCH_MAX};
 use crate::maps::IdMap;
 use crate::reply::{Applied, Outcome};
 use crate::validate::validate_op;
+use crate::waitlist::Waitlist;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, VecDeque};
@@ -102,6 +103,10 @@ pub struct State {
     pub(crate) campaign_index: IdMap<CampaignId, CampaignIndex>,
     /// The campaigns each SKU is in (derived from the campaigns).
     pub(crate) sku_campaigns: BTreeMap<SkuIndex, SmallVec<[CampaignIndex; 1]>>,
+    /// SKUs' waitlists, opened by `SetWaitlist`.
+    pub(crate) waitlists: BTreeMap<SkuIndex, Waitlist>,
+    /// Every waiting place by the order id it keeps: its SKU and ticket (derived).
+    pub(crate) waiting_holds: BTreeMap<HoldId, (SkuIndex, u64)>,
 
     pub(crate) requests: RequestTable,
     pub(crate) ledger: Ledger,
@@ -122,12 +127,15 @@ impl State {
         assert!(log_index >= self.last_log_index, "log index {log_index} applied after {}", self.last_log_index);
         self.last_log_index = log_index;
         self.clock_ms = self.clock_ms.max(command.now_ms);
-        match &command.body {
+        let outcome = match &command.body {
             CommandBody::Request(request) => self.apply_request(request),
             CommandBody::Batch(requests) => self.apply_batch(requests),
             CommandBody::Expire => Ok(Applied::Expired(self.expire())),
             CommandBody::AllOrNothing(requests) => self.apply_all_or_nothing(requests),
-        }
+        };
+        // Units this entry freed go to waiting buyers first, in this same entry.
+        self.serve_waitlists();
+        outcome
     }
 
     /// Applies every request or none. They are first tried on a copy of the catalog (warehouses,
@@ -305,6 +313,9 @@ impl State {
             Op::ReserveKeyed(keyed) => self.reserve(&keyed.reserve, &keyed.keys),
             Op::DeductKeyed(keyed) => self.deduct(&keyed.reserve, &keyed.keys),
             Op::UpsertCampaign(upsert) => self.upsert_campaign(upsert),
+            Op::ReserveOrWait(waiting) => self.reserve_or_wait(waiting),
+            Op::SetWaitlist { sku, length_max } => self.set_waitlist(sku, *length_max),
+            Op::LeaveWaitlist { sku, hold } => self.leave_waitlist(sku, hold),
             Op::Confirm { hold } => self.confirm(hold),
             Op::Release { hold } => self.release(hold),
             Op::Ship { hold } => self.ship(hold),

@@ -36,6 +36,27 @@ pub fn validate_op(op: &Op) -> Result<(), Rejection> {
             validate_keys(&keyed.keys)
         }
         Op::UpsertCampaign(upsert) => validate_campaign(upsert),
+        Op::ReserveOrWait(waiting) => {
+            validate_reserve(&waiting.reserve)?;
+            if waiting.reserve.lines.len() != 1 {
+                return Err(Rejection::invalid(
+                    "a reserve that may wait has exactly one line: a waitlist is one SKU's",
+                ));
+            }
+            match waiting.keys.is_empty() {
+                true => Ok(()),
+                false => validate_keys(&waiting.keys),
+            }
+        }
+        Op::SetWaitlist { length_max, .. } => {
+            if *length_max as usize > WAITLIST_LENGTH_MAX {
+                return Err(Rejection::invalid(format!(
+                    "a waitlist of {length_max} places; the most is {WAITLIST_LENGTH_MAX}"
+                )));
+            }
+            Ok(())
+        }
+        Op::LeaveWaitlist { .. } => Ok(()),
         Op::Confirm { .. } | Op::Release { .. } | Op::Ship { .. } | Op::Cancel { .. } | Op::Rehold { .. } => Ok(()),
         Op::SetSaleWindow { window, .. } => window.validate(),
     }
