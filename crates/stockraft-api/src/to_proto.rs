@@ -375,7 +375,13 @@ mod tests {
         let key = core::IdentityKey::new("phone:5f1c").unwrap();
         let campaign = core::CampaignId::new("moutai-2026").unwrap();
         let by_key = rejection_detail(
-            &Rejection::KeyLimitExceeded { sku, key: key.clone(), limit: LimitKind::UnitsPerBuyer, allowed: 1, requested: 2 },
+            &Rejection::KeyLimitExceeded {
+                sku,
+                key: key.clone(),
+                limit: LimitKind::UnitsPerBuyer,
+                allowed: 1,
+                requested: 2,
+            },
             9,
         );
         assert_eq!(by_key.reason, v1::Reason::LimitExceeded as i32);

@@ -14,6 +14,8 @@ impl State {
     /// expiry, the first closed hold past its retention, the oldest request id past the
     /// idempotency window. `None`: nothing will come due until another command is applied.
     ///
+    /// A sale window opening for buyers who wait counts too: nothing else would serve them then.
+    ///
     /// An `Expire` stamped before this time changes nothing but the clock (checked by the
     /// property tests), so the leader proposes none and an idle cluster writes nothing. The
     /// figure may be early (a hold confirmed since it was scheduled), never late.
@@ -22,7 +24,8 @@ impl State {
         let closed = self.closed.front().map(|(closed_at, _)| closed_at.saturating_add(CLOSED_HOLD_RETENTION_MS));
         let request = self.requests.oldest_at_ms().map(|at| at.saturating_add(IDEMPOTENCY_WINDOW_MS));
         let campaign = self.next_campaign_due_ms();
-        [hold, closed, request, campaign].into_iter().flatten().min()
+        let opening = self.next_waitlist_opening_ms();
+        [hold, closed, request, campaign, opening].into_iter().flatten().min()
     }
 
     pub(crate) fn expire(&mut self) -> ExpireReport {

@@ -12,8 +12,8 @@ use crate::ledger::{Deltas, LedgerOp};
 use crate::reply::{AllocationView, Applied, HoldReceipt, Outcome};
 use crate::rules::{BuyerSignals, DeductionMode, RiskVerdict};
 use crate::state::{BuyerUsage, HoldExtras, State};
-use crate::waitlist_ops::Source;
 use crate::stock_ops::signed;
+use crate::waitlist_ops::Source;
 use smallvec::SmallVec;
 
 /// What a re-held hold becomes: HELD again (`Rehold`) or CONFIRMED at once (a late confirm).
@@ -54,7 +54,13 @@ impl State {
     }
 
     /// Takes a hold for an open-sale request, or grants one to a waitlist place (`source`).
-    pub(crate) fn take(&mut self, request: &Reserve, keys: &[IdentityKey], state: HoldState, source: Source) -> Outcome {
+    pub(crate) fn take(
+        &mut self,
+        request: &Reserve,
+        keys: &[IdentityKey],
+        state: HoldState,
+        source: Source,
+    ) -> Outcome {
         let deducting = state == HoldState::Confirmed;
         let waiting = source == Source::Open && self.waiting_holds.contains_key(&request.hold);
         if self.holds.contains_key(&request.hold) || waiting {

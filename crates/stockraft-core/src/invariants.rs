@@ -66,12 +66,15 @@ impl State {
                 return Err("a waitlist for a SKU outside the catalog".into());
             };
             if waitlist.len() > WAITLIST_LENGTH_MAX || (waitlist.length_max > 0 && !sku.rules.holds_at_order()) {
-                return Err(format!("sku {}: a waitlist of {} places, or on an ON_PAYMENT SKU", sku.id, waitlist.len()));
+                return Err(format!(
+                    "sku {}: a waitlist of {} places, or on an ON_PAYMENT SKU",
+                    sku.id,
+                    waitlist.len()
+                ));
             }
             let mut rebuilt = waitlist.clone();
             rebuilt.rebuild_people();
-            let expected_people: usize =
-                waitlist.queue.values().map(|waiting| 1 + waiting.keys.len()).sum();
+            let expected_people: usize = waitlist.queue.values().map(|waiting| 1 + waiting.keys.len()).sum();
             if rebuilt.people != waitlist.people || waitlist.people.len() != expected_people {
                 return Err(format!("sku {}: the waitlist's people index drifted, or a person waits twice", sku.id));
             }

@@ -11,7 +11,6 @@
 
 use crate::campaign::Campaign;
 use crate::catalog::{Item, Sku, SkuIndex, Warehouse};
-use crate::waitlist::Waitlist;
 use crate::expiry_index::Scheduled;
 use crate::hold::{Hold, HoldState};
 use crate::idempotency::{Remembered, RequestKey, RequestTable};
@@ -19,6 +18,7 @@ use crate::ids::{HoldId, ShipmentId};
 use crate::ledger::{Ledger, LedgerEntry};
 use crate::limits::LINE_QUANTITY_MAX;
 use crate::state::{HoldExtras, Inbound, State};
+use crate::waitlist::Waitlist;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use xxhash_rust::xxh3::xxh3_64;
@@ -337,7 +337,9 @@ impl State {
             }
             waitlist.rebuild_people();
             for (&ticket, waiting) in &waitlist.queue {
-                if ticket >= waitlist.next_ticket || self.waiting_holds.insert(waiting.hold.clone(), (at, ticket)).is_some() {
+                if ticket >= waitlist.next_ticket
+                    || self.waiting_holds.insert(waiting.hold.clone(), (at, ticket)).is_some()
+                {
                     return inconsistent("a waitlist place with a future ticket, or two places for one order");
                 }
             }

@@ -110,6 +110,10 @@ pub struct State {
 
     pub(crate) requests: RequestTable,
     pub(crate) ledger: Ledger,
+    /// Set while an entry is applied when one of its requests was carried out and took effect
+    /// (or was a late confirm or re-hold, which expires its hold even when refused). Always
+    /// false between entries.
+    pub(crate) changed_this_entry: bool,
 }
 
 impl State {
@@ -133,8 +137,12 @@ impl State {
             CommandBody::Expire => Ok(Applied::Expired(self.expire())),
             CommandBody::AllOrNothing(requests) => self.apply_all_or_nothing(requests),
         };
-        // Units this entry freed go to waiting buyers first, in this same entry.
-        self.serve_waitlists();
+        // Units this entry freed go to waiting buyers first, in this same entry. Only an entry
+        // that changed something serves: a refusal or a retry changes nothing, so it freed
+        // nothing, and must not be the one that serves a list (an `Expire` does that).
+        if std::mem::take(&mut self.changed_this_entry) || matches!(command.body, CommandBody::Expire) {
+            self.serve_waitlists();
+        }
         outcome
     }
 
@@ -208,6 +216,7 @@ impl State {
                 Decision::Replay(first) => first,
                 Decision::SameAs(first) => outcomes[first].clone(),
                 Decision::Execute => {
+                    self.changed_this_entry = true;
                     let outcome = self.execute(&request.op);
                     self.remember(RequestKey::of(&request.request_id), request, &outcome);
                     outcome
@@ -280,6 +289,7 @@ impl State {
             Seen::New => {}
         }
         let outcome = self.execute(&request.op);
+        self.changed_this_entry |= outcome.is_ok() || matches!(request.op, Op::Confirm { .. } | Op::Rehold { .. });
         self.remember(key, request, &outcome);
         outcome
     }

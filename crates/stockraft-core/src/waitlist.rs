@@ -27,6 +27,9 @@ pub struct Waitlist {
     /// Places by ticket: the order buyers joined in.
     pub(crate) queue: BTreeMap<u64, Waiting>,
     pub(crate) next_ticket: u64,
+    /// The log time the list was last served with its SKU on sale: a sale window that opens
+    /// after it is due to serve the list (by `Expire`: nothing else may happen at the opening).
+    pub(crate) served_at_ms: u64,
     /// Whose place is whose (derived: rebuilt on restore).
     #[serde(skip)]
     pub(crate) people: BTreeMap<Person, u64>,

@@ -50,11 +50,9 @@ impl State {
         };
         let closed = waitlist.length_max == 0;
         match self.reserve(&request.reserve, &request.keys) {
-            Err(Rejection::OutOfStock { .. }) if closed => Err(Rejection::CapacityReached {
-                capacity: Capacity::WaitlistLength,
-                of: line.sku.to_string(),
-                max: 0,
-            }),
+            Err(Rejection::OutOfStock { .. }) if closed => {
+                Err(Rejection::CapacityReached { capacity: Capacity::WaitlistLength, of: line.sku.to_string(), max: 0 })
+            }
             Err(Rejection::OutOfStock { .. }) => self.join_waitlist(at, request),
             taken => taken,
         }
@@ -126,10 +124,26 @@ impl State {
         }
     }
 
+    /// The earliest opening of a sale window that buyers wait behind and that their list has
+    /// not been served at since. (A refused request that carries the clock past the opening
+    /// serves nobody: refusals change nothing. The next `Expire` does.)
+    pub(crate) fn next_waitlist_opening_ms(&self) -> Option<u64> {
+        if self.waiting_holds.is_empty() {
+            return None;
+        }
+        let waiting = self.waitlists.iter().filter(|(_, list)| !list.is_empty());
+        let openings = waiting.filter_map(|(&at, list)| {
+            self.skus[at as usize].window.opens_at_ms.filter(|&opens| opens > list.served_at_ms)
+        });
+        openings.min()
+    }
+
     fn serve_waitlist(&mut self, at: SkuIndex) {
         if !self.skus[at as usize].window.is_open(self.clock_ms) {
             return;
         }
+        let clock_ms = self.clock_ms;
+        self.waitlists.get_mut(&at).expect("the list exists").served_at_ms = clock_ms;
         let tickets: Vec<u64> = self.waitlists[&at].queue.keys().take(WAITLIST_SERVE_SCAN_MAX).copied().collect();
         for ticket in tickets {
             let free = self.availability_at(at);
@@ -142,7 +156,10 @@ impl State {
                 buyer: waiting.buyer.clone(),
                 region: waiting.region.clone(),
                 signals: None,
-                lines: vec![crate::command::Line { sku: self.skus[at as usize].id.clone(), quantity: waiting.quantity }],
+                lines: vec![crate::command::Line {
+                    sku: self.skus[at as usize].id.clone(),
+                    quantity: waiting.quantity,
+                }],
             };
             let keys = waiting.keys.to_vec();
             // Not enough for this place, or its buyer is over a cap now: passed over, keeping

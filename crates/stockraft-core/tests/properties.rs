@@ -159,6 +159,20 @@ enum Step {
         windowed: bool,
         ghost: bool,
     },
+    /// A one-unit reserve of "pre" that waits on its waitlist if refused for stock.
+    ReserveOrWait {
+        hold: usize,
+        buyer: usize,
+        quantity: u32,
+        keys: Vec<usize>,
+    },
+    /// Resize (or with 0 close) "pre"'s waitlist.
+    SetWaitlist {
+        length_max: u32,
+    },
+    LeaveWaitlist {
+        hold: usize,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -196,11 +210,15 @@ fn step() -> impl Strategy<Value = Step> {
         3 => (0u64..40_000).prop_map(|ms| Step::Advance { ms }),
         2 => any::<usize>().prop_map(|nth| Step::Retry { nth }),
         1 => any::<usize>().prop_map(|nth| Step::Conflict { nth }),
-        1 => prop::collection::vec((hold, buyer), 1..6).prop_map(|holds| Step::Batch { holds }),
+        1 => prop::collection::vec((hold.clone(), buyer.clone()), 1..6).prop_map(|holds| Step::Batch { holds }),
         1 => (0..=SKUS.len(), prop::option::of(0u64..60_000), prop::option::of(1u64..90_000))
             .prop_map(|(sku, opens_in, lasts)| Step::Window { sku, opens_in, lasts }),
         1 => (any::<bool>(), any::<bool>(), prop::bool::weighted(0.1))
             .prop_map(|(with_bundle, windowed, ghost)| Step::Campaign { with_bundle, windowed, ghost }),
+        4 => (hold.clone(), buyer.clone(), 1u32..3, prop::collection::vec(0..KEYS, 0..2))
+            .prop_map(|(hold, buyer, quantity, keys)| Step::ReserveOrWait { hold, buyer, quantity, keys }),
+        1 => (0u32..5).prop_map(|length_max| Step::SetWaitlist { length_max }),
+        1 => hold.prop_map(|hold| Step::LeaveWaitlist { hold }),
     ]
 }
 
@@ -279,6 +297,12 @@ fn op_of(step: &Step) -> Option<Op> {
             keys: keys.iter().map(|&n| key_name(n)).collect(),
         }),
         Step::Campaign { with_bundle, windowed, ghost } => campaign_op(*with_bundle, *windowed, *ghost),
+        Step::ReserveOrWait { hold, buyer, quantity, keys } => Op::ReserveOrWait(KeyedReserve {
+            reserve: reserve_of(*hold, *buyer, &[(0, *quantity)], None, None),
+            keys: keys.iter().map(|&n| key_name(n)).collect(),
+        }),
+        Step::SetWaitlist { length_max } => Op::SetWaitlist { sku: sku_id("pre"), length_max: *length_max },
+        Step::LeaveWaitlist { hold } => Op::LeaveWaitlist { sku: sku_id("pre"), hold: hold_name(*hold) },
         Step::Deduct { hold, buyer, quantity } => Op::Deduct(reserve_of(*hold, *buyer, &[(2, *quantity)], None, None)),
         Step::Confirm { hold } => Op::Confirm { hold: hold_name(*hold) },
         Step::Rehold { hold } => Op::Rehold { hold: hold_name(*hold) },
@@ -303,6 +327,7 @@ fn catalog() -> Shop {
         shop.sku(sku, &components(sku), rules(sku));
     }
     shop.apply(campaign_op(false, false, false)).unwrap();
+    shop.apply(Op::SetWaitlist { sku: sku_id("pre"), length_max: 3 }).unwrap();
     shop
 }
 
@@ -354,6 +379,7 @@ fn tally(tally: &mut Tally, body: &CommandBody, outcome: &Outcome) {
             Ok(Applied::Expired(report)) if report.holds_expired > 0 => format!("{op}:expired-some"),
             Ok(Applied::Stock(change)) if change.shortfall > 0 => format!("{op}:shortfall"),
             Ok(Applied::Expired(report)) if report.campaign_counts_aged > 0 => format!("{op}:campaign-aged"),
+            Ok(Applied::Waitlisted(_)) => format!("{op}:waitlisted"),
             Ok(_) => format!("{op}:ok"),
             Err(Rejection::KeyLimitExceeded { .. }) => format!("{op}:KEY_LIMIT_EXCEEDED"),
             Err(Rejection::CampaignLimitExceeded { .. }) => format!("{op}:CAMPAIGN_LIMIT_EXCEEDED"),
@@ -389,6 +415,9 @@ fn run_counting(steps: &[Step]) -> (Shop, Vec<(u64, Command)>, Tally) {
         let before = shop.observable();
         let shortfall_before = shortfalls(&shop.state);
         let expire_due = shop.state.next_expire_due_ms();
+        let waiting_before = shop.state.availability(&sku_id("pre")).unwrap().waiting_buyers;
+        let waiting_ids: Vec<HoldId> =
+            (0..HOLD_IDS).map(hold_name).filter(|id| shop.state.waiting(id).is_some()).collect();
         let (body, replay_of) = match step {
             Step::Advance { ms } => {
                 shop.advance(*ms);
@@ -444,6 +473,26 @@ fn run_counting(steps: &[Step]) -> (Shop, Vec<(u64, Command)>, Tally) {
             }
             _ => Vec::new(),
         };
+        // Nobody takes "pre" in open sale while someone waits for it: a reserve is refused for
+        // stock (and one that may wait joins the list), however fast it comes.
+        if waiting_before > 0 && replay_of.is_none() {
+            let outcomes: Vec<(&Request, &Outcome)> = match (&body, &outcome) {
+                (CommandBody::Request(request), outcome) => vec![(request, outcome)],
+                (CommandBody::Batch(requests), Ok(Applied::Batch(outcomes))) => requests.iter().zip(outcomes).collect(),
+                _ => Vec::new(),
+            };
+            for (request, outcome) in outcomes {
+                let takes_pre =
+                    request.op.taking().is_some_and(|(r, _)| r.lines.iter().any(|l| l.sku == sku_id("pre")));
+                assert!(
+                    !(takes_pre && matches!(outcome, Ok(Applied::Hold(_)))),
+                    "{step:?} took 'pre' in open sale while {waiting_before} waited"
+                );
+            }
+        }
+        // Places granted by this command (the units it freed went to them).
+        let granted = waiting_ids.iter().filter(|id| shop.state.waiting(id).is_none() && shop.state.hold(id).is_some());
+        *counts.entry("waitlist:granted".into()).or_default() += granted.count();
         for request in taken {
             if let Some((reserve, _)) = request.op.taking() {
                 for line in &reserve.lines {
@@ -579,6 +628,14 @@ fn the_random_sales_reach_every_outcome() {
         "upsert_campaign:NOT_FOUND",
         "upsert_campaign:INVALID_ARGUMENT",
         "expire:campaign-aged",
+        "reserve_or_wait:ok",
+        "reserve_or_wait:waitlisted",
+        "reserve_or_wait:ALREADY_EXISTS",
+        "reserve_or_wait:CAPACITY_REACHED",
+        "set_waitlist:ok",
+        "leave_waitlist:ok",
+        "leave_waitlist:NOT_FOUND",
+        "waitlist:granted",
     ];
     let missing: Vec<_> = expected.iter().filter(|key| !total.contains_key(**key)).collect();
     assert!(missing.is_empty(), "never reached: {missing:?}\nreached: {total:#?}");

@@ -75,7 +75,8 @@ fn a_bot_refreshing_faster_cannot_jump_the_queue() {
     // for its second bottle, and the bot's 1-bottle reserve is refused, not served first.
     let mut shop = Shop::with_one_sku(0, SaleRules { hold_ttl_ms: TTL_MS, ..SaleRules::default() });
     shop.apply(Op::SetWaitlist { sku: sku_id("moutai"), length_max: 3 }).unwrap();
-    let pair = Op::ReserveOrWait(KeyedReserve { reserve: Shop::order("h-pair", "erin", &[("moutai", 2)]), keys: vec![] });
+    let pair =
+        Op::ReserveOrWait(KeyedReserve { reserve: Shop::order("h-pair", "erin", &[("moutai", 2)]), keys: vec![] });
     assert_eq!(position(shop.apply(pair)), 1);
     shop.receive("bottle", "wh", 1);
     let refused = shop.reserve("h-bot-2", "bot", &[("moutai", 1)]).unwrap_err();
@@ -103,7 +104,10 @@ fn one_place_per_buyer_and_per_identity_key_and_a_full_list_says_its_size() {
     let mut shop = sold_out_release();
     wait(&mut shop, "h-carol", "carol", &["phone:1"]).unwrap();
     let again = wait(&mut shop, "h-carol-2", "carol", &[]).unwrap_err();
-    assert!(matches!(&again, Rejection::AlreadyExists { kind: EntityKind::WaitlistPlace, id, .. } if id == "buyer carol"), "{again:?}");
+    assert!(
+        matches!(&again, Rejection::AlreadyExists { kind: EntityKind::WaitlistPlace, id, .. } if id == "buyer carol"),
+        "{again:?}"
+    );
     let same_phone = wait(&mut shop, "h-mallory", "mallory", &["phone:1"]).unwrap_err();
     assert!(same_phone.to_string().contains("identity key phone:1"), "{same_phone}");
     let same_order = wait(&mut shop, "h-carol", "zed", &[]).unwrap_err();
