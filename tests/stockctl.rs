@@ -257,3 +257,79 @@ async fn twenty_accounts_on_one_phone_are_capped_as_one_person_and_a_campaign_ca
     assert!(String::from_utf8_lossy(&five.stderr).contains("1 to 4"), "{five:?}");
     assert_eq!(json(&all, &["availability", SKU])["sellableUnits"], 47, "the phone's bottle and dana's two");
 }
+
+/// The waitlist when the Moutai sells out: buyers refused for stock take places in order,
+/// through any node; a released bottle goes to the next in line in the entry that freed it
+/// (seen on a watch of the waiting order), an unpaid waitlist hold expires to the next one, and
+/// a bot's plain reserve cannot take a bottle while anyone waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waitlist_hands_released_bottles_to_the_next_in_line() {
+    let cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let all = cluster.endpoints();
+    let follower = vec![cluster.address(if leader == 1 { 2 } else { 1 })];
+    set_up_shop(&cluster.client(), 2, 3_000, Some(1)).await;
+    let sku = json(&all, &["waitlist", "open", SKU, "--places", "3"]);
+    assert_eq!(sku["waitlistLengthMax"], 3);
+    json(&all, &["reserve", "--sku", SKU, "--buyer", "alice", "--hold", "h-alice"]);
+    json(&all, &["reserve", "--sku", SKU, "--buyer", "bob", "--hold", "h-bob"]);
+
+    let carol = json(&follower, &["reserve", "--sku", SKU, "--buyer", "carol", "--hold", "h-carol", "--wait"]);
+    assert_eq!((carol["state"].as_str(), carol["waitlistPosition"].as_u64()), (Some("HOLD_STATE_WAITLISTED"), Some(1)));
+    let dave = json(&follower, &["reserve", "--sku", SKU, "--buyer", "dave", "--hold", "h-dave", "--wait"]);
+    assert_eq!(dave["waitlistPosition"], 2);
+    let again = stockctl(&follower, &["reserve", "--sku", SKU, "--buyer", "dave", "--hold", "h-dave-2", "--wait"]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("ALREADY_EXISTS"), "{again:?}");
+    assert_eq!(json(&all, &["availability", SKU])["waitingBuyers"], 2);
+    assert_eq!(json(&all, &["hold", "h-dave"])["state"], "HOLD_STATE_WAITLISTED");
+
+    // Carol's checkout server follows her order on a watch.
+    let watch = {
+        let endpoints = all.clone();
+        std::thread::spawn(move || {
+            stockctl(&endpoints, &["--output", "json", "watch-holds", "h-carol", "--count", "2"])
+        })
+    };
+    wait_until("the watch shows carol waiting", || json(&all, &["hold", "h-carol"])["waitlistPosition"] == 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    json(&all, &["release", "h-alice"]);
+    let seen = watch.join().unwrap();
+    let seen = String::from_utf8_lossy(&seen.stdout);
+    let states: Vec<&str> =
+        ["HOLD_STATE_WAITLISTED", "HOLD_STATE_HELD"].into_iter().filter(|s| seen.contains(s)).collect();
+    assert_eq!(states.len(), 2, "waiting, then held: {seen}");
+    assert_eq!(json(&all, &["hold", "h-dave"])["waitlistPosition"], 1, "dave is next");
+
+    // Open sale is closed while dave waits: a bot is refused even when a bottle is free.
+    json(&all, &["release", "h-bob"]);
+    assert_eq!(json(&all, &["hold", "h-dave"])["state"], "HOLD_STATE_HELD", "the freed bottle went to dave");
+    json(&all, &["confirm", "h-dave"]);
+    json(&follower, &["reserve", "--sku", SKU, "--buyer", "erin", "--hold", "h-erin", "--wait"]);
+    let bot = stockctl(&follower, &["reserve", "--sku", SKU, "--buyer", "bot", "--hold", "h-bot"]);
+    assert!(String::from_utf8_lossy(&bot.stderr).contains("OUT_OF_STOCK"), "{bot:?}");
+
+    // Carol never pays: her 3-second hold expires, and the bottle goes to erin.
+    wait_until("erin is granted carol's expired bottle", || {
+        json(&all, &["hold", "h-erin"])["state"] == "HOLD_STATE_HELD"
+    })
+    .await;
+    assert_eq!(json(&all, &["hold", "h-carol"])["state"], "HOLD_STATE_EXPIRED");
+    json(&all, &["confirm", "h-erin"]);
+
+    // Leaving, and leaving again.
+    let frank = json(&follower, &["reserve", "--sku", SKU, "--buyer", "frank", "--hold", "h-frank", "--wait"]);
+    assert_eq!(frank["state"], "HOLD_STATE_WAITLISTED", "sold out: {frank}");
+    json(&all, &["waitlist", "leave", SKU, "h-frank"]);
+    let gone = stockctl(&all, &["waitlist", "leave", SKU, "h-frank"]);
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("NOT_FOUND"), "{gone:?}");
+    assert_eq!(json(&all, &["availability", SKU])["waitingBuyers"], 0);
+}
+
+/// Polls `done` every 50 ms for up to 15 s.
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

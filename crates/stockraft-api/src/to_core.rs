@@ -93,11 +93,20 @@ pub fn identity_keys(keys: &[String]) -> Checked<Vec<IdentityKey>> {
 pub fn reserve(r: &v1::ReserveRequest) -> Checked<Request> {
     let keys = identity_keys(&r.identity_keys)?;
     let reserve = reserve_op(r)?;
-    let op = match keys.is_empty() {
-        true => Op::Reserve(reserve),
-        false => Op::ReserveKeyed(core::KeyedReserve { reserve, keys }),
+    let op = match (r.join_waitlist, keys.is_empty()) {
+        (true, _) => Op::ReserveOrWait(core::KeyedReserve { reserve, keys }),
+        (false, true) => Op::Reserve(reserve),
+        (false, false) => Op::ReserveKeyed(core::KeyedReserve { reserve, keys }),
     };
     request(&r.request_id, op)
+}
+
+pub fn set_waitlist(r: &v1::SetWaitlistRequest) -> Checked<Request> {
+    request(&r.request_id, Op::SetWaitlist { sku: SkuId::new(&r.sku_id)?, length_max: r.length_max })
+}
+
+pub fn leave_waitlist(r: &v1::LeaveWaitlistRequest) -> Checked<Request> {
+    request(&r.request_id, Op::LeaveWaitlist { sku: SkuId::new(&r.sku_id)?, hold: HoldId::new(&r.hold_id)? })
 }
 
 pub fn deduct(r: &v1::DeductRequest) -> Checked<Request> {

@@ -159,6 +159,7 @@ pub fn hold_reply(state: &State, receipt: &HoldReceipt) -> v1::HoldReply {
             .collect(),
         reheld: receipt.reheld,
         log_index: receipt.log_index,
+        waitlist_position: None,
     }
 }
 
@@ -186,6 +187,32 @@ pub fn hold(view: &core::HoldView) -> v1::Hold {
         closed_at_ms: view.closed_at_ms,
         rehold_count: view.rehold_count,
         identity_keys: view.identity_keys.iter().map(ToString::to_string).collect(),
+        waitlist_position: None,
+    }
+}
+
+/// A waiting order as the API shows it: a Hold in WAITLISTED with its place.
+pub fn waiting(w: &core::WaitingView) -> v1::Hold {
+    v1::Hold {
+        hold_id: w.hold.to_string(),
+        buyer_id: w.buyer.to_string(),
+        state: v1::HoldState::Waitlisted as i32,
+        lines: vec![v1::Line { sku_id: w.sku.to_string(), quantity: i64::from(w.quantity) }],
+        created_at_ms: w.joined_at_ms,
+        identity_keys: w.identity_keys.iter().map(ToString::to_string).collect(),
+        waitlist_position: Some(w.position),
+        ..v1::Hold::default()
+    }
+}
+
+/// The reply to a reserve that took a waitlist place instead of a hold.
+pub fn waitlisted(receipt: &core::WaitlistReceipt) -> v1::HoldReply {
+    v1::HoldReply {
+        hold_id: receipt.hold.to_string(),
+        state: v1::HoldState::Waitlisted as i32,
+        log_index: receipt.log_index,
+        waitlist_position: Some(receipt.position),
+        ..v1::HoldReply::default()
     }
 }
 
@@ -231,6 +258,7 @@ pub fn availability(a: &core::SkuAvailability, as_of_log_index: u64) -> v1::Avai
             .collect(),
         as_of_log_index,
         window: sale_window(&a.window),
+        waiting_buyers: a.waiting_buyers,
     }
 }
 
@@ -252,6 +280,7 @@ pub fn warehouse(w: &core::Warehouse) -> v1::Warehouse {
 
 pub fn sku(state: &State, sku: &core::Sku) -> v1::Sku {
     let r = &sku.rules;
+    let waitlist = state.waitlist(&sku.id).ok().flatten();
     v1::Sku {
         id: sku.id.to_string(),
         components: state
@@ -291,6 +320,8 @@ pub fn sku(state: &State, sku: &core::Sku) -> v1::Sku {
         presale_units_live: sku.presale_units_live,
         blocked_buyers: u32::try_from(sku.blocklist.len()).unwrap_or(u32::MAX),
         window: sale_window(&sku.window),
+        waitlist_length_max: waitlist.map(|w| w.length_max),
+        waiting_buyers: waitlist.map_or(0, |w| w.waiting),
     }
 }
 

@@ -55,6 +55,18 @@ pub enum Command {
     /// SKUs sold under shared per-person caps.
     #[command(subcommand)]
     Campaign(CampaignCommand),
+    /// A SKU's waitlist when sold out.
+    #[command(subcommand)]
+    Waitlist(WaitlistCommand),
+    /// Follow orders as they change (from the first endpoint; Ctrl-C stops): waiting on a
+    /// waitlist (WAITLISTED, with the place), then HELD when granted, and on.
+    WatchHolds {
+        #[arg(required = true)]
+        holds: Vec<String>,
+        /// Stop after this many updates.
+        #[arg(long)]
+        count: Option<usize>,
+    },
     #[command(subcommand)]
     Stock(StockCommand),
     #[command(subcommand)]
@@ -142,6 +154,10 @@ pub struct ReserveArgs {
     /// address or card): caps apply to each key as to the buyer. Repeat for up to 4.
     #[arg(long = "identity-key", value_name = "KEY")]
     keys: Vec<String>,
+    /// If the SKU is sold out, take a place on its waitlist (one --sku line only): the hold is
+    /// granted under --hold when units come back (follow it with `watch-holds`).
+    #[arg(long)]
+    wait: bool,
     #[command(flatten)]
     mutation: Mutation,
 }
@@ -252,6 +268,33 @@ pub enum SkuCommand {
         /// Remove the window: on sale at all times.
         #[arg(long, conflicts_with_all = ["opens_at", "closes_at"])]
         clear: bool,
+        #[command(flatten)]
+        mutation: Mutation,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WaitlistCommand {
+    /// Open (or resize) a PRE_DEDUCT SKU's waitlist: buyers who reserve with --wait when it is
+    /// sold out take places in order, and units that come back go to them first.
+    Open {
+        sku: String,
+        /// Most places (1 to 100,000).
+        #[arg(long)]
+        places: u32,
+        #[command(flatten)]
+        mutation: Mutation,
+    },
+    /// Close it to new buyers; those waiting keep their places and are still served.
+    Close {
+        sku: String,
+        #[command(flatten)]
+        mutation: Mutation,
+    },
+    /// Give up an order's place.
+    Leave {
+        sku: String,
+        hold: String,
         #[command(flatten)]
         mutation: Mutation,
     },
@@ -461,7 +504,10 @@ fn components(specs: &[String]) -> Result<Vec<v1::Component>, Error> {
 
 fn deduct_request(a: &ReserveArgs) -> Result<v1::DeductRequest, Error> {
     let r = reserve_request(a)?;
-    let v1::ReserveRequest { request_id, hold_id, buyer_id, region, signals, lines, identity_keys } = r;
+    if a.wait {
+        return Err(Error::Usage("--wait is for reserves: a deduct pays at once, it cannot wait".into()));
+    }
+    let v1::ReserveRequest { request_id, hold_id, buyer_id, region, signals, lines, identity_keys, .. } = r;
     Ok(v1::DeductRequest { request_id, hold_id, buyer_id, region, signals, lines, identity_keys })
 }
 
@@ -479,6 +525,7 @@ fn reserve_request(a: &ReserveArgs) -> Result<v1::ReserveRequest, Error> {
         }),
         lines: lines(&a.lines)?,
         identity_keys: a.keys.clone(),
+        join_waitlist: a.wait,
     })
 }
 
@@ -533,6 +580,8 @@ pub async fn run(client: &Client, out: Format, command: Command) -> Result<(), F
         C::Item(i) => item(client, out, i).await?,
         C::Sku(s) => sku(client, out, s).await?,
         C::Campaign(c) => campaign(client, out, c).await?,
+        C::Waitlist(w) => waitlist(client, out, w).await?,
+        C::WatchHolds { holds, count } => watch_holds(client, out, holds, count).await?,
         C::Stock(s) => stock(client, out, s).await?,
         C::Inbound(i) => inbound(client, out, i).await?,
         C::Ledger(a) => {
@@ -670,6 +719,52 @@ async fn watch(client: &Client, out: Format, skus: Vec<String>, count: Option<us
         seen += 1;
         if count.is_some_and(|n| seen >= n) {
             break;
+        }
+    }
+    Ok(())
+}
+
+async fn watch_holds(client: &Client, out: Format, holds: Vec<String>, count: Option<usize>) -> Result<(), Error> {
+    let address = client.options().endpoints[0].clone();
+    let mut inventory = stockraft_proto::v1::inventory_client::InventoryClient::new(client.channel_to(&address)?);
+    let mut stream = match inventory.watch_holds(v1::WatchHoldsRequest { hold_ids: holds }).await {
+        Ok(stream) => stream.into_inner(),
+        Err(status) if status.code() == tonic::Code::Unavailable => {
+            return Err(Error::Unavailable { attempts: 1, last: format!("{address}: {}", status.message()) });
+        }
+        Err(status) => return Err(Error::Rejected(status)),
+    };
+    let mut seen = 0;
+    while let Some(update) = stream.next().await {
+        let update = update.map_err(|status| Error::Unavailable { attempts: 1, last: status.message().to_string() })?;
+        output::emit(output::line(out, "Hold", &update));
+        seen += 1;
+        if count.is_some_and(|n| seen >= n) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+async fn waitlist(client: &Client, out: Format, command: WaitlistCommand) -> Result<(), Error> {
+    let set = |sku: String, length_max: u32, mutation: &Mutation| v1::SetWaitlistRequest {
+        request_id: mutation.id(),
+        sku_id: sku,
+        length_max,
+    };
+    match command {
+        WaitlistCommand::Open { sku, places, mutation } => {
+            if places == 0 {
+                return Err(Error::Usage("--places 0 would open nothing: `waitlist close` closes it".into()));
+            }
+            output::print(out, "Sku", &call!(client, catalog, set_waitlist, set(sku, places, &mutation)));
+        }
+        WaitlistCommand::Close { sku, mutation } => {
+            output::print(out, "Sku", &call!(client, catalog, set_waitlist, set(sku, 0, &mutation)));
+        }
+        WaitlistCommand::Leave { sku, hold, mutation } => {
+            let request = v1::LeaveWaitlistRequest { request_id: mutation.id(), sku_id: sku, hold_id: hold };
+            output::print(out, "LeaveWaitlistReply", &call!(client, inventory, leave_waitlist, request));
         }
     }
     Ok(())

@@ -29,6 +29,10 @@ pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
 /// SKUs one `WatchAvailability` may follow: a storefront page's worth; more is a second watch.
 pub const WATCH_SKUS_MAX: usize = 1_000;
 
+/// Orders one `WatchHolds` may follow: a platform's checkout server watching the orders it has
+/// waiting; each applied entry looks every one of them up, so more is a second watch.
+pub const WATCH_HOLDS_MAX: usize = 1_000;
+
 /// Updates buffered per watcher. A watcher that falls this far behind waits; its updates
 /// coalesce, so it always gets the latest figures, never a backlog of stale ones.
 pub const WATCH_BUFFER_UPDATES: usize = 64;

@@ -226,6 +226,14 @@ impl Catalog for CatalogService {
         self.update(request, |state| Ok(to_proto::campaign(&state.campaign(&id)?, None))).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id, sku_id = %call.get_ref().sku_id))]
+    async fn set_waitlist(&self, call: Call<v1::SetWaitlistRequest>) -> Result<Response<v1::Sku>, Status> {
+        let request = to_core::set_waitlist(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, CatalogClient, set_waitlist);
+        let id = SkuId::new(&call.get_ref().sku_id).map_err(refused)?;
+        self.update(request, |state| sku_reply(state, &id)).await
+    }
+
     async fn get_campaign(&self, call: Call<v1::GetCampaignRequest>) -> Result<Response<v1::Campaign>, Status> {
         let id = CampaignId::new(&call.get_ref().campaign_id).map_err(refused)?;
         let person = to_core::campaign_person(call.get_ref()).map_err(refused)?;

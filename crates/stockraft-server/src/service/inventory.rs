@@ -1,7 +1,7 @@
 //! `stockraft.v1.Inventory`: reserve, confirm, release, deduct, cancel, holds, availability.
 
 use super::{applied, ok, refused, route, unexpected};
-use crate::limits::{WATCH_BUFFER_UPDATES, WATCH_SKUS_MAX};
+use crate::limits::{WATCH_BUFFER_UPDATES, WATCH_HOLDS_MAX, WATCH_SKUS_MAX};
 use crate::node::Node;
 use openraft::async_runtime::WatchReceiver;
 use std::collections::HashMap;
@@ -27,6 +27,20 @@ pub struct InventoryService {
 }
 
 impl InventoryService {
+    /// One of the node's `limits.watchers_max` watches, for as long as the watch runs.
+    fn watch_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Status> {
+        self.watchers.clone().try_acquire_owned().map_err(|_| {
+            let max = self.watchers_max;
+            resource_exhausted(
+                "limits.watchers_max",
+                max as u64,
+                format!(
+                    "this node already serves its limit of {max} watches; retry later or watch through another node"
+                ),
+            )
+        })
+    }
+
     async fn hold_write(&self, request: Request) -> Result<Response<v1::HoldReply>, Status> {
         let (index, outcome) = self.node.propose_one(request).await?;
         self.hold_reply(outcome, index).map(Response::new)
@@ -37,12 +51,19 @@ impl InventoryService {
     fn hold_reply(&self, outcome: Outcome, index: u64) -> Result<v1::HoldReply, Status> {
         match applied(outcome, index)? {
             Applied::Hold(receipt) => Ok(self.node.read(|state| to_proto::hold_reply(state, &receipt))),
+            Applied::Waitlisted(receipt) => Ok(to_proto::waitlisted(&receipt)),
             other => Err(unexpected("a hold request", &other)),
         }
     }
 }
 
 type AvailabilityStream = Pin<Box<dyn Stream<Item = Result<v1::Availability, Status>> + Send>>;
+type HoldStream = Pin<Box<dyn Stream<Item = Result<v1::Hold, Status>> + Send>>;
+
+/// An order as the API shows it: its hold, or its waitlist place (WAITLISTED).
+fn hold_or_place(state: &stockraft_core::State, id: &HoldId) -> Option<v1::Hold> {
+    state.hold(id).map(|view| to_proto::hold(&view)).or_else(|| state.waiting(id).map(|w| to_proto::waiting(&w)))
+}
 
 #[tonic::async_trait]
 impl Inventory for InventoryService {
@@ -97,6 +118,9 @@ impl Inventory for InventoryService {
                         None => match outcomes.next().expect("counted above") {
                             Ok(Applied::Hold(receipt)) => {
                                 reserve_outcome::Outcome::Held(to_proto::hold_reply(state, &receipt))
+                            }
+                            Ok(Applied::Waitlisted(receipt)) => {
+                                reserve_outcome::Outcome::Held(to_proto::waitlisted(&receipt))
                             }
                             Ok(other) => reserve_outcome::Outcome::Rejected(v1::ErrorDetail {
                                 message: unexpected("a reserve", &other).message().to_string(),
@@ -156,10 +180,44 @@ impl Inventory for InventoryService {
             route!(self.node, call, InventoryClient, get_hold);
             self.node.linearize().await?;
         }
-        let view = self.node.read(|state| state.hold(&id));
+        let view = self.node.read(|state| hold_or_place(state, &id));
         let view =
             view.ok_or_else(|| refused(stockraft_core::Rejection::not_found(stockraft_core::EntityKind::Hold, &id)))?;
-        ok(to_proto::hold(&view))
+        ok(view)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id, hold_id = %call.get_ref().hold_id))]
+    async fn leave_waitlist(
+        &self,
+        call: Call<v1::LeaveWaitlistRequest>,
+    ) -> Result<Response<v1::LeaveWaitlistReply>, Status> {
+        let request = to_core::leave_waitlist(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, InventoryClient, leave_waitlist);
+        let (index, outcome) = self.node.propose_one(request).await?;
+        match applied(outcome, index)? {
+            Applied::Updated => ok(v1::LeaveWaitlistReply { log_index: index }),
+            other => Err(unexpected("leaving a waitlist", &other)),
+        }
+    }
+
+    type WatchHoldsStream = HoldStream;
+
+    /// Served from this node's applied state, as watch_availability: each order's view now,
+    /// then each change as it is applied.
+    async fn watch_holds(&self, call: Call<v1::WatchHoldsRequest>) -> Result<Response<HoldStream>, Status> {
+        let ids = &call.get_ref().hold_ids;
+        if ids.is_empty() || ids.len() > WATCH_HOLDS_MAX {
+            return Err(invalid_argument(format!("watch 1 to {WATCH_HOLDS_MAX} orders, not {}", ids.len())));
+        }
+        let holds = ids.iter().map(|id| HoldId::new(id)).collect::<Result<Vec<_>, _>>().map_err(refused)?;
+        let permit = self.watch_permit()?;
+        let (sender, receiver) = mpsc::channel(WATCH_BUFFER_UPDATES);
+        let node = self.node.clone();
+        tokio::spawn(async move {
+            watch_holds(node, holds, sender).await;
+            drop(permit);
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(sku_id = %call.get_ref().sku_id))]
@@ -192,16 +250,7 @@ impl Inventory for InventoryService {
         for sku in &skus {
             self.node.read(|state| state.sku(sku).map(|_| ())).map_err(refused)?;
         }
-        let permit = self.watchers.clone().try_acquire_owned().map_err(|_| {
-            let max = self.watchers_max;
-            resource_exhausted(
-                "limits.watchers_max",
-                max as u64,
-                format!(
-                    "this node already serves its limit of {max} watches; retry later or watch through another node"
-                ),
-            )
-        })?;
+        let permit = self.watch_permit()?;
         let (sender, receiver) = mpsc::channel(WATCH_BUFFER_UPDATES);
         let node = self.node.clone();
         tokio::spawn(async move {
@@ -230,6 +279,35 @@ async fn watch(node: Arc<Node>, skus: Vec<SkuId>, sender: mpsc::Sender<Result<v1
         let changed = changed.into_iter().map(|figures| v1::Availability { as_of_log_index: index, ..figures });
         for update in changed {
             if sender.send(Ok(update)).await.is_err() {
+                return;
+            }
+        }
+        tokio::select! {
+            changed = metrics.changed() => if changed.is_err() { return },
+            () = sender.closed() => return,
+        }
+    }
+}
+
+/// Sends each order's view when it differs from the last one sent: its hold, its waitlist place,
+/// or (neither) a bare Hold with its id and state UNSPECIFIED.
+async fn watch_holds(node: Arc<Node>, holds: Vec<HoldId>, sender: mpsc::Sender<Result<v1::Hold, Status>>) {
+    let mut metrics = node.watch_metrics();
+    let mut last_sent: HashMap<String, v1::Hold> = HashMap::new();
+    loop {
+        let changed: Vec<v1::Hold> = node.read(|state| {
+            holds
+                .iter()
+                .map(|id| {
+                    hold_or_place(state, id)
+                        .unwrap_or_else(|| v1::Hold { hold_id: id.to_string(), ..v1::Hold::default() })
+                })
+                .filter(|view| last_sent.get(&view.hold_id) != Some(view))
+                .collect()
+        });
+        for view in changed {
+            last_sent.insert(view.hold_id.clone(), view.clone());
+            if sender.send(Ok(view)).await.is_err() {
                 return;
             }
         }
