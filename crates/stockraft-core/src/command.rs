@@ -149,6 +149,25 @@ pub enum Op {
         sku: SkuId,
         hold: HoldId,
     },
+    /// Put a PRE_DEDUCT SKU up for a raffle, committing to the draw's seed by its SHA-256.
+    CreateRaffle(CreateRaffle),
+    /// A one-line entry in the SKU's raffle (keys: 0 to 4), judged by every rule but stock.
+    EnterRaffle(KeyedReserve),
+    /// Reveal the seed and draw, once the entries have closed.
+    DrawRaffle {
+        sku: SkuId,
+        seed: Vec<u8>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateRaffle {
+    pub sku: SkuId,
+    /// Entries are taken from `entries_open_at_ms` until `entries_close_at_ms` (log time).
+    pub entries_open_at_ms: u64,
+    pub entries_close_at_ms: u64,
+    /// SHA-256 of the seed `DrawRaffle` will reveal.
+    pub seed_sha256: [u8; 32],
 }
 
 /// A reserve or deduct with the identity keys of the person behind the buyer account (or a
@@ -303,6 +322,9 @@ impl Op {
             Op::ReserveOrWait(_) => "reserve_or_wait",
             Op::SetWaitlist { .. } => "set_waitlist",
             Op::LeaveWaitlist { .. } => "leave_waitlist",
+            Op::CreateRaffle(_) => "create_raffle",
+            Op::EnterRaffle(_) => "enter_raffle",
+            Op::DrawRaffle { .. } => "draw_raffle",
         }
     }
 }

@@ -20,6 +20,9 @@ pub enum EntityKind {
     Campaign,
     /// A place on a SKU's waitlist.
     WaitlistPlace,
+    /// A SKU's raffle, or an entry in it.
+    Raffle,
+    RaffleEntry,
 }
 
 impl std::fmt::Display for EntityKind {
@@ -34,6 +37,8 @@ impl std::fmt::Display for EntityKind {
             EntityKind::StockLevel => "stock level",
             EntityKind::Campaign => "campaign",
             EntityKind::WaitlistPlace => "waitlist place for",
+            EntityKind::Raffle => "raffle of SKU",
+            EntityKind::RaffleEntry => "raffle entry for",
         })
     }
 }
@@ -105,6 +110,39 @@ impl std::fmt::Display for ExpiredReason {
     }
 }
 
+/// Why a raffle refused a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RaffleRefusal {
+    /// A reserve, deduct or waitlist place on a SKU whose raffle is not drawn yet: enter it.
+    SoldByRaffle,
+    /// A draw before the entries closed.
+    EntriesOpen,
+    /// The seed revealed is not the one committed to.
+    SeedMismatch,
+    /// The raffle was drawn already (an entry, a second draw).
+    AlreadyDrawn,
+    /// A new raffle on a SKU whose raffle is not drawn yet, or while buyers wait on its waitlist.
+    InProgress,
+}
+
+fn raffle_message(sku: &SkuId, refusal: RaffleRefusal, entries_close_at_ms: u64) -> String {
+    match refusal {
+        RaffleRefusal::SoldByRaffle => format!(
+            "SKU {sku} is sold by raffle: enter it until {entries_close_at_ms} ms (log time); winners are drawn after"
+        ),
+        RaffleRefusal::EntriesOpen => {
+            format!("the raffle of SKU {sku} takes entries until {entries_close_at_ms} ms (log time): draw after")
+        }
+        RaffleRefusal::SeedMismatch => {
+            format!("the seed is not the one the raffle of SKU {sku} committed to: its SHA-256 differs")
+        }
+        RaffleRefusal::AlreadyDrawn => format!("the raffle of SKU {sku} has been drawn"),
+        RaffleRefusal::InProgress => {
+            format!("SKU {sku} has a raffle not drawn yet, or buyers waiting on its waitlist: a new raffle must wait")
+        }
+    }
+}
+
 /// A bounded table that is full. Each is one limit of `limits.rs`, refused with
 /// RESOURCE_EXHAUSTED naming it rather than let something go uncounted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +153,8 @@ pub enum Capacity {
     CampaignPeople,
     /// The places on one SKU's waitlist (its own length_max, or the ledger's bound).
     WaitlistLength,
+    /// The entries in one raffle.
+    RaffleEntries,
 }
 
 impl Capacity {
@@ -124,6 +164,7 @@ impl Capacity {
             Capacity::Campaigns => "CAMPAIGNS_MAX",
             Capacity::CampaignPeople => "CAMPAIGN_PEOPLE_MAX",
             Capacity::WaitlistLength => "waitlist_length_max",
+            Capacity::RaffleEntries => "RAFFLE_ENTRIES_MAX",
         }
     }
 }
@@ -136,6 +177,9 @@ fn capacity_message(capacity: Capacity, of: &str, limit: u64) -> String {
             "campaign {of} already tracks {limit} people (buyer ids and identity keys), the most it may ({name})"
         ),
         Capacity::WaitlistLength => format!("the waitlist of SKU {of} is full: its {limit} places ({name}) are taken"),
+        Capacity::RaffleEntries => {
+            format!("the raffle of SKU {of} is full: it has {limit} entries, the most a raffle takes ({name})")
+        }
     }
 }
 
@@ -200,6 +244,10 @@ pub enum Rejection {
     /// A bounded table is full (`of`: whose, when it is one campaign's or SKU's).
     #[error("{}", capacity_message(*capacity, of, *max))]
     CapacityReached { capacity: Capacity, of: String, max: u64 },
+
+    /// A raffle refused the call (`entries_close_at_ms`: when its entries close).
+    #[error("{}", raffle_message(sku, *refusal, *entries_close_at_ms))]
+    Raffle { sku: SkuId, refusal: RaffleRefusal, entries_close_at_ms: u64 },
 }
 
 impl Rejection {
@@ -229,6 +277,7 @@ impl Rejection {
             Rejection::SaleClosed { .. } => "SALE_CLOSED",
             Rejection::KeyLimitExceeded { .. } | Rejection::CampaignLimitExceeded { .. } => "LIMIT_EXCEEDED",
             Rejection::CapacityReached { .. } => "CAPACITY_REACHED",
+            Rejection::Raffle { .. } => "RAFFLE",
         }
     }
 
@@ -244,6 +293,7 @@ impl Rejection {
                 | Rejection::NotApplied { .. }
                 | Rejection::NotYetOnSale { .. }
                 | Rejection::SaleClosed { .. }
+                | Rejection::Raffle { .. }
         )
     }
 }

@@ -62,46 +62,7 @@ impl State {
         source: Source,
     ) -> Outcome {
         let deducting = state == HoldState::Confirmed;
-        let waiting = source == Source::Open && self.waiting_holds.contains_key(&request.hold);
-        if self.holds.contains_key(&request.hold) || waiting {
-            return Err(Rejection::AlreadyExists {
-                kind: EntityKind::Hold,
-                id: request.hold.to_string(),
-                detail: if waiting { "it is waiting on a waitlist".into() } else { String::new() },
-            });
-        }
-        let mut lines: SmallVec<[(SkuIndex, u32); 4]> = SmallVec::new();
-        let mut ttl_ms: Option<u64> = None;
-        for line in &request.lines {
-            let at = self.sku_at(&line.sku)?;
-            let rules = &self.skus[at as usize].rules;
-            match (rules.mode, deducting) {
-                (DeductionMode::OnPayment, false) => {
-                    return Err(Rejection::invalid(format!(
-                        "sku {} is ON_PAYMENT: deduct at payment instead",
-                        line.sku
-                    )));
-                }
-                (DeductionMode::OnOrder | DeductionMode::PreDeduct, true) => {
-                    return Err(Rejection::invalid(format!("sku {} takes holds: reserve, then confirm", line.sku)));
-                }
-                (DeductionMode::PreDeduct, false) => {
-                    ttl_ms = Some(ttl_ms.map_or(rules.hold_ttl_ms, |ttl| ttl.min(rules.hold_ttl_ms)));
-                }
-                _ => {}
-            }
-            self.skus[at as usize].window.check(&line.sku, self.clock_ms)?;
-            let cap = self.screen_buyer(at, &request.buyer, request.signals.as_ref(), source == Source::Open)?;
-            self.check_caps(at, &request.buyer, keys, cap, line.quantity, !deducting)?;
-            lines.push((at, line.quantity));
-        }
-        self.check_campaigns(&lines, &request.buyer, keys)?;
-        // Buyers are waiting for these units: open sale is closed until the list is served.
-        if source == Source::Open
-            && let Some(line) = request.lines.iter().zip(&lines).find(|(_, (at, _))| self.has_waiting(*at))
-        {
-            return Err(Rejection::OutOfStock { sku: line.0.sku.clone(), requested: line.0.quantity, available: 0 });
-        }
+        let (lines, ttl_ms) = self.admit(request, keys, deducting, source)?;
         let plan = self.plan(request.region.as_deref(), &lines)?;
 
         let hold = Hold {
@@ -133,6 +94,71 @@ impl State {
             self.expiry.schedule(Scheduled { expires_at_ms, serial, slot });
         }
         Ok(Applied::Hold(receipt))
+    }
+
+    /// Every check of a reserve or deduct but stock: the order id, the SKUs' modes, the sale
+    /// window, the blocklist, the risk rules (not for a waitlist grant: judged when the place
+    /// was taken), the per-buyer and per-key caps, the campaigns, and whether open sale is
+    /// closed (a raffle, or buyers waiting). Returns the lines by SKU index and the TTL.
+    pub(crate) fn admit(
+        &self,
+        request: &Reserve,
+        keys: &[IdentityKey],
+        deducting: bool,
+        source: Source,
+    ) -> Result<(SmallVec<[(SkuIndex, u32); 4]>, Option<u64>), Rejection> {
+        let waiting = source != Source::Waitlist && self.waiting_holds.contains_key(&request.hold);
+        let entered = self.raffle_holds.contains_key(&request.hold);
+        if self.holds.contains_key(&request.hold) || waiting || entered {
+            let detail = match (waiting, entered) {
+                (true, _) => "it is waiting on a waitlist",
+                (_, true) => "it is entered in a raffle",
+                _ => "",
+            };
+            return Err(Rejection::AlreadyExists {
+                kind: EntityKind::Hold,
+                id: request.hold.to_string(),
+                detail: detail.into(),
+            });
+        }
+        let mut lines: SmallVec<[(SkuIndex, u32); 4]> = SmallVec::new();
+        let mut ttl_ms: Option<u64> = None;
+        for line in &request.lines {
+            let at = self.sku_at(&line.sku)?;
+            let rules = &self.skus[at as usize].rules;
+            match (rules.mode, deducting) {
+                (DeductionMode::OnPayment, false) => {
+                    return Err(Rejection::invalid(format!(
+                        "sku {} is ON_PAYMENT: deduct at payment instead",
+                        line.sku
+                    )));
+                }
+                (DeductionMode::OnOrder | DeductionMode::PreDeduct, true) => {
+                    return Err(Rejection::invalid(format!("sku {} takes holds: reserve, then confirm", line.sku)));
+                }
+                (DeductionMode::PreDeduct, false) => {
+                    ttl_ms = Some(ttl_ms.map_or(rules.hold_ttl_ms, |ttl| ttl.min(rules.hold_ttl_ms)));
+                }
+                _ => {}
+            }
+            // A raffle's entries have their own window; its winners' holds are granted whenever
+            // units come back, like a waitlist's.
+            if source == Source::Open {
+                self.skus[at as usize].window.check(&line.sku, self.clock_ms)?;
+                self.check_not_raffled(at)?;
+            }
+            let cap = self.screen_buyer(at, &request.buyer, request.signals.as_ref(), source != Source::Waitlist)?;
+            self.check_caps(at, &request.buyer, keys, cap, line.quantity, !deducting)?;
+            lines.push((at, line.quantity));
+        }
+        self.check_campaigns(&lines, &request.buyer, keys)?;
+        // Buyers are waiting for these units: open sale is closed until the list is served.
+        if source == Source::Open
+            && let Some(line) = request.lines.iter().zip(&lines).find(|(_, (at, _))| self.has_waiting(*at))
+        {
+            return Err(Rejection::OutOfStock { sku: line.0.sku.clone(), requested: line.0.quantity, available: 0 });
+        }
+        Ok((lines, ttl_ms))
     }
 
     /// The blocklist and (with `judge_risk`) the risk rules for one line; returns the unit cap in

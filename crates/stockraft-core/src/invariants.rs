@@ -11,7 +11,7 @@ use crate::expire::is_scheduled_hold;
 use crate::expiry_index::Scheduled;
 use crate::hold::HoldState;
 use crate::ids::HoldId;
-use crate::limits::{CAMPAIGN_PEOPLE_MAX, WAITLIST_LENGTH_MAX};
+use crate::limits::{CAMPAIGN_PEOPLE_MAX, RAFFLE_ENTRIES_MAX, WAITLIST_LENGTH_MAX};
 use crate::maps::IdMap;
 use crate::state::{BuyerUsage, State};
 use smallvec::SmallVec;
@@ -34,6 +34,8 @@ pub enum Invariant {
     Campaigns,
     /// Waitlist places and their indexes.
     Waitlists,
+    /// Raffle entries, commitments and draws.
+    Raffles,
 }
 
 /// A broken invariant: which family, and what exactly was found.
@@ -54,7 +56,53 @@ impl State {
         self.check_buyers().map_err(family(Invariant::BuyerUsage))?;
         self.check_ledger().map_err(family(Invariant::Ledger))?;
         self.check_campaigns_and_extras().map_err(family(Invariant::Campaigns))?;
-        self.check_waitlists().map_err(family(Invariant::Waitlists))
+        self.check_waitlists().map_err(family(Invariant::Waitlists))?;
+        self.check_raffles().map_err(family(Invariant::Raffles))
+    }
+
+    /// Entries are indexed; an undrawn raffle's order ids are nobody's hold or place, and nobody
+    /// waits on its SKU; a drawn raffle's seed matches its commitment and its order is what the
+    /// seed and the entries give.
+    fn check_raffles(&self) -> Result<(), String> {
+        let mut entered = BTreeMap::new();
+        for (&at, raffle) in &self.raffles {
+            let Some(sku) = self.skus.get(at as usize) else {
+                return Err("a raffle for a SKU outside the catalog".into());
+            };
+            let mut rebuilt = raffle.clone();
+            rebuilt.rebuild_people();
+            let expected_people: usize = raffle.entries().map(|entry| 1 + entry.keys.len()).sum();
+            if rebuilt.people != raffle.people
+                || raffle.people.len() != expected_people
+                || raffle.entry_count() > RAFFLE_ENTRIES_MAX
+            {
+                return Err(format!("sku {}: the raffle's people index drifted, or a person entered twice", sku.id));
+            }
+            match &raffle.draw {
+                None => {
+                    if self.has_waiting(at) {
+                        return Err(format!("sku {}: buyers wait on a SKU whose raffle is not drawn", sku.id));
+                    }
+                    for hold in raffle.entries.keys() {
+                        if self.holds.contains_key(hold) || self.waiting_holds.contains_key(hold) {
+                            return Err(format!("sku {}: entry {hold} is also a hold or a place", sku.id));
+                        }
+                        entered.insert(hold.clone(), at);
+                    }
+                }
+                Some(draw) => {
+                    if crate::raffle::commitment(&draw.seed) != raffle.seed_sha256
+                        || draw.order != crate::raffle::draw_order(&draw.seed, raffle.entries.keys())
+                    {
+                        return Err(format!("sku {}: the draw is not the one its seed and entries give", sku.id));
+                    }
+                }
+            }
+        }
+        if entered != self.raffle_holds {
+            return Err("the index of raffle entries drifted from the raffles".into());
+        }
+        Ok(())
     }
 
     /// Every place is indexed by its order id and its people, keeps an order id no retained

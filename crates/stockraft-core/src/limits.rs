@@ -104,10 +104,26 @@ pub const CAMPAIGN_WINDOW_MS_MAX: u64 = 366 * 24 * 3_600_000;
 /// with more waiting buyers than this has more than it can ever sell them.
 pub const WAITLIST_LENGTH_MAX: usize = 100_000;
 
-/// Most places one command looks at when units come back, per SKU. The list is served first-fit
-/// in order (a place that asks more than is free, or whose buyer is over a cap now, is passed
-/// over and keeps its place), so one apply stays bounded however long the list is.
+/// Most places one command passes over when units come back, per SKU. The list is served
+/// first-fit in order (a place that asks more than is free, or whose buyer is over a cap now,
+/// is passed over and keeps its place), so one apply stays bounded however long the list is.
 pub const WAITLIST_SERVE_SCAN_MAX: usize = 64;
+
+/// Most holds one command grants to waiting buyers (a raffle's draw, a large receipt). A grant
+/// costs about as much as a reserve, so this keeps one apply near the cost of an `Expire`; what
+/// is left is granted by the next `Expire`, which is then due at once.
+pub const WAITLIST_GRANTS_PER_COMMAND_MAX: usize = EXPIRE_BATCH_MAX;
+
+/// Most entries in one raffle. Every entry is drawn and kept until the raffle is replaced (for
+/// anyone to verify the draw), at about 200 bytes each; and the whole list is one GetRaffle
+/// reply, which must stay under a node's default message limit (4 MiB).
+pub const RAFFLE_ENTRIES_MAX: usize = 10_000;
+
+/// Shortest and longest raffle seed, in bytes. The seed's SHA-256 is published before the
+/// entries: a short seed could be found from it by trying every value, and whoever found it
+/// could choose order ids that draw first. 16 random bytes cannot be searched; 32 is the advice.
+pub const RAFFLE_SEED_LEN_MIN: usize = 16;
+pub const RAFFLE_SEED_LEN_MAX: usize = 64;
 
 /// Most re-holds one hold may take.
 pub const REHOLD_LIMIT_MAX: u32 = 10;

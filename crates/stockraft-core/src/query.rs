@@ -69,6 +69,25 @@ pub struct WaitlistView {
     pub waiting: u32,
 }
 
+/// A raffle as clients see it: what anyone needs to verify the draw.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaffleView {
+    pub sku: SkuId,
+    pub entries_open_at_ms: u64,
+    pub entries_close_at_ms: u64,
+    pub seed_sha256: [u8; 32],
+    /// In the order they were taken.
+    pub entries: Vec<RaffleEntryView>,
+    pub draw: Option<crate::raffle::Draw>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaffleEntryView {
+    pub hold: HoldId,
+    pub buyer: BuyerId,
+    pub quantity: u32,
+}
+
 /// A waiting order: which SKU, and its place (1: next in line).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WaitingView {
@@ -204,6 +223,34 @@ impl State {
     pub fn waitlist(&self, sku: &SkuId) -> Result<Option<WaitlistView>, Rejection> {
         let at = self.sku_at(sku)?;
         Ok(self.waitlists.get(&at).map(|list| WaitlistView { length_max: list.length_max, waiting: list.len() as u32 }))
+    }
+
+    /// A SKU's raffle (the last one created), with its entries in the order they came.
+    pub fn raffle(&self, sku: &SkuId) -> Result<Option<RaffleView>, Rejection> {
+        let at = self.sku_at(sku)?;
+        Ok(self.raffles.get(&at).map(|raffle| {
+            let mut entries: Vec<&crate::waitlist::Waiting> = raffle.entries().collect();
+            entries.sort_by(|a, b| (a.joined_at_ms, &a.hold).cmp(&(b.joined_at_ms, &b.hold)));
+            RaffleView {
+                sku: sku.clone(),
+                entries_open_at_ms: raffle.entries_open_at_ms,
+                entries_close_at_ms: raffle.entries_close_at_ms,
+                seed_sha256: raffle.seed_sha256,
+                entries: entries
+                    .into_iter()
+                    .map(|e| RaffleEntryView { hold: e.hold.clone(), buyer: e.buyer.clone(), quantity: e.quantity })
+                    .collect(),
+                draw: raffle.draw.clone(),
+            }
+        }))
+    }
+
+    /// The raffle an order id is entered in, while the raffle is not drawn.
+    pub fn raffle_entry(&self, hold: &HoldId) -> Option<(SkuId, RaffleEntryView)> {
+        let &at = self.raffle_holds.get(hold)?;
+        let entry = &self.raffles[&at].entries[hold];
+        let view = RaffleEntryView { hold: hold.clone(), buyer: entry.buyer.clone(), quantity: entry.quantity };
+        Some((self.skus[at as usize].id.clone(), view))
     }
 
     /// The waitlist place an order id keeps, if it waits.

@@ -25,6 +25,10 @@ pub enum Applied {
     /// A reserve refused for stock took a place on the SKU's waitlist. (Appended: older
     /// encodings decode unchanged.)
     Waitlisted(WaitlistReceipt),
+    /// An entry was taken into a raffle.
+    RaffleEntered(WaitlistReceipt),
+    /// A raffle was drawn: `granted` winners got holds at once.
+    RaffleDrawn { entries: u32, granted: u32, log_index: u64 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +36,7 @@ pub struct WaitlistReceipt {
     pub sku: SkuId,
     /// The order id the hold will have when it is granted.
     pub hold: HoldId,
-    /// 1: next in line, when the place was taken.
+    /// 1: next in line, when the place was taken (for a raffle entry: the entries so far).
     pub position: u32,
     pub log_index: u64,
 }

@@ -17,6 +17,7 @@ use crate::idempotency::{Remembered, RequestKey, RequestTable};
 use crate::ids::{HoldId, ShipmentId};
 use crate::ledger::{Ledger, LedgerEntry};
 use crate::limits::LINE_QUANTITY_MAX;
+use crate::raffle::Raffle;
 use crate::state::{HoldExtras, Inbound, State};
 use crate::waitlist::Waitlist;
 use serde::{Deserialize, Serialize};
@@ -30,8 +31,8 @@ const MAGIC: &[u8; 4] = b"STKR";
 /// 2: remembered requests keep a hash of the id and the encoded outcome ([`Remembered`]).
 /// 3: each SKU carries its sale window.
 /// 4: the body is followed by the fair-sales tail ([`Tail`]): campaigns with what people have
-///    counted against them, the holds' extras (identity keys, campaigns counted in), and the
-///    SKUs' waitlists.
+///    counted against them, the holds' extras (identity keys, campaigns counted in), the SKUs'
+///    waitlists and raffles.
 pub const SNAPSHOT_FORMAT_VERSION: u16 = 4;
 
 /// What version 4 writes after the body, borrowed from the live state ...
@@ -40,6 +41,7 @@ struct TailRef<'a> {
     campaigns: &'a [Campaign],
     hold_extras: Vec<(&'a HoldId, &'a HoldExtras)>,
     waitlists: Vec<(&'a SkuIndex, &'a Waitlist)>,
+    raffles: Vec<(&'a SkuIndex, &'a Raffle)>,
 }
 
 /// ... and as read. Versions before 4 had none: no campaigns, no keyed holds.
@@ -48,6 +50,7 @@ struct Tail {
     campaigns: Vec<Campaign>,
     hold_extras: Vec<(HoldId, HoldExtras)>,
     waitlists: Vec<(SkuIndex, Waitlist)>,
+    raffles: Vec<(SkuIndex, Raffle)>,
 }
 
 /// A SKU as versions 1 and 2 wrote it: no sale window (always on sale).
@@ -183,6 +186,7 @@ impl State {
             campaigns: &self.campaigns,
             hold_extras: self.hold_extras.iter().collect(),
             waitlists: self.waitlists.iter().collect(),
+            raffles: self.raffles.iter().collect(),
         };
         let mut bytes = postcard::to_extend(&tail, bytes).expect("encoding to memory cannot fail");
         let checksum = xxh3_64(&bytes);
@@ -345,6 +349,22 @@ impl State {
             }
             if self.waitlists.insert(at, waitlist).is_some() {
                 return inconsistent("a SKU's waitlist appears twice");
+            }
+        }
+        for (at, mut raffle) in tail.raffles {
+            if at as usize >= skus {
+                return inconsistent("a raffle for a SKU outside the catalog");
+            }
+            raffle.rebuild_people();
+            if raffle.draw.is_none() {
+                for hold in raffle.entries.keys() {
+                    if self.raffle_holds.insert(hold.clone(), at).is_some() {
+                        return inconsistent("an order entered in two raffles");
+                    }
+                }
+            }
+            if self.raffles.insert(at, raffle).is_some() {
+                return inconsistent("a SKU's raffle appears twice");
             }
         }
         Ok(())

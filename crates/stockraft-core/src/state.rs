@@ -12,6 +12,7 @@ use crate::ids::*;
 use crate::ledger::Ledger;
 use crate::limits::{IMPORT_BATCH_MAX, RESERVE_BATCH_MAX};
 use crate::maps::IdMap;
+use crate::raffle::Raffle;
 use crate::reply::{Applied, Outcome};
 use crate::validate::validate_op;
 use crate::waitlist::Waitlist;
@@ -107,6 +108,10 @@ pub struct State {
     pub(crate) waitlists: BTreeMap<SkuIndex, Waitlist>,
     /// Every waiting place by the order id it keeps: its SKU and ticket (derived).
     pub(crate) waiting_holds: BTreeMap<HoldId, (SkuIndex, u64)>,
+    /// SKUs' raffles (the last one each, drawn or not).
+    pub(crate) raffles: BTreeMap<SkuIndex, Raffle>,
+    /// The entries of raffles not drawn yet, by order id (derived).
+    pub(crate) raffle_holds: BTreeMap<HoldId, SkuIndex>,
 
     pub(crate) requests: RequestTable,
     pub(crate) ledger: Ledger,
@@ -326,6 +331,9 @@ impl State {
             Op::ReserveOrWait(waiting) => self.reserve_or_wait(waiting),
             Op::SetWaitlist { sku, length_max } => self.set_waitlist(sku, *length_max),
             Op::LeaveWaitlist { sku, hold } => self.leave_waitlist(sku, hold),
+            Op::CreateRaffle(create) => self.create_raffle(create),
+            Op::EnterRaffle(entry) => self.enter_raffle(entry),
+            Op::DrawRaffle { sku, seed } => self.draw_raffle(sku, seed),
             Op::Confirm { hold } => self.confirm(hold),
             Op::Release { hold } => self.release(hold),
             Op::Ship { hold } => self.ship(hold),

@@ -36,11 +36,11 @@ pub fn validate_op(op: &Op) -> Result<(), Rejection> {
             validate_keys(&keyed.keys)
         }
         Op::UpsertCampaign(upsert) => validate_campaign(upsert),
-        Op::ReserveOrWait(waiting) => {
+        Op::ReserveOrWait(waiting) | Op::EnterRaffle(waiting) => {
             validate_reserve(&waiting.reserve)?;
             if waiting.reserve.lines.len() != 1 {
                 return Err(Rejection::invalid(
-                    "a reserve that may wait has exactly one line: a waitlist is one SKU's",
+                    "a reserve that may wait, or a raffle entry, has exactly one line: a waitlist or raffle is one SKU's",
                 ));
             }
             match waiting.keys.is_empty() {
@@ -57,6 +57,22 @@ pub fn validate_op(op: &Op) -> Result<(), Rejection> {
             Ok(())
         }
         Op::LeaveWaitlist { .. } => Ok(()),
+        Op::CreateRaffle(raffle) => {
+            let window = crate::window::SaleWindow {
+                opens_at_ms: Some(raffle.entries_open_at_ms),
+                closes_at_ms: Some(raffle.entries_close_at_ms),
+            };
+            window.validate()
+        }
+        Op::DrawRaffle { seed, .. } => {
+            if !(RAFFLE_SEED_LEN_MIN..=RAFFLE_SEED_LEN_MAX).contains(&seed.len()) {
+                return Err(Rejection::invalid(format!(
+                    "a raffle seed of {} bytes; it has {RAFFLE_SEED_LEN_MIN} to {RAFFLE_SEED_LEN_MAX} (32 random bytes is the advice)",
+                    seed.len()
+                )));
+            }
+            Ok(())
+        }
         Op::Confirm { .. } | Op::Release { .. } | Op::Ship { .. } | Op::Cancel { .. } | Op::Rehold { .. } => Ok(()),
         Op::SetSaleWindow { window, .. } => window.validate(),
     }

@@ -30,6 +30,9 @@ pub struct Waitlist {
     /// The log time the list was last served with its SKU on sale: a sale window that opens
     /// after it is due to serve the list (by `Expire`: nothing else may happen at the opening).
     pub(crate) served_at_ms: u64,
+    /// The last serve stopped at [`crate::limits::WAITLIST_GRANTS_PER_COMMAND_MAX`] grants with
+    /// units still free: the next `Expire` is due at once.
+    pub(crate) more_to_grant: bool,
     /// Whose place is whose (derived: rebuilt on restore).
     #[serde(skip)]
     pub(crate) people: BTreeMap<Person, u64>,

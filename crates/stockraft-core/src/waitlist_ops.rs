@@ -12,19 +12,21 @@ use crate::command::KeyedReserve;
 use crate::error::{Capacity, EntityKind, Rejection};
 use crate::hold::HoldState;
 use crate::ids::{HoldId, SkuId};
-use crate::limits::WAITLIST_SERVE_SCAN_MAX;
+use crate::limits::{WAITLIST_GRANTS_PER_COMMAND_MAX, WAITLIST_SERVE_SCAN_MAX};
 use crate::reply::{Applied, Outcome, WaitlistReceipt};
 use crate::rules::DeductionMode;
 use crate::state::State;
 use crate::waitlist::Waiting;
 
-/// Who is taking a hold: a buyer in open sale (judged by all the rules), or a waitlist place
-/// being granted (judged at join by the risk rules, which are not asked again: the place does
-/// not keep the buyer's signals).
+/// Who is taking a hold: a buyer in open sale (judged by all the rules), a waitlist place (or
+/// a raffle winner) being granted (judged by the risk rules when the place was taken, and not
+/// asked again: the place does not keep the buyer's signals), or a raffle entry being judged
+/// (every rule but stock and the sale window).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Source {
     Open,
     Waitlist,
+    RaffleEntry,
 }
 
 impl State {
@@ -124,33 +126,52 @@ impl State {
         }
     }
 
-    /// The earliest opening of a sale window that buyers wait behind and that their list has
-    /// not been served at since. (A refused request that carries the clock past the opening
+    /// Now, if a list has more to grant than one command could; else the earliest opening of a
+    /// sale window that buyers wait behind and that their list has not been served at since. (A refused request that carries the clock past the opening
     /// serves nobody: refusals change nothing. The next `Expire` does.)
     pub(crate) fn next_waitlist_opening_ms(&self) -> Option<u64> {
         if self.waiting_holds.is_empty() {
             return None;
         }
         let waiting = self.waitlists.iter().filter(|(_, list)| !list.is_empty());
-        let openings = waiting.filter_map(|(&at, list)| {
-            self.skus[at as usize].window.opens_at_ms.filter(|&opens| opens > list.served_at_ms)
+        let openings = waiting.filter_map(|(&at, list)| match list.more_to_grant {
+            true => Some(self.clock_ms),
+            false => self.skus[at as usize].window.opens_at_ms.filter(|&opens| opens > list.served_at_ms),
         });
         openings.min()
     }
 
-    fn serve_waitlist(&mut self, at: SkuIndex) {
+    /// Serves one list: grants in order while units are free, passing over (and keeping) the
+    /// places that do not fit, at most [`WAITLIST_SERVE_SCAN_MAX`] of them, and granting at most
+    /// [`WAITLIST_GRANTS_PER_COMMAND_MAX`] holds; past that, the list notes it has more to grant
+    /// and the next `Expire` is due at once.
+    pub(crate) fn serve_waitlist(&mut self, at: SkuIndex) {
         if !self.skus[at as usize].window.is_open(self.clock_ms) {
             return;
         }
         let clock_ms = self.clock_ms;
-        self.waitlists.get_mut(&at).expect("the list exists").served_at_ms = clock_ms;
-        let tickets: Vec<u64> = self.waitlists[&at].queue.keys().take(WAITLIST_SERVE_SCAN_MAX).copied().collect();
-        for ticket in tickets {
+        let list = self.waitlists.get_mut(&at).expect("the list exists");
+        list.served_at_ms = clock_ms;
+        list.more_to_grant = false;
+        let (mut passed, mut granted) = (0, 0);
+        let mut after = None;
+        loop {
             let free = self.availability_at(at);
             if free.sellable_units == 0 && free.presale_units == 0 {
                 return;
             }
-            let waiting = &self.waitlists[&at].queue[&ticket];
+            let list = &self.waitlists[&at];
+            let next = match after {
+                None => list.queue.iter().next(),
+                Some(ticket) => {
+                    list.queue.range((std::ops::Bound::Excluded(ticket), std::ops::Bound::Unbounded)).next()
+                }
+            };
+            let Some((&ticket, waiting)) = next else { return };
+            if granted == WAITLIST_GRANTS_PER_COMMAND_MAX {
+                self.waitlists.get_mut(&at).expect("the list exists").more_to_grant = true;
+                return;
+            }
             let reserve = crate::command::Reserve {
                 hold: waiting.hold.clone(),
                 buyer: waiting.buyer.clone(),
@@ -162,12 +183,19 @@ impl State {
                 }],
             };
             let keys = waiting.keys.to_vec();
-            // Not enough for this place, or its buyer is over a cap now: passed over, keeping
-            // the place.
             if self.take(&reserve, &keys, HoldState::Held, Source::Waitlist).is_ok() {
                 self.waiting_holds.remove(&reserve.hold);
                 self.waitlists.get_mut(&at).expect("the list exists").remove(ticket);
+                granted += 1;
+            } else {
+                // Not enough for this place, or its buyer is over a cap now: passed over, keeping
+                // the place.
+                passed += 1;
+                if passed == WAITLIST_SERVE_SCAN_MAX {
+                    return;
+                }
             }
+            after = Some(ticket);
         }
     }
 }

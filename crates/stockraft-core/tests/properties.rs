@@ -173,7 +173,23 @@ enum Step {
     LeaveWaitlist {
         hold: usize,
     },
+    /// Put "pre" up for a raffle whose entries open `opens_in` ms from now for `lasts` ms.
+    CreateRaffle {
+        opens_in: u64,
+        lasts: u64,
+    },
+    EnterRaffle {
+        hold: usize,
+        buyer: usize,
+        keys: Vec<usize>,
+    },
+    /// Draw with the committed seed, or (`wrong`) another.
+    DrawRaffle {
+        wrong: bool,
+    },
 }
+
+const RAFFLE_SEED: &[u8] = b"the property tests' raffle seed";
 
 fn step() -> impl Strategy<Value = Step> {
     let item = 0..ITEMS.len();
@@ -218,7 +234,11 @@ fn step() -> impl Strategy<Value = Step> {
         4 => (hold.clone(), buyer.clone(), 1u32..3, prop::collection::vec(0..KEYS, 0..2))
             .prop_map(|(hold, buyer, quantity, keys)| Step::ReserveOrWait { hold, buyer, quantity, keys }),
         1 => (0u32..5).prop_map(|length_max| Step::SetWaitlist { length_max }),
-        1 => hold.prop_map(|hold| Step::LeaveWaitlist { hold }),
+        1 => hold.clone().prop_map(|hold| Step::LeaveWaitlist { hold }),
+        1 => (0u64..30_000, 1u64..60_000).prop_map(|(opens_in, lasts)| Step::CreateRaffle { opens_in, lasts }),
+        3 => (hold, buyer, prop::collection::vec(0..KEYS, 0..2))
+            .prop_map(|(hold, buyer, keys)| Step::EnterRaffle { hold, buyer, keys }),
+        2 => prop::bool::weighted(0.2).prop_map(|wrong| Step::DrawRaffle { wrong }),
     ]
 }
 
@@ -303,6 +323,14 @@ fn op_of(step: &Step) -> Option<Op> {
         }),
         Step::SetWaitlist { length_max } => Op::SetWaitlist { sku: sku_id("pre"), length_max: *length_max },
         Step::LeaveWaitlist { hold } => Op::LeaveWaitlist { sku: sku_id("pre"), hold: hold_name(*hold) },
+        Step::EnterRaffle { hold, buyer, keys } => Op::EnterRaffle(KeyedReserve {
+            reserve: reserve_of(*hold, *buyer, &[(0, 1)], None, None),
+            keys: keys.iter().map(|&n| key_name(n)).collect(),
+        }),
+        Step::DrawRaffle { wrong } => Op::DrawRaffle {
+            sku: sku_id("pre"),
+            seed: if *wrong { b"not the seed that was committed".to_vec() } else { RAFFLE_SEED.to_vec() },
+        },
         Step::Deduct { hold, buyer, quantity } => Op::Deduct(reserve_of(*hold, *buyer, &[(2, *quantity)], None, None)),
         Step::Confirm { hold } => Op::Confirm { hold: hold_name(*hold) },
         Step::Rehold { hold } => Op::Rehold { hold: hold_name(*hold) },
@@ -380,6 +408,8 @@ fn tally(tally: &mut Tally, body: &CommandBody, outcome: &Outcome) {
             Ok(Applied::Stock(change)) if change.shortfall > 0 => format!("{op}:shortfall"),
             Ok(Applied::Expired(report)) if report.campaign_counts_aged > 0 => format!("{op}:campaign-aged"),
             Ok(Applied::Waitlisted(_)) => format!("{op}:waitlisted"),
+            Ok(Applied::RaffleEntered(_)) => format!("{op}:entered"),
+            Ok(Applied::RaffleDrawn { .. }) => format!("{op}:drawn"),
             Ok(_) => format!("{op}:ok"),
             Err(Rejection::KeyLimitExceeded { .. }) => format!("{op}:KEY_LIMIT_EXCEEDED"),
             Err(Rejection::CampaignLimitExceeded { .. }) => format!("{op}:CAMPAIGN_LIMIT_EXCEEDED"),
@@ -444,6 +474,16 @@ fn run_counting(steps: &[Step]) -> (Shop, Vec<(u64, Command)>, Tally) {
                     })
                     .collect();
                 (CommandBody::Batch(requests), None)
+            }
+            Step::CreateRaffle { opens_in, lasts } => {
+                let opens = shop.now_ms + opens_in;
+                let op = Op::CreateRaffle(CreateRaffle {
+                    sku: sku_id("pre"),
+                    entries_open_at_ms: opens,
+                    entries_close_at_ms: opens + lasts,
+                    seed_sha256: stockraft_core::raffle::commitment(RAFFLE_SEED),
+                });
+                (CommandBody::Request(Request::unchecked(RequestId::new(&format!("step-{n}")).unwrap(), op)), None)
             }
             Step::Window { sku, opens_in, lasts } => {
                 let opens_at_ms = opens_in.map(|ms| shop.now_ms + ms);
@@ -636,6 +676,15 @@ fn the_random_sales_reach_every_outcome() {
         "leave_waitlist:ok",
         "leave_waitlist:NOT_FOUND",
         "waitlist:granted",
+        "create_raffle:ok",
+        "create_raffle:RAFFLE",
+        "enter_raffle:entered",
+        "enter_raffle:ALREADY_EXISTS",
+        "enter_raffle:NOT_YET_ON_SALE",
+        "enter_raffle:SALE_CLOSED",
+        "draw_raffle:drawn",
+        "draw_raffle:RAFFLE",
+        "reserve:RAFFLE",
     ];
     let missing: Vec<_> = expected.iter().filter(|key| !total.contains_key(**key)).collect();
     assert!(missing.is_empty(), "never reached: {missing:?}\nreached: {total:#?}");
