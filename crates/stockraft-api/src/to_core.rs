@@ -57,7 +57,7 @@ macro_rules! reserve_fields {
         }
     )*};
 }
-reserve_fields!(v1::ReserveRequest, v1::DeductRequest);
+reserve_fields!(v1::ReserveRequest, v1::DeductRequest, v1::EnterRaffleRequest);
 
 pub fn reserve_op<'a>(r: impl Into<ReserveFields<'a>>) -> Checked<core::Reserve> {
     let r = r.into();
@@ -99,6 +99,28 @@ pub fn reserve(r: &v1::ReserveRequest) -> Checked<Request> {
         (false, false) => Op::ReserveKeyed(core::KeyedReserve { reserve, keys }),
     };
     request(&r.request_id, op)
+}
+
+pub fn enter_raffle(r: &v1::EnterRaffleRequest) -> Checked<Request> {
+    let keys = identity_keys(&r.identity_keys)?;
+    request(&r.request_id, Op::EnterRaffle(core::KeyedReserve { reserve: reserve_op(r)?, keys }))
+}
+
+pub fn create_raffle(r: &v1::CreateRaffleRequest) -> Checked<Request> {
+    let seed_sha256: [u8; 32] = r.seed_sha256.as_slice().try_into().map_err(|_| {
+        invalid(format!("seed_sha256 is {} bytes; a SHA-256 is 32 (hex: 64 digits)", r.seed_sha256.len()))
+    })?;
+    let create = core::CreateRaffle {
+        sku: SkuId::new(&r.sku_id)?,
+        entries_open_at_ms: r.entries_open_at_ms,
+        entries_close_at_ms: r.entries_close_at_ms,
+        seed_sha256,
+    };
+    request(&r.request_id, Op::CreateRaffle(create))
+}
+
+pub fn draw_raffle(r: &v1::DrawRaffleRequest) -> Checked<Request> {
+    request(&r.request_id, Op::DrawRaffle { sku: SkuId::new(&r.sku_id)?, seed: r.seed.clone() })
 }
 
 pub fn set_waitlist(r: &v1::SetWaitlistRequest) -> Checked<Request> {

@@ -29,6 +29,7 @@ pub fn reason(r: &Rejection) -> v1::Reason {
         | Rejection::KeyLimitExceeded { .. }
         | Rejection::CampaignLimitExceeded { .. }
         | Rejection::CapacityReached { .. } => v1::Reason::LimitExceeded,
+        Rejection::Raffle { .. } => v1::Reason::Raffle,
         Rejection::RiskRejected { .. } => v1::Reason::RiskRejected,
         Rejection::InvalidTransition { .. } => v1::Reason::InvalidTransition,
         Rejection::NotYetArrived { .. } => v1::Reason::NotYetArrived,
@@ -83,9 +84,14 @@ pub fn rejection_detail(r: &Rejection, log_index: u64) -> v1::ErrorDetail {
             detail.allowed = i64::try_from(*max).unwrap_or(i64::MAX);
             match capacity {
                 core::Capacity::CampaignPeople => detail.campaign_id = of.clone(),
-                core::Capacity::WaitlistLength => detail.sku_id = of.clone(),
+                core::Capacity::WaitlistLength | core::Capacity::RaffleEntries => detail.sku_id = of.clone(),
                 core::Capacity::Campaigns => {}
             }
+        }
+        Rejection::Raffle { sku, refusal, entries_close_at_ms } => {
+            detail.sku_id = sku.to_string();
+            detail.raffle_refusal = raffle_refusal(*refusal) as i32;
+            detail.raffle_entries_close_at_ms = Some(*entries_close_at_ms).filter(|&at| at > 0);
         }
         Rejection::RiskRejected { sku, reason } => {
             detail.sku_id = sku.to_string();
@@ -160,6 +166,7 @@ pub fn hold_reply(state: &State, receipt: &HoldReceipt) -> v1::HoldReply {
         reheld: receipt.reheld,
         log_index: receipt.log_index,
         waitlist_position: None,
+        raffle_entries: None,
     }
 }
 
@@ -188,6 +195,62 @@ pub fn hold(view: &core::HoldView) -> v1::Hold {
         rehold_count: view.rehold_count,
         identity_keys: view.identity_keys.iter().map(ToString::to_string).collect(),
         waitlist_position: None,
+    }
+}
+
+pub fn raffle_refusal(refusal: core::RaffleRefusal) -> v1::RaffleRefusal {
+    match refusal {
+        core::RaffleRefusal::SoldByRaffle => v1::RaffleRefusal::SoldByRaffle,
+        core::RaffleRefusal::EntriesOpen => v1::RaffleRefusal::EntriesOpen,
+        core::RaffleRefusal::SeedMismatch => v1::RaffleRefusal::SeedMismatch,
+        core::RaffleRefusal::AlreadyDrawn => v1::RaffleRefusal::AlreadyDrawn,
+        core::RaffleRefusal::InProgress => v1::RaffleRefusal::InProgress,
+    }
+}
+
+pub fn raffle(r: &core::RaffleView) -> v1::Raffle {
+    v1::Raffle {
+        sku_id: r.sku.to_string(),
+        entries_open_at_ms: r.entries_open_at_ms,
+        entries_close_at_ms: r.entries_close_at_ms,
+        seed_sha256: r.seed_sha256.to_vec(),
+        entries: r
+            .entries
+            .iter()
+            .map(|e| v1::RaffleEntry {
+                hold_id: e.hold.to_string(),
+                buyer_id: e.buyer.to_string(),
+                quantity: e.quantity,
+            })
+            .collect(),
+        draw: r.draw.as_ref().map(|d| v1::RaffleDraw {
+            seed: d.seed.clone(),
+            drawn_at_ms: d.drawn_at_ms,
+            log_index: d.log_index,
+            order: d.order.iter().map(ToString::to_string).collect(),
+        }),
+    }
+}
+
+/// An order entered in a raffle not drawn yet, as the API shows it.
+pub fn raffle_entry(sku: &core::SkuId, e: &core::RaffleEntryView) -> v1::Hold {
+    v1::Hold {
+        hold_id: e.hold.to_string(),
+        buyer_id: e.buyer.to_string(),
+        state: v1::HoldState::RaffleEntered as i32,
+        lines: vec![v1::Line { sku_id: sku.to_string(), quantity: i64::from(e.quantity) }],
+        ..v1::Hold::default()
+    }
+}
+
+/// The reply to a raffle entry.
+pub fn raffle_entered(receipt: &core::WaitlistReceipt) -> v1::HoldReply {
+    v1::HoldReply {
+        hold_id: receipt.hold.to_string(),
+        state: v1::HoldState::RaffleEntered as i32,
+        log_index: receipt.log_index,
+        raffle_entries: Some(receipt.position),
+        ..v1::HoldReply::default()
     }
 }
 
@@ -388,6 +451,11 @@ mod tests {
             Rejection::NotYetArrived { hold },
             Rejection::NotYetOnSale { sku: SkuId::new("s").unwrap(), opens_at_ms: 2, now_ms: 1 },
             Rejection::SaleClosed { sku: SkuId::new("s").unwrap(), closed_at_ms: 2 },
+            Rejection::Raffle {
+                sku: SkuId::new("s").unwrap(),
+                refusal: core::RaffleRefusal::SoldByRaffle,
+                entries_close_at_ms: 3,
+            },
         ];
         let mut reasons: Vec<v1::Reason> = refusals.iter().map(reason).collect();
         assert!(!reasons.contains(&v1::Reason::Unspecified), "{reasons:?}");

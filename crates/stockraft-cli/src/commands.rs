@@ -58,6 +58,9 @@ pub enum Command {
     /// A SKU's waitlist when sold out.
     #[command(subcommand)]
     Waitlist(WaitlistCommand),
+    /// A raffle for the scarcest goods: commit to a seed, take entries, draw, verify.
+    #[command(subcommand)]
+    Raffle(RaffleCommand),
     /// Follow orders as they change (from the first endpoint; Ctrl-C stops): waiting on a
     /// waitlist (WAITLISTED, with the place), then HELD when granted, and on.
     WatchHolds {
@@ -270,6 +273,51 @@ pub enum SkuCommand {
         clear: bool,
         #[command(flatten)]
         mutation: Mutation,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RaffleCommand {
+    /// Write a fresh 32-byte random seed (hex) to FILE, readable by its owner only, and print
+    /// its SHA-256: the commitment to publish. Keep the file secret until the draw.
+    Seed { file: std::path::PathBuf },
+    /// Put a PRE_DEDUCT SKU up for a raffle: entries from --entries-open until --entries-close
+    /// (times as for `sku window`). The commitment is the SHA-256 of --seed-file, computed here:
+    /// the seed itself is not sent.
+    Create {
+        sku: String,
+        #[arg(long, value_parser = crate::when::parse, value_name = "TIME")]
+        entries_open: u64,
+        #[arg(long, value_parser = crate::when::parse, value_name = "TIME")]
+        entries_close: u64,
+        /// The seed file `raffle seed` wrote.
+        #[arg(long, required_unless_present = "seed_sha256")]
+        seed_file: Option<std::path::PathBuf>,
+        /// Or the commitment itself, as 64 hex digits.
+        #[arg(long, conflicts_with = "seed_file")]
+        seed_sha256: Option<String>,
+        #[command(flatten)]
+        mutation: Mutation,
+    },
+    /// Enter the SKU's raffle (one --sku line; the order id becomes the hold's if it wins).
+    Enter(ReserveArgs),
+    /// Reveal the seed and draw (after the entries close): winners get holds as stock allows.
+    Draw {
+        sku: String,
+        #[arg(long)]
+        seed_file: std::path::PathBuf,
+        #[command(flatten)]
+        mutation: Mutation,
+    },
+    /// The raffle: its commitment, entries and draw.
+    Show { sku: String },
+    /// Recompute the draw from the published entries and the revealed seed, and check the seed
+    /// against the commitment (and against --seed-file, if you hold it). Exit 1 if it does not
+    /// verify.
+    Verify {
+        sku: String,
+        #[arg(long)]
+        seed_file: Option<std::path::PathBuf>,
     },
 }
 
@@ -581,6 +629,7 @@ pub async fn run(client: &Client, out: Format, command: Command) -> Result<(), F
         C::Sku(s) => sku(client, out, s).await?,
         C::Campaign(c) => campaign(client, out, c).await?,
         C::Waitlist(w) => waitlist(client, out, w).await?,
+        C::Raffle(r) => raffle(client, out, r).await?,
         C::WatchHolds { holds, count } => watch_holds(client, out, holds, count).await?,
         C::Stock(s) => stock(client, out, s).await?,
         C::Inbound(i) => inbound(client, out, i).await?,
@@ -741,6 +790,83 @@ async fn watch_holds(client: &Client, out: Format, holds: Vec<String>, count: Op
         seen += 1;
         if count.is_some_and(|n| seen >= n) {
             break;
+        }
+    }
+    Ok(())
+}
+
+async fn raffle(client: &Client, out: Format, command: RaffleCommand) -> Result<(), Failure> {
+    use crate::raffle as seeds;
+    let invalid = Failure::Invalid;
+    match command {
+        RaffleCommand::Seed { file } => {
+            let committed = seeds::new_seed(&file).map_err(invalid)?;
+            output::emit(format!("seed written to {}\nseed_sha256 {}", file.display(), hex::encode(committed)));
+        }
+        RaffleCommand::Create { sku, entries_open, entries_close, seed_file, seed_sha256, mutation } => {
+            let committed = match (seed_file, seed_sha256) {
+                (Some(file), _) => stockraft_core::raffle::commitment(&seeds::read_seed(&file).map_err(invalid)?),
+                (None, Some(hex)) => seeds::sha256_hex(&hex).map_err(|e| Error::Usage(e))?,
+                (None, None) => unreachable!("clap requires one"),
+            };
+            let request = v1::CreateRaffleRequest {
+                request_id: mutation.id(),
+                sku_id: sku,
+                entries_open_at_ms: entries_open,
+                entries_close_at_ms: entries_close,
+                seed_sha256: committed.to_vec(),
+            };
+            output::print(out, "Raffle", &call!(client, catalog, create_raffle, request));
+        }
+        RaffleCommand::Enter(a) => {
+            if a.wait {
+                return Err(
+                    Error::Usage("--wait is for reserves: a raffle entry waits for the draw anyway".into()).into()
+                );
+            }
+            let r = reserve_request(&a)?;
+            let request = v1::EnterRaffleRequest {
+                request_id: r.request_id,
+                hold_id: r.hold_id,
+                buyer_id: r.buyer_id,
+                region: r.region,
+                signals: r.signals,
+                lines: r.lines,
+                identity_keys: r.identity_keys,
+            };
+            output::print(out, "HoldReply", &call!(client, inventory, enter_raffle, request));
+        }
+        RaffleCommand::Draw { sku, seed_file, mutation } => {
+            let seed = seeds::read_seed(&seed_file).map_err(invalid)?;
+            let request = v1::DrawRaffleRequest { request_id: mutation.id(), sku_id: sku, seed };
+            output::print(out, "Raffle", &call!(client, catalog, draw_raffle, request));
+        }
+        RaffleCommand::Show { sku } => {
+            output::print(out, "Raffle", &call!(client, catalog, get_raffle, v1::GetRaffleRequest { sku_id: sku }));
+        }
+        RaffleCommand::Verify { sku, seed_file } => {
+            let raffle = call!(client, catalog, get_raffle, v1::GetRaffleRequest { sku_id: sku.clone() });
+            let local = seed_file.map(|file| seeds::read_seed(&file)).transpose().map_err(invalid)?;
+            let entries = seeds::verify(&raffle, local.as_deref())
+                .map_err(|e| Failure::Invalid(format!("the draw does not verify: {e}")))?;
+            let draw = raffle.draw.as_ref().expect("verified draws exist");
+            match out {
+                Format::Json => output::emit(serde_json::json!({
+                    "sku_id": sku,
+                    "verified": true,
+                    "entries": entries,
+                    "seed": hex::encode(&draw.seed),
+                    "seed_sha256": hex::encode(&raffle.seed_sha256),
+                    "order": draw.order,
+                })),
+                Format::Table => output::emit(format!(
+                    "verified: the seed {} hashes to the commitment {}, and ordering the {} entries by SHA-256(seed || 0x00 || order id) gives the published order (first: {})",
+                    hex::encode(&draw.seed),
+                    hex::encode(&raffle.seed_sha256),
+                    entries,
+                    draw.order.first().map_or("none", String::as_str)
+                )),
+            }
         }
     }
     Ok(())

@@ -13,6 +13,7 @@ mod certs;
 mod commands;
 mod endpoints;
 mod output;
+mod raffle;
 mod risk_rules;
 mod when;
 

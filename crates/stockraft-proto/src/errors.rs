@@ -13,7 +13,7 @@
 //! this and also the bare `ErrorDetail` that servers before the rich model sent, so a new client
 //! reads an old server during a rolling upgrade.
 
-use crate::v1::{ErrorDetail, Reason, ReholdRefusal, RiskRefusal};
+use crate::v1::{ErrorDetail, RaffleRefusal, Reason, ReholdRefusal, RiskRefusal};
 use prost::Message;
 use std::time::Duration;
 use tonic::{Code, Status};
@@ -122,6 +122,14 @@ fn error_info(reason: Reason, detail: &ErrorDetail) -> pb::ErrorInfo {
     if !detail.campaign_id.is_empty() {
         put("campaignId", detail.campaign_id.clone());
     }
+    if let Ok(refusal) = RaffleRefusal::try_from(detail.raffle_refusal)
+        && refusal != RaffleRefusal::Unspecified
+    {
+        put("raffleRefusal", refusal.as_str_name().trim_start_matches("RAFFLE_REFUSAL_").to_string());
+    }
+    if let Some(at) = detail.raffle_entries_close_at_ms {
+        put("raffleEntriesCloseAtMs", at.to_string());
+    }
     pb::ErrorInfo { reason: reason_name(reason).to_string(), domain: DOMAIN.to_string(), metadata }
 }
 
@@ -153,7 +161,8 @@ pub fn code_for(reason: Reason) -> Code {
         | Reason::InvalidTransition
         | Reason::NotYetArrived
         | Reason::NotYetOnSale
-        | Reason::SaleClosed => Code::FailedPrecondition,
+        | Reason::SaleClosed
+        | Reason::Raffle => Code::FailedPrecondition,
         Reason::LimitExceeded => Code::ResourceExhausted,
         Reason::RiskRejected | Reason::NotPermitted => Code::PermissionDenied,
         Reason::NotLeader | Reason::Unavailable => Code::Unavailable,

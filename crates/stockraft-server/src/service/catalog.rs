@@ -63,6 +63,11 @@ fn sku_reply(state: &State, id: &SkuId) -> Result<v1::Sku, Rejection> {
     Ok(to_proto::sku(state, state.sku(id)?))
 }
 
+fn raffle_reply(state: &State, id: &SkuId) -> Result<v1::Raffle, Rejection> {
+    let raffle = state.raffle(id)?.ok_or_else(|| Rejection::not_found(EntityKind::Raffle, id))?;
+    Ok(to_proto::raffle(&raffle))
+}
+
 fn item_reply(state: &State, id: &ItemId) -> Result<v1::Item, Rejection> {
     state
         .items()
@@ -232,6 +237,34 @@ impl Catalog for CatalogService {
         route!(self.node, call, CatalogClient, set_waitlist);
         let id = SkuId::new(&call.get_ref().sku_id).map_err(refused)?;
         self.update(request, |state| sku_reply(state, &id)).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id, sku_id = %call.get_ref().sku_id))]
+    async fn create_raffle(&self, call: Call<v1::CreateRaffleRequest>) -> Result<Response<v1::Raffle>, Status> {
+        let request = to_core::create_raffle(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, CatalogClient, create_raffle);
+        let id = SkuId::new(&call.get_ref().sku_id).map_err(refused)?;
+        self.update(request, |state| raffle_reply(state, &id)).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id, sku_id = %call.get_ref().sku_id))]
+    async fn draw_raffle(&self, call: Call<v1::DrawRaffleRequest>) -> Result<Response<v1::Raffle>, Status> {
+        let request = to_core::draw_raffle(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, CatalogClient, draw_raffle);
+        let id = SkuId::new(&call.get_ref().sku_id).map_err(refused)?;
+        let (index, outcome) = self.node.propose_one(request).await?;
+        match applied(outcome, index)? {
+            Applied::RaffleDrawn { .. } => {
+                self.node.read(|state| raffle_reply(state, &id)).map(Response::new).map_err(refused)
+            }
+            other => Err(unexpected("a raffle draw", &other)),
+        }
+    }
+
+    async fn get_raffle(&self, call: Call<v1::GetRaffleRequest>) -> Result<Response<v1::Raffle>, Status> {
+        let id = SkuId::new(&call.get_ref().sku_id).map_err(refused)?;
+        route!(self.node, call, CatalogClient, get_raffle);
+        self.read(|state| raffle_reply(state, &id)).await
     }
 
     async fn get_campaign(&self, call: Call<v1::GetCampaignRequest>) -> Result<Response<v1::Campaign>, Status> {

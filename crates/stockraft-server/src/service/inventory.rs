@@ -52,6 +52,7 @@ impl InventoryService {
         match applied(outcome, index)? {
             Applied::Hold(receipt) => Ok(self.node.read(|state| to_proto::hold_reply(state, &receipt))),
             Applied::Waitlisted(receipt) => Ok(to_proto::waitlisted(&receipt)),
+            Applied::RaffleEntered(receipt) => Ok(to_proto::raffle_entered(&receipt)),
             other => Err(unexpected("a hold request", &other)),
         }
     }
@@ -60,9 +61,14 @@ impl InventoryService {
 type AvailabilityStream = Pin<Box<dyn Stream<Item = Result<v1::Availability, Status>> + Send>>;
 type HoldStream = Pin<Box<dyn Stream<Item = Result<v1::Hold, Status>> + Send>>;
 
-/// An order as the API shows it: its hold, or its waitlist place (WAITLISTED).
+/// An order as the API shows it: its hold, its waitlist place (WAITLISTED), or its entry in a
+/// raffle not drawn yet (RAFFLE_ENTERED).
 fn hold_or_place(state: &stockraft_core::State, id: &HoldId) -> Option<v1::Hold> {
-    state.hold(id).map(|view| to_proto::hold(&view)).or_else(|| state.waiting(id).map(|w| to_proto::waiting(&w)))
+    state
+        .hold(id)
+        .map(|view| to_proto::hold(&view))
+        .or_else(|| state.waiting(id).map(|w| to_proto::waiting(&w)))
+        .or_else(|| state.raffle_entry(id).map(|(sku, entry)| to_proto::raffle_entry(&sku, &entry)))
 }
 
 #[tonic::async_trait]
@@ -198,6 +204,13 @@ impl Inventory for InventoryService {
             Applied::Updated => ok(v1::LeaveWaitlistReply { log_index: index }),
             other => Err(unexpected("leaving a waitlist", &other)),
         }
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"), fields(request_id = %call.get_ref().request_id, hold_id = %call.get_ref().hold_id))]
+    async fn enter_raffle(&self, call: Call<v1::EnterRaffleRequest>) -> Result<Response<v1::HoldReply>, Status> {
+        let request = to_core::enter_raffle(call.get_ref()).map_err(refused)?;
+        route!(self.node, call, InventoryClient, enter_raffle);
+        self.hold_write(request).await
     }
 
     type WatchHoldsStream = HoldStream;
