@@ -333,3 +333,73 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// The raffle for the scarcest bottles: the back office commits to a seed before the entries,
+/// buyers enter through any node (one entry per person), the seed is revealed at the draw, the
+/// winners get holds, and anyone can recompute the draw with `raffle verify`; a tampered seed
+/// file does not verify.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raffle_is_drawn_by_a_committed_seed_and_verified_after_the_draw() {
+    let cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let all = cluster.endpoints();
+    let follower = vec![cluster.address(if leader == 1 { 2 } else { 1 })];
+    set_up_shop(&cluster.client(), 2, 600_000, Some(1)).await;
+    let dir = std::env::temp_dir().join(format!("stockctl-raffle-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let seed_file = dir.join("moutai-2026.seed");
+    let seed_path = seed_file.to_str().unwrap();
+
+    let seeded = ok(&all, &["raffle", "seed", seed_path]);
+    let commitment = seeded.split("seed_sha256 ").nth(1).unwrap().trim().to_string();
+    let raffle = json(
+        &all,
+        &["raffle", "create", SKU, "--entries-open", "now", "--entries-close", "+3s", "--seed-file", seed_path],
+    );
+    assert_eq!(raffle["seedSha256"].as_str().map(|b64| b64.len()), Some(44), "32 bytes, base64 in JSON: {raffle}");
+
+    let bot = stockctl(&follower, &["reserve", "--sku", SKU, "--buyer", "bot", "--hold", "h-bot"]);
+    assert!(String::from_utf8_lossy(&bot.stderr).contains("sold by raffle"), "{bot:?}");
+    for n in 0..6 {
+        let (buyer, hold, phone) = (format!("buyer-{n}"), format!("entry-{n}"), format!("phone:{n}"));
+        let entered = json(
+            &follower,
+            &["raffle", "enter", "--sku", SKU, "--buyer", &buyer, "--hold", &hold, "--identity-key", &phone],
+        );
+        assert_eq!(entered["state"], "HOLD_STATE_RAFFLE_ENTERED");
+    }
+    let twice = stockctl(
+        &follower,
+        &["raffle", "enter", "--sku", SKU, "--buyer", "other", "--hold", "entry-x", "--identity-key", "phone:0"],
+    );
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("ALREADY_EXISTS"), "{twice:?}");
+    let early = stockctl(&all, &["raffle", "draw", SKU, "--seed-file", seed_path]);
+    assert!(String::from_utf8_lossy(&early.stderr).contains("takes entries until"), "{early:?}");
+
+    // The entries close by the cluster's clock (this machine's, here).
+    let closes = raffle["entriesCloseAtMs"].as_u64().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    tokio::time::sleep(std::time::Duration::from_millis(closes.saturating_sub(now) + 50)).await;
+    let late = stockctl(&all, &["raffle", "enter", "--sku", SKU, "--buyer", "late", "--hold", "entry-late"]);
+    assert!(String::from_utf8_lossy(&late.stderr).contains("SALE_CLOSED"), "{late:?}");
+    let drawn = json(&all, &["raffle", "draw", SKU, "--seed-file", seed_path]);
+    let order: Vec<String> =
+        drawn["draw"]["order"].as_array().unwrap().iter().map(|h| h.as_str().unwrap().to_string()).collect();
+    assert_eq!(order.len(), 6);
+    assert_eq!(json(&follower, &["hold", &order[0]])["state"], "HOLD_STATE_HELD", "the first drawn won");
+    assert_eq!(json(&follower, &["hold", &order[1]])["state"], "HOLD_STATE_HELD", "so did the second: 2 bottles");
+    assert_eq!(json(&follower, &["hold", &order[2]])["waitlistPosition"], 1, "the third is next in line");
+
+    let verified = ok(&follower, &["raffle", "verify", SKU, "--seed-file", seed_path]);
+    assert!(verified.starts_with("verified") && verified.contains(&commitment), "{verified}");
+    std::fs::write(dir.join("forged.seed"), "00".repeat(32)).unwrap();
+    let forged = stockctl(&all, &["raffle", "verify", SKU, "--seed-file", dir.join("forged.seed").to_str().unwrap()]);
+    assert_eq!(forged.status.code(), Some(1), "{forged:?}");
+    assert!(String::from_utf8_lossy(&forged.stderr).contains("not the one in the seed file"), "{forged:?}");
+
+    // An unpaid winner's bottle passes down the draw order.
+    json(&all, &["release", &order[0]]);
+    assert_eq!(json(&all, &["hold", &order[2]])["state"], "HOLD_STATE_HELD");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
