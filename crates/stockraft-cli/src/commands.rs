@@ -806,7 +806,7 @@ async fn raffle(client: &Client, out: Format, command: RaffleCommand) -> Result<
         RaffleCommand::Create { sku, entries_open, entries_close, seed_file, seed_sha256, mutation } => {
             let committed = match (seed_file, seed_sha256) {
                 (Some(file), _) => stockraft_core::raffle::commitment(&seeds::read_seed(&file).map_err(invalid)?),
-                (None, Some(hex)) => seeds::sha256_hex(&hex).map_err(|e| Error::Usage(e))?,
+                (None, Some(hex)) => seeds::sha256_hex(&hex).map_err(Error::Usage)?,
                 (None, None) => unreachable!("clap requires one"),
             };
             let request = v1::CreateRaffleRequest {

@@ -16,6 +16,9 @@ use crate::stock_ops::signed;
 use crate::waitlist_ops::Source;
 use smallvec::SmallVec;
 
+/// A request's lines by SKU index: (SKU, units).
+pub(crate) type Wanted = SmallVec<[(SkuIndex, u32); 4]>;
+
 /// What a re-held hold becomes: HELD again (`Rehold`) or CONFIRMED at once (a late confirm).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Again {
@@ -106,7 +109,7 @@ impl State {
         keys: &[IdentityKey],
         deducting: bool,
         source: Source,
-    ) -> Result<(SmallVec<[(SkuIndex, u32); 4]>, Option<u64>), Rejection> {
+    ) -> Result<(Wanted, Option<u64>), Rejection> {
         let waiting = source != Source::Waitlist && self.waiting_holds.contains_key(&request.hold);
         let entered = self.raffle_holds.contains_key(&request.hold);
         if self.holds.contains_key(&request.hold) || waiting || entered {
@@ -121,7 +124,7 @@ impl State {
                 detail: detail.into(),
             });
         }
-        let mut lines: SmallVec<[(SkuIndex, u32); 4]> = SmallVec::new();
+        let mut lines: Wanted = SmallVec::new();
         let mut ttl_ms: Option<u64> = None;
         for line in &request.lines {
             let at = self.sku_at(&line.sku)?;
