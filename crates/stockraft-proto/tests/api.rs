@@ -87,9 +87,15 @@ fn requests_split_for_one_message_per_call_keep_the_shared_wire_shape() {
     // StockFigureRequest, BuyerListRequest; Deduct took ReserveRequest). Each call has its own
     // now, with the same field numbers, names and types, so what an older client encodes still
     // decodes as the new message.
+    // A deduct and a raffle entry carry a reserve's fields, all but the reserve's own last one
+    // (join_waitlist: only a reserve may wait), under the same numbers.
+    let mut reserve = fields("ReserveRequest");
+    assert_eq!(reserve.pop().map(|f| (f.0, f.1)), Some((8, "join_waitlist".to_string())));
+    for other in ["DeductRequest", "EnterRaffleRequest"] {
+        assert_eq!(fields(other), reserve, "{other} differs from ReserveRequest");
+    }
     for family in [
-        &["ReserveRequest", "DeductRequest"][..],
-        &["ConfirmRequest", "ReholdRequest", "ReleaseRequest", "CancelRequest", "ShipRequest"],
+        &["ConfirmRequest", "ReholdRequest", "ReleaseRequest", "CancelRequest", "ShipRequest"][..],
         &["ReceiveStockRequest", "CountStockRequest", "SetSafetyStockRequest"],
         &["BlockBuyerRequest", "UnblockBuyerRequest"],
         &[
