@@ -17,6 +17,8 @@ pub struct FinalState {
     pub holds: HashMap<String, Option<v1::Hold>>,
     /// The audit ledger's reserve entries: (hold, log index).
     pub reserve_entries: Vec<(String, u64)>,
+    /// The raffle, entries and draw included (none if it could not be read).
+    pub raffle: Option<v1::Raffle>,
     /// When the final state was read (monotonic ns and wall ms).
     pub end_ns: u64,
     pub end_wall_ms: u64,
@@ -182,7 +184,7 @@ pub fn no_duplicates(records: &[Record], state: &FinalState, sale: &Sale) -> Che
         }
     }
     let expected = ["OUT_OF_STOCK", "LIMIT_EXCEEDED", "HOLD_EXPIRED", "INVALID_TRANSITION"];
-    for record in records {
+    for record in records.iter().filter(|r| !r.call.is_fair()) {
         if let Outcome::Rejected { reason, message, .. } = &record.outcome
             && !expected.contains(&reason.as_str())
         {
@@ -277,7 +279,7 @@ pub fn sku_histories(records: &[Record], state: &FinalState, skus: usize) -> Vec
     // was lost (they may sit anywhere after their invocation; the log says where they are).
     let reserved_at: HashMap<&str, u64> = state.reserve_entries.iter().map(|(h, i)| (h.as_str(), *i)).collect();
     let end = (state.end_ns, state.end_wall_ms);
-    for record in merged {
+    for record in merged.into_iter().filter(|r| r.call.sku() < skus) {
         let done = (record.completed_ns, record.completed_wall_ms);
         let rejected = |outcome: &Outcome| match outcome {
             Outcome::Rejected { reason, .. } => Some(reason.clone()),
@@ -372,6 +374,10 @@ pub fn sku_histories(records: &[Record], state: &FinalState, skus: usize) -> Vec
             }
             (Call::Restock { units, .. }, Outcome::Unknown { .. }) => (Input::Restock { units: *units }, None, end),
             (Call::Restock { .. }, _) => continue,
+            // The fair-sale SKUs' calls were filtered out above: their own checkers judge them.
+            (Call::Wait { .. } | Call::Leave { .. } | Call::Pay { .. } | Call::Enter { .. } | Call::Draw { .. }, _) => {
+                continue;
+            }
         };
         let history = &mut histories[record.call.sku()];
         let completed = output.map(|output| (completed_ns, output));

@@ -44,6 +44,33 @@ pub enum Call {
         units: u32,
         request_id: String,
     },
+    /// One unit of the waitlist SKU, taking a place on its waitlist if it is sold out.
+    Wait {
+        hold: String,
+        buyer: u32,
+        request_id: String,
+    },
+    /// Give up a place on the waitlist.
+    Leave {
+        hold: String,
+        request_id: String,
+    },
+    /// Pay a hold the waitlist or the raffle granted.
+    Pay {
+        hold: String,
+        request_id: String,
+    },
+    /// An entry in the raffle.
+    Enter {
+        hold: String,
+        buyer: u32,
+        request_id: String,
+    },
+    /// Reveal the seed (hex) and draw the raffle.
+    Draw {
+        request_id: String,
+        seed_hex: String,
+    },
 }
 
 impl Call {
@@ -55,7 +82,15 @@ impl Call {
             | Call::Rehold { sku, .. }
             | Call::Read { sku }
             | Call::Restock { sku, .. } => *sku,
+            Call::Wait { .. } | Call::Leave { .. } | Call::Pay { .. } => crate::fair::WAIT_SKU,
+            Call::Enter { .. } | Call::Draw { .. } => crate::fair::RAFFLE_SKU,
         }
+    }
+
+    /// Calls on the fair-sale SKUs (the waitlist's and the raffle's), which their own checkers
+    /// judge rather than the flash SKUs' model.
+    pub fn is_fair(&self) -> bool {
+        self.sku() >= crate::fair::WAIT_SKU
     }
 
     pub fn name(&self) -> &'static str {
@@ -66,6 +101,11 @@ impl Call {
             Call::Rehold { .. } => "rehold",
             Call::Read { .. } => "read",
             Call::Restock { .. } => "restock",
+            Call::Wait { .. } => "wait",
+            Call::Leave { .. } => "leave",
+            Call::Pay { .. } => "pay",
+            Call::Enter { .. } => "enter",
+            Call::Draw { .. } => "draw",
         }
     }
 
@@ -113,6 +153,21 @@ pub enum Outcome {
     /// Timed out or unreachable: it may or may not have taken effect.
     Unknown {
         error: String,
+    },
+    /// A place on the waitlist (1: next in line), taken at `log_index`.
+    Waiting {
+        position: u32,
+        log_index: u64,
+    },
+    /// A place given up, an entry taken, a raffle drawn: at `log_index`.
+    Left {
+        log_index: u64,
+    },
+    Entered {
+        log_index: u64,
+    },
+    Drawn {
+        log_index: u64,
     },
 }
 

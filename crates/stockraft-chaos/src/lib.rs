@@ -13,11 +13,14 @@
 //! - no lost acknowledgement: every acknowledged hold and confirm is in the final state;
 //! - no duplicates: no hold reserved at two log positions, no buyer over a cap;
 //! - linearizable: each SKU's history against the sequential [`model`], with
-//!   `stockraft-check`'s search.
+//!   `stockraft-check`'s search;
+//! - the fair sale beside it ([`fair`]): a waitlist served in order, a raffle drawn by its
+//!   committed seed.
 //!
 //! `stockchaos` (the binary, `make chaos`) runs long versions; `tests/chaos.rs` a short one.
 
 pub mod checkers;
+pub mod fair;
 pub mod history;
 pub mod model;
 pub mod nemesis;
@@ -126,6 +129,13 @@ pub async fn run(config: &RunConfig) -> RunReport {
         report.log_tails = cluster.log_tails(30);
         return failed(report, "shop set up", e.to_string());
     }
+    let raffle_closes_at_ms = match fair::set_up(&setup, config.sale.hold_ttl_ms, config.sale.seed).await {
+        Ok(closes) => closes,
+        Err(e) => {
+            report.log_tails = cluster.log_tails(30);
+            return failed(report, "fair sale set up", e.to_string());
+        }
+    };
     // The buyers' client gives up on a call after 4 s: long enough to ride out an election,
     // short enough that partitions and pauses leave calls with unknown outcomes to check.
     let mut options = Options::new(cluster.endpoints());
@@ -141,6 +151,17 @@ pub async fn run(config: &RunConfig) -> RunReport {
     }
     let (c, h, s, st) = (client.clone(), history.clone(), config.sale.clone(), stop.clone());
     workers.push(tokio::spawn(workload::restocker(config.sale.buyers, c, h, s, st)));
+    // The fair sale's processes, numbered after the final reader's.
+    let fair_process = config.sale.buyers + 2;
+    for n in 0..fair::WAITERS {
+        let (c, h, st) = (client.clone(), history.clone(), stop.clone());
+        workers.push(tokio::spawn(fair::waiter(fair_process + n, c, h, config.sale.seed, st)));
+    }
+    let (c, h, st) = (client.clone(), history.clone(), stop.clone());
+    workers.push(tokio::spawn(fair::restocker(fair_process + fair::WAITERS, c, h, st)));
+    let (c, h, st) = (client.clone(), history.clone(), stop.clone());
+    let raffle = (config.sale.seed, raffle_closes_at_ms);
+    workers.push(tokio::spawn(fair::raffler(fair_process + fair::WAITERS + 1, c, h, raffle, st)));
 
     // The faults, one after another, until the time is up.
     let mut rng = StdRng::seed_from_u64(config.sale.seed);
@@ -196,6 +217,8 @@ pub async fn run(config: &RunConfig) -> RunReport {
     report.checks.push(checkers::no_lost_acknowledgement(&records, &final_state));
     report.checks.push(checkers::no_duplicates(&records, &final_state, &config.sale));
     report.checks.push(checkers::connections_kept(&cluster));
+    report.checks.push(fair::waitlist_served_in_order(&records, &final_state));
+    report.checks.push(fair::raffle_drawn_fairly(&records, &final_state, config.sale.seed));
     let histories = checkers::sku_histories(&records, &final_state, config.sale.skus);
     report.skus =
         checkers::linearizable(&histories, &config.sale, workload::initial_units(&config.sale), config.max_steps);
@@ -272,7 +295,7 @@ async fn read_final_state(cluster: &Cluster, history: &History) -> Result<FinalS
         .operations()
         .iter()
         .filter_map(|r| match &r.call {
-            Call::Reserve { hold, .. } => Some(hold.clone()),
+            Call::Reserve { hold, .. } | Call::Wait { hold, .. } | Call::Enter { hold, .. } => Some(hold.clone()),
             _ => None,
         })
         .collect::<std::collections::BTreeSet<_>>()
@@ -312,6 +335,8 @@ async fn read_final_state(cluster: &Cluster, history: &History) -> Result<FinalS
         state.reserve_entries.extend(page.entries.into_iter().map(|e| (e.hold_id, e.log_index)));
         from_seq = page.next_seq;
     }
+    let request = v1::GetRaffleRequest { sku_id: fair::sku_name(fair::RAFFLE_SKU).into() };
+    state.raffle = call!(leader_client, catalog, get_raffle, request).ok();
     state.end_ns = history.now_ns();
     state.end_wall_ms = history::wall_ms();
     Ok(state)

@@ -136,6 +136,9 @@ fn hold_outcome(result: Result<v1::HoldReply, Error>, ok: fn(u64) -> Outcome) ->
 
 /// Sends `call` and records it.
 pub async fn perform(client: &Client, history: &History, process: usize, call: Call) -> Outcome {
+    if matches!(call, Call::Wait { .. } | Call::Leave { .. } | Call::Pay { .. } | Call::Enter { .. } | Call::Draw { .. }) {
+        return crate::fair::perform(client, history, process, call).await;
+    }
     let invoked = history.invocation();
     let outcome = match &call {
         Call::Reserve { sku, hold, buyer, quantity, request_id } => {
@@ -195,6 +198,7 @@ pub async fn perform(client: &Client, history: &History, process: usize, call: C
                 Err(e) => failure(&e),
             }
         }
+        fair => unreachable!("sent by fair::perform: {fair:?}"),
     };
     history.record(process, call, invoked, outcome.clone());
     outcome
