@@ -83,7 +83,8 @@ pub async fn set_up(client: &Client, hold_ttl_ms: u64, run_seed: u64) -> Result<
         };
         call!(client, catalog, receive_stock, request)?;
     }
-    let request = v1::SetWaitlistRequest { request_id: new_request_id(), sku_id: sku_name(WAIT_SKU).into(), length_max: 10_000 };
+    let request =
+        v1::SetWaitlistRequest { request_id: new_request_id(), sku_id: sku_name(WAIT_SKU).into(), length_max: 10_000 };
     call!(client, catalog, set_waitlist, request)?;
     let closes = crate::history::wall_ms() + RAFFLE_ENTRIES_FOR.as_millis() as u64;
     let request = v1::CreateRaffleRequest {
@@ -135,7 +136,9 @@ pub async fn perform(client: &Client, history: &History, process: usize, call: C
                 Ok(reply) if reply.state == v1::HoldState::Waitlisted as i32 => {
                     Outcome::Waiting { position: reply.waitlist_position.unwrap_or(0), log_index: reply.log_index }
                 }
-                Ok(reply) => Outcome::Held { expires_at_ms: reply.expires_at_ms.unwrap_or(0), log_index: reply.log_index },
+                Ok(reply) => {
+                    Outcome::Held { expires_at_ms: reply.expires_at_ms.unwrap_or(0), log_index: reply.log_index }
+                }
                 Err(e) => failure(&e),
             }
         }
@@ -159,8 +162,13 @@ pub async fn perform(client: &Client, history: &History, process: usize, call: C
         }
         Call::Enter { hold, buyer, request_id } => {
             let (hold_id, buyer_id, lines) = one_unit(hold, *buyer, RAFFLE_SKU);
-            let request =
-                v1::EnterRaffleRequest { request_id: request_id.clone(), hold_id, buyer_id, lines, ..v1::EnterRaffleRequest::default() };
+            let request = v1::EnterRaffleRequest {
+                request_id: request_id.clone(),
+                hold_id,
+                buyer_id,
+                lines,
+                ..v1::EnterRaffleRequest::default()
+            };
             match call!(client, inventory, enter_raffle, request) {
                 Ok(reply) => Outcome::Entered { log_index: reply.log_index },
                 Err(e) => failure(&e),
@@ -168,7 +176,8 @@ pub async fn perform(client: &Client, history: &History, process: usize, call: C
         }
         Call::Draw { request_id, seed_hex } => {
             let seed = hex::decode(seed_hex).expect("the workload writes the seed in hex");
-            let request = v1::DrawRaffleRequest { request_id: request_id.clone(), sku_id: sku_name(RAFFLE_SKU).into(), seed };
+            let request =
+                v1::DrawRaffleRequest { request_id: request_id.clone(), sku_id: sku_name(RAFFLE_SKU).into(), seed };
             match call!(client, catalog, draw_raffle, request) {
                 Ok(raffle) => Outcome::Drawn { log_index: raffle.draw.map_or(0, |d| d.log_index) },
                 Err(e) => failure(&e),
@@ -345,7 +354,9 @@ pub fn waitlist_served_in_order(records: &[Record], state: &FinalState) -> Check
     for (&hold, _) in &places {
         let found = state.holds.get(hold).cloned().flatten();
         if found.is_none() && !left.contains_key(hold) {
-            problems.push(format!("order {hold} was acknowledged a waitlist place, but the cluster has neither it nor a hold"));
+            problems.push(format!(
+                "order {hold} was acknowledged a waitlist place, but the cluster has neither it nor a hold"
+            ));
         }
     }
     let mut ordered: Vec<(&str, u64)> = places.iter().map(|(h, i)| (*h, *i)).collect();
@@ -365,7 +376,9 @@ pub fn waitlist_served_in_order(records: &[Record], state: &FinalState) -> Check
     for (hold, at) in &straight {
         for (a, joined_a) in ordered.iter().take_while(|(_, joined)| joined < at) {
             if ended(a).is_none_or(|end| end > *at) {
-                problems.push(format!("order {hold} took a unit from open sale at {at} while {a} waited (since {joined_a})"));
+                problems.push(format!(
+                    "order {hold} took a unit from open sale at {at} while {a} waited (since {joined_a})"
+                ));
             }
         }
     }
@@ -442,7 +455,8 @@ pub fn raffle_drawn_fairly(records: &[Record], state: &FinalState, run_seed: u64
                 problems.push("the published draw order is not the one the seed and the entries give".into());
             }
             let granted = grants(state);
-            let at_draw: Vec<bool> = draw.order.iter().map(|h| granted.get(h.as_str()) == Some(&draw.log_index)).collect();
+            let at_draw: Vec<bool> =
+                draw.order.iter().map(|h| granted.get(h.as_str()) == Some(&draw.log_index)).collect();
             if at_draw.windows(2).any(|w| !w[0] && w[1]) {
                 problems.push("the holds granted at the draw are not the first of the draw order".into());
             }
@@ -451,7 +465,9 @@ pub fn raffle_drawn_fairly(records: &[Record], state: &FinalState, run_seed: u64
                 if let Some(&at) = granted.get(hold.as_str()) {
                     granted_count += 1;
                     if at < last {
-                        problems.push(format!("entry {hold} was granted at {at}, before an entry drawn ahead of it (at {last})"));
+                        problems.push(format!(
+                            "entry {hold} was granted at {at}, before an entry drawn ahead of it (at {last})"
+                        ));
                     }
                     last = last.max(at);
                 }

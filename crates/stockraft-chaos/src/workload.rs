@@ -136,7 +136,10 @@ fn hold_outcome(result: Result<v1::HoldReply, Error>, ok: fn(u64) -> Outcome) ->
 
 /// Sends `call` and records it.
 pub async fn perform(client: &Client, history: &History, process: usize, call: Call) -> Outcome {
-    if matches!(call, Call::Wait { .. } | Call::Leave { .. } | Call::Pay { .. } | Call::Enter { .. } | Call::Draw { .. }) {
+    if matches!(
+        call,
+        Call::Wait { .. } | Call::Leave { .. } | Call::Pay { .. } | Call::Enter { .. } | Call::Draw { .. }
+    ) {
         return crate::fair::perform(client, history, process, call).await;
     }
     let invoked = history.invocation();
