@@ -497,7 +497,7 @@ mod tests {
         );
         assert_eq!(in_campaign.campaign_id, "moutai-2026");
         assert_eq!((in_campaign.limit.as_str(), in_campaign.allowed), ("Campaign.units_per_person_max", 2));
-        assert!(in_campaign.message.contains("per 2592000000 ms"), "{}", in_campaign.message);
+        assert!(in_campaign.message.contains("per 30 days"), "{}", in_campaign.message);
         let full = rejection_detail(
             &Rejection::CapacityReached {
                 capacity: core::Capacity::CampaignPeople,

@@ -116,6 +116,8 @@ fn cell(value: &Value, field: &prost_reflect::FieldDescriptor) -> String {
         Value::Message(m) => json(m, false),
         Value::List(items) => items.iter().map(|item| cell(item, field)).collect::<Vec<_>>().join(", "),
         Value::String(s) => s.clone(),
+        // Hashes and seeds: hex, as sha256sum prints them (JSON keeps protobuf's base64).
+        Value::Bytes(bytes) => hex::encode(bytes),
         Value::Bool(b) => b.to_string(),
         Value::I32(n) => n.to_string(),
         Value::I64(n) => n.to_string(),

@@ -169,6 +169,18 @@ impl Capacity {
     }
 }
 
+/// A length of log time for people: whole days, hours or minutes when it is one, else ms.
+fn log_time_span(ms: u64) -> String {
+    const MINUTE: u64 = 60_000;
+    for (unit, name) in [(24 * 60 * MINUTE, "day"), (60 * MINUTE, "hour"), (MINUTE, "minute")] {
+        if ms % unit == 0 {
+            let n = ms / unit;
+            return format!("{n} {name}{}", if n == 1 { "" } else { "s" });
+        }
+    }
+    format!("{ms} ms")
+}
+
 fn capacity_message(capacity: Capacity, of: &str, limit: u64) -> String {
     let name = capacity.limit_name();
     match capacity {
@@ -238,7 +250,7 @@ pub enum Rejection {
     /// A campaign's per-person cap, for the buyer or one of the request's identity keys.
     #[error(
         "limit exceeded in campaign {campaign}: units_per_person_max is {allowed} for {person}{}, and this request would bring it to {requested}",
-        window_ms.map_or(String::new(), |window| format!(" per {window} ms")))]
+        window_ms.map_or(String::new(), |window| format!(" per {}", log_time_span(window))))]
     CampaignLimitExceeded { campaign: CampaignId, person: Person, allowed: u32, requested: u64, window_ms: Option<u64> },
 
     /// A bounded table is full (`of`: whose, when it is one campaign's or SKU's).
