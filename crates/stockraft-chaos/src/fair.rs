@@ -351,7 +351,7 @@ pub fn waitlist_served_in_order(records: &[Record], state: &FinalState) -> Check
             (None, None) => None,
         }
     };
-    for (&hold, _) in &places {
+    for &hold in places.keys() {
         let found = state.holds.get(hold).cloned().flatten();
         if found.is_none() && !left.contains_key(hold) {
             problems.push(format!(
@@ -363,8 +363,7 @@ pub fn waitlist_served_in_order(records: &[Record], state: &FinalState) -> Check
     ordered.sort_by_key(|(_, joined)| *joined);
     for (b, joined_b) in &ordered {
         let Some(&granted_b) = granted.get(b) else { continue };
-        for (a, joined_a) in ordered.iter().take_while(|(_, joined)| joined < joined_b) {
-            let _ = joined_a;
+        for (a, _) in ordered.iter().take_while(|(_, joined)| joined < joined_b) {
             match ended(a) {
                 Some(end) if end <= granted_b => {}
                 _ => problems.push(format!(

@@ -173,7 +173,7 @@ impl Capacity {
 fn log_time_span(ms: u64) -> String {
     const MINUTE: u64 = 60_000;
     for (unit, name) in [(24 * 60 * MINUTE, "day"), (60 * MINUTE, "hour"), (MINUTE, "minute")] {
-        if ms % unit == 0 {
+        if ms.is_multiple_of(unit) {
             let n = ms / unit;
             return format!("{n} {name}{}", if n == 1 { "" } else { "s" });
         }
