@@ -754,29 +754,26 @@ pub async fn run(client: &Client, out: Format, command: Command) -> Result<(), F
 async fn watch(client: &Client, out: Format, skus: Vec<String>, count: Option<usize>) -> Result<(), Error> {
     let address = client.options().endpoints[0].clone();
     let mut inventory = stockraft_proto::v1::inventory_client::InventoryClient::new(client.channel_to(&address)?);
-    let mut stream = match inventory.watch_availability(v1::WatchAvailabilityRequest { sku_ids: skus }).await {
-        Ok(stream) => stream.into_inner(),
-        Err(status) if status.code() == tonic::Code::Unavailable => {
-            return Err(Error::Unavailable { attempts: 1, last: format!("{address}: {}", status.message()) });
-        }
-        Err(status) => return Err(Error::Rejected(status)),
-    };
-    let mut seen = 0;
-    while let Some(update) = stream.next().await {
-        let update = update.map_err(|status| Error::Unavailable { attempts: 1, last: status.message().to_string() })?;
-        output::emit(output::line(out, "Availability", &update));
-        seen += 1;
-        if count.is_some_and(|n| seen >= n) {
-            break;
-        }
-    }
-    Ok(())
+    let opened = inventory.watch_availability(v1::WatchAvailabilityRequest { sku_ids: skus }).await;
+    follow(&address, out, "Availability", opened, count).await
 }
 
 async fn watch_holds(client: &Client, out: Format, holds: Vec<String>, count: Option<usize>) -> Result<(), Error> {
     let address = client.options().endpoints[0].clone();
     let mut inventory = stockraft_proto::v1::inventory_client::InventoryClient::new(client.channel_to(&address)?);
-    let mut stream = match inventory.watch_holds(v1::WatchHoldsRequest { hold_ids: holds }).await {
+    let opened = inventory.watch_holds(v1::WatchHoldsRequest { hold_ids: holds }).await;
+    follow(&address, out, "Hold", opened, count).await
+}
+
+/// Prints a watch's updates (messages called `name`) as lines, until `count` or its end.
+async fn follow<M: prost::Message + Default>(
+    address: &str,
+    out: Format,
+    name: &str,
+    opened: Result<tonic::Response<tonic::Streaming<M>>, tonic::Status>,
+    count: Option<usize>,
+) -> Result<(), Error> {
+    let mut stream = match opened {
         Ok(stream) => stream.into_inner(),
         Err(status) if status.code() == tonic::Code::Unavailable => {
             return Err(Error::Unavailable { attempts: 1, last: format!("{address}: {}", status.message()) });
@@ -786,7 +783,7 @@ async fn watch_holds(client: &Client, out: Format, holds: Vec<String>, count: Op
     let mut seen = 0;
     while let Some(update) = stream.next().await {
         let update = update.map_err(|status| Error::Unavailable { attempts: 1, last: status.message().to_string() })?;
-        output::emit(output::line(out, "Hold", &update));
+        output::emit(output::line(out, name, &update));
         seen += 1;
         if count.is_some_and(|n| seen >= n) {
             break;

@@ -69,6 +69,15 @@ impl State {
         }
         match self.sku_index.get(&upsert.id) {
             Some(&at) => {
+                // Waitlist places and raffle winners are granted holds with the SKU's TTL.
+                let keeps_places = self.waitlists.get(&at).is_some_and(|list| list.length_max > 0 || !list.is_empty())
+                    || self.raffles.get(&at).is_some_and(|raffle| raffle.draw.is_none());
+                if keeps_places && upsert.rules.mode != crate::rules::DeductionMode::PreDeduct {
+                    return Err(Rejection::invalid(format!(
+                        "sku {} has an open waitlist, buyers waiting or a raffle not drawn: it stays PRE_DEDUCT until they are served and the waitlist is closed",
+                        upsert.id
+                    )));
+                }
                 let sku = &mut self.skus[at as usize];
                 sku.components = components;
                 sku.rules = upsert.rules.clone();

@@ -113,9 +113,12 @@ impl State {
             let Some(sku) = self.skus.get(at as usize) else {
                 return Err("a waitlist for a SKU outside the catalog".into());
             };
-            if waitlist.len() > WAITLIST_LENGTH_MAX || (waitlist.length_max > 0 && !sku.rules.holds_at_order()) {
+            let open = waitlist.length_max > 0 || !waitlist.is_empty();
+            if waitlist.len() > WAITLIST_LENGTH_MAX
+                || (open && sku.rules.mode != crate::rules::DeductionMode::PreDeduct)
+            {
                 return Err(format!(
-                    "sku {}: a waitlist of {} places, or on an ON_PAYMENT SKU",
+                    "sku {}: a waitlist of {} places, or on a SKU that is not PRE_DEDUCT",
                     sku.id,
                     waitlist.len()
                 ));

@@ -87,14 +87,7 @@ impl State {
             let max = RAFFLE_ENTRIES_MAX as u64;
             return Err(Rejection::CapacityReached { capacity: Capacity::RaffleEntries, of: sku.to_string(), max });
         }
-        let entry = Waiting {
-            hold: reserve.hold.clone(),
-            buyer: reserve.buyer.clone(),
-            keys: request.keys.iter().cloned().collect(),
-            region: reserve.region.clone(),
-            quantity: reserve.lines[0].quantity,
-            joined_at_ms: self.clock_ms,
-        };
+        let entry = Waiting::of(request, self.clock_ms);
         let raffle = self.raffles.get_mut(&at).expect("looked up above");
         raffle.enter(entry);
         let entries = raffle.entry_count() as u32;

@@ -247,7 +247,8 @@ impl State {
         })
     }
 
-    /// A state holding only this one's catalog (and clock), to try catalog requests on.
+    /// A state holding only this one's catalog (and clock, and what a catalog request reads of
+    /// the fair-sale state), to try catalog requests on.
     fn catalog_copy(&self) -> State {
         State {
             clock_ms: self.clock_ms,
@@ -259,6 +260,11 @@ impl State {
             item_index: self.item_index.clone(),
             skus: self.skus.clone(),
             sku_index: self.sku_index.clone(),
+            // Upserting a SKU reads whether it keeps waitlist places or a raffle (its mode must
+            // then stay PRE_DEDUCT). Imports are rare back-office batches: the copy's cost is
+            // the lists', bounded by WAITLIST_LENGTH_MAX and RAFFLE_ENTRIES_MAX.
+            waitlists: self.waitlists.clone(),
+            raffles: self.raffles.clone(),
             ..State::default()
         }
     }

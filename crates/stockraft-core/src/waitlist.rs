@@ -3,6 +3,7 @@
 //! buyer's hold will have when it is granted.
 
 use crate::campaign::{Person, people};
+use crate::command::KeyedReserve;
 use crate::ids::{BuyerId, HoldId, IdentityKey};
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,21 @@ pub struct Waiting {
     pub region: Option<CompactString>,
     pub quantity: u32,
     pub joined_at_ms: u64,
+}
+
+impl Waiting {
+    /// The place (or raffle entry) a one-line request takes at log time `now_ms`.
+    pub(crate) fn of(request: &KeyedReserve, now_ms: u64) -> Self {
+        let reserve = &request.reserve;
+        Waiting {
+            hold: reserve.hold.clone(),
+            buyer: reserve.buyer.clone(),
+            keys: request.keys.iter().cloned().collect(),
+            region: reserve.region.clone(),
+            quantity: reserve.lines[0].quantity,
+            joined_at_ms: now_ms,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -82,14 +82,7 @@ impl State {
             let max = u64::from(waitlist.length_max);
             return Err(Rejection::CapacityReached { capacity: Capacity::WaitlistLength, of: sku.to_string(), max });
         }
-        let waiting = Waiting {
-            hold: reserve.hold.clone(),
-            buyer: reserve.buyer.clone(),
-            keys: request.keys.iter().cloned().collect(),
-            region: reserve.region.clone(),
-            quantity: reserve.lines[0].quantity,
-            joined_at_ms: self.clock_ms,
-        };
+        let waiting = Waiting::of(request, self.clock_ms);
         let (ticket, position) = waitlist.join(waiting);
         self.waiting_holds.insert(reserve.hold.clone(), (at, ticket));
         let log_index = self.last_log_index;

@@ -142,6 +142,23 @@ fn bad_waitlist_requests_are_refused_and_change_nothing() {
     let mut plain = Shop::with_one_sku(0, SaleRules::default());
     let no_list = wait(&mut plain, "h1", "a", &[]).unwrap_err();
     assert!(no_list.to_string().contains("keeps no waitlist"), "{no_list}");
+
+    // A SKU that keeps places stays PRE_DEDUCT: its places are granted holds with a TTL.
+    let pay_now = Op::UpsertSku(UpsertSku {
+        id: sku_id("moutai"),
+        components: vec![(item_id("bottle"), 1)],
+        rules: SaleRules { mode: DeductionMode::OnPayment, ..SaleRules::default() },
+    });
+    let refused = shop.apply(pay_now.clone()).unwrap_err();
+    assert!(refused.to_string().contains("stays PRE_DEDUCT"), "{refused}");
+    // An import is tried on a copy first: the copy must know it too, and refuse the batch whole.
+    let import = vec![Request::unchecked(RequestId::new("import-1").unwrap(), pay_now.clone())];
+    match shop.command(CommandBody::AllOrNothing(import)) {
+        Ok(Applied::Batch(outcomes)) => assert!(State::refused_in_batch(&outcomes).is_some(), "{outcomes:?}"),
+        other => panic!("{other:?}"),
+    }
+    shop.apply(Op::SetWaitlist { sku: sku_id("moutai"), length_max: 0 }).unwrap();
+    assert!(shop.apply(pay_now).is_ok(), "a closed, empty waitlist holds nothing back");
 }
 
 #[test]
