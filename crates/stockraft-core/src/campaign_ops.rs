@@ -5,6 +5,7 @@ use crate::campaign::{Campaign, CampaignIndex, Counted, people};
 use crate::catalog::SkuIndex;
 use crate::command::UpsertCampaign;
 use crate::error::{Capacity, Rejection};
+use crate::hold::HoldLine;
 use crate::ids::{BuyerId, HoldId, IdentityKey};
 use crate::limits::*;
 use crate::reply::{Applied, Outcome};
@@ -138,19 +139,18 @@ impl State {
 
     /// Counts a hold that starts counting (taken, or re-held) in its SKUs' campaigns, for its
     /// buyer and each of its keys, and notes the campaigns on the hold. Call after
-    /// [`State::check_campaigns`] passed for the same lines.
-    pub(crate) fn count_in_campaigns(&mut self, hold: &HoldId) {
+    /// [`State::check_campaigns`] passed for the same lines (the hold need not be filed yet).
+    pub(crate) fn count_in_campaigns(&mut self, hold: &HoldId, serial: u64, buyer: &BuyerId, lines: &[HoldLine]) {
         if self.campaigns.is_empty() {
             return;
         }
-        let held = &self.holds[hold];
-        let units = self.campaign_units(held.lines.iter().map(|line| (line.sku, line.quantity)));
+        let units = self.campaign_units(lines.iter().map(|line| (line.sku, line.quantity)));
         if units.is_empty() {
             return;
         }
-        let (serial, at_ms) = (held.serial, self.clock_ms);
+        let at_ms = self.clock_ms;
         let keys = self.hold_extras.get(hold).map(|extras| extras.keys.clone()).unwrap_or_default();
-        let people = people(&held.buyer, &keys);
+        let people = people(buyer, &keys);
         for &(at, units) in &units {
             let campaign = &mut self.campaigns[at as usize];
             for person in &people {

@@ -87,12 +87,11 @@ impl State {
             self.hold_extras.insert(hold.id.clone(), extras);
         }
         self.move_units(&hold.id, &hold.allocations, if deducting { DEDUCT } else { RESERVE });
+        self.track(&hold.id, &hold.buyer, &hold.lines, 1, if deducting { 0 } else { 1 });
+        self.count_in_campaigns(&hold.id, hold.serial, &hold.buyer, &hold.lines);
         let receipt = self.receipt(&hold, false);
         let (expires_at, serial) = (hold.expires_at_ms, hold.serial);
-        let (id, buyer, held_lines) = (hold.id.clone(), hold.buyer.clone(), hold.lines.clone());
         let slot = self.holds.insert(hold);
-        self.track(&id, &buyer, &held_lines, 1, if deducting { 0 } else { 1 });
-        self.count_in_campaigns(&id);
         if let Some(expires_at_ms) = expires_at {
             self.expiry.schedule(Scheduled { expires_at_ms, serial, slot });
         }
@@ -325,6 +324,7 @@ impl State {
         };
         self.move_units(id, &plan.allocations, movement);
         self.track(id, &buyer, &plan.lines, 1, open_sign);
+        self.count_in_campaigns(id, serial, &buyer, &plan.lines);
         self.holds.update(id, |hold| {
             hold.lines = plan.lines;
             hold.allocations = plan.allocations;
@@ -332,7 +332,6 @@ impl State {
             hold.closed_at_ms = None;
             hold.expires_at_ms = expires_at_ms;
         });
-        self.count_in_campaigns(id);
         let state = match again {
             Again::Held => {
                 let expires_at_ms = expires_at_ms.expect("a re-held hold has a TTL");
