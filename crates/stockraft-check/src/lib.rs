@@ -215,12 +215,16 @@ pub fn check<M: Model>(model: M, history: &[Operation<M::Input, M::Output>], lim
     let mut seen: HashSet<(u64, u64)> = HashSet::new();
     let mut longest: Vec<usize> = Vec::new();
     let mut steps = 0u64;
-    // Of several candidates at one depth with the same input and recorded output, trying one is
-    // enough: the model is deterministic, so they have the same effect, and any linearization
-    // that places another first can swap the two (both are callable now, and the real-time
-    // bound only loosens as operations are placed). This keeps fully concurrent sales (many
-    // identical reserves at once) from exploding combinatorially.
+    // Of several candidates at one depth with the same input and recorded output, trying the
+    // one that completed first is enough: the model is deterministic, so they have the same
+    // effect, and any linearization that places a twin completing later first can swap the two
+    // (both are callable now; the earlier one moves earlier, and the later one takes a place
+    // whose real-time bound, set by the earlier completion, it meets too). The converse swap
+    // is not sound: a twin that completed earlier may not move later (found by the brute-force
+    // property test). This keeps fully concurrent sales (many identical reserves at once) from
+    // exploding combinatorially.
     let mut tried: Vec<usize> = Vec::new();
+    let completes = |op: &Operation<M::Input, M::Output>| op.completed.as_ref().map_or(u64::MAX, |(at, _)| *at);
     let same = |a: &Operation<M::Input, M::Output>, b: &Operation<M::Input, M::Output>| {
         a.input == b.input
             && match (&a.completed, &b.completed) {
@@ -291,7 +295,9 @@ pub fn check<M: Model>(model: M, history: &[Operation<M::Input, M::Output>], lim
         let current_digest = current.digest();
         for &(_, i) in &candidates {
             let op = &history[i];
-            if tried.iter().any(|&j| j == i || same(&history[j], op)) {
+            // (Only one that completed no later stands for this one: swapping a later-completing
+            // twin to the front is always allowed, the other way round it is not.)
+            if tried.iter().any(|&j| j == i || (same(&history[j], op) && completes(&history[j]) <= completes(op))) {
                 continue;
             }
             tried.push(i);

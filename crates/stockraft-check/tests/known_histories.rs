@@ -214,3 +214,17 @@ proptest::proptest! {
         proptest::prop_assert_eq!(verdict.is_linearizable(), expected, "{:?} -> {:?}", history, verdict);
     }
 }
+
+/// Found by the brute-force property test: two identical reserves with different completion
+/// times. Trying only the later-completing one first (as if they were interchangeable) forces
+/// the earlier one next and misses A, read, B; the read saw one unit left between them.
+#[test]
+fn twin_reserves_that_complete_at_different_times_are_not_interchangeable() {
+    let history = vec![
+        Operation { input: Call::Read, invoked_at: 5, completed: Some((6, Reply::Left(1))), hint: None },
+        Operation { input: Call::Reserve, invoked_at: 0, completed: Some((5, Reply::Held)), hint: None },
+        Operation { input: Call::Reserve, invoked_at: 0, completed: Some((1, Reply::Held)), hint: None },
+    ];
+    assert!(brute_force(2, &history));
+    assert!(verdict(2, &history).is_linearizable(), "{:?}", verdict(2, &history));
+}
