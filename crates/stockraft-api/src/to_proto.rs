@@ -23,7 +23,7 @@ pub fn reason(r: &Rejection) -> v1::Reason {
         Rejection::InvalidArgument(_) | Rejection::NotApplied { .. } => v1::Reason::InvalidArgument,
         Rejection::NotFound { .. } => v1::Reason::NotFound,
         Rejection::AlreadyExists { .. } => v1::Reason::AlreadyExists,
-        Rejection::OutOfStock { .. } => v1::Reason::OutOfStock,
+        Rejection::OutOfStock { .. } | Rejection::OthersWaiting { .. } => v1::Reason::OutOfStock,
         Rejection::HoldExpired { .. } => v1::Reason::HoldExpired,
         Rejection::LimitExceeded { .. }
         | Rejection::KeyLimitExceeded { .. }
@@ -56,6 +56,10 @@ pub fn rejection_detail(r: &Rejection, log_index: u64) -> v1::ErrorDetail {
             detail.sku_id = sku.to_string();
             detail.requested = i64::from(*requested);
             detail.available = i64::from(*available);
+        }
+        Rejection::OthersWaiting { sku, requested, .. } => {
+            detail.sku_id = sku.to_string();
+            detail.requested = i64::from(*requested);
         }
         Rejection::LimitExceeded { sku, limit, allowed, requested } => {
             detail.sku_id = sku.to_string();

@@ -257,6 +257,13 @@ pub enum Rejection {
     #[error("{}", capacity_message(*capacity, of, *max))]
     CapacityReached { capacity: Capacity, of: String, max: u64 },
 
+    /// Open sale of the SKU is closed because buyers wait on its waitlist: sold out for
+    /// everyone not in line (the API's reason is OUT_OF_STOCK, with nothing available).
+    #[error(
+        "out of stock for open sale: {waiting} buyers wait on the waitlist of SKU {sku}, and units that come back go to them first; reserve with join_waitlist to take a place"
+    )]
+    OthersWaiting { sku: SkuId, requested: u32, waiting: u32 },
+
     /// A raffle refused the call (`entries_close_at_ms`: when its entries close).
     #[error("{}", raffle_message(sku, *refusal, *entries_close_at_ms))]
     Raffle { sku: SkuId, refusal: RaffleRefusal, entries_close_at_ms: u64 },
@@ -290,6 +297,7 @@ impl Rejection {
             Rejection::KeyLimitExceeded { .. } | Rejection::CampaignLimitExceeded { .. } => "LIMIT_EXCEEDED",
             Rejection::CapacityReached { .. } => "CAPACITY_REACHED",
             Rejection::Raffle { .. } => "RAFFLE",
+            Rejection::OthersWaiting { .. } => "OUT_OF_STOCK",
         }
     }
 

@@ -158,7 +158,8 @@ impl State {
         if source == Source::Open
             && let Some(line) = request.lines.iter().zip(&lines).find(|(_, (at, _))| self.has_waiting(*at))
         {
-            return Err(Rejection::OutOfStock { sku: line.0.sku.clone(), requested: line.0.quantity, available: 0 });
+            let waiting = self.waitlists.get(&line.1.0).map_or(0, |list| list.len() as u32);
+            return Err(Rejection::OthersWaiting { sku: line.0.sku.clone(), requested: line.0.quantity, waiting });
         }
         Ok((lines, ttl_ms))
     }

@@ -2,7 +2,7 @@
 //! it, and serving it when units come back.
 //!
 //! Fairness is one rule: while anyone waits for a SKU, open sale of it is closed (a reserve is
-//! refused for stock as if it were sold out), and every unit that comes back is first offered
+//! refused `OthersWaiting`, which the API reports as out of stock), and every unit that comes back is first offered
 //! to the places in the order they were taken, in the same command that freed it (a release,
 //! an expiry, a cancel, a receipt, a count, a re-activated warehouse). A bot that refreshes
 //! faster only takes a place further back.
@@ -52,10 +52,10 @@ impl State {
         };
         let closed = waitlist.length_max == 0;
         match self.reserve(&request.reserve, &request.keys) {
-            Err(Rejection::OutOfStock { .. }) if closed => {
+            Err(Rejection::OutOfStock { .. } | Rejection::OthersWaiting { .. }) if closed => {
                 Err(Rejection::CapacityReached { capacity: Capacity::WaitlistLength, of: line.sku.to_string(), max: 0 })
             }
-            Err(Rejection::OutOfStock { .. }) => self.join_waitlist(at, request),
+            Err(Rejection::OutOfStock { .. } | Rejection::OthersWaiting { .. }) => self.join_waitlist(at, request),
             taken => taken,
         }
     }

@@ -80,7 +80,8 @@ fn a_bot_refreshing_faster_cannot_jump_the_queue() {
     assert_eq!(position(shop.apply(pair)), 1);
     shop.receive("bottle", "wh", 1);
     let refused = shop.reserve("h-bot-2", "bot", &[("moutai", 1)]).unwrap_err();
-    assert_eq!(refused, Rejection::OutOfStock { sku: sku_id("moutai"), requested: 1, available: 0 });
+    assert_eq!(refused, Rejection::OthersWaiting { sku: sku_id("moutai"), requested: 1, waiting: 1 });
+    assert!(refused.to_string().contains("1 buyers wait on the waitlist"), "{refused}");
     shop.receive("bottle", "wh", 1);
     assert_eq!(shop.hold_state("h-pair"), HoldState::Held);
 }
