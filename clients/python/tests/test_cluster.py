@@ -7,6 +7,7 @@ binary (default: target/debug/stockd).
 """
 
 import concurrent.futures
+import hashlib
 import os
 import signal
 import socket
@@ -216,6 +217,48 @@ class APythonOrderService(unittest.TestCase):
         self.assertEqual(seen.metadata["reholdRefusal"], "LIMIT_REACHED")
         self.assertEqual(seen.detail.rehold_refusal, types_pb2.REHOLD_REFUSAL_LIMIT_REACHED)
         self.assertEqual(seen.detail.hold_id, "tea-1")
+
+    def test_3b_a_raffle_draw_is_verified_with_hashlib_alone(self):
+        # The back office commits to a secret seed by its SHA-256, then reveals it at the draw;
+        # anyone recomputes the draw from the published entries with nothing but hashlib.
+        call = self.cluster.call
+        seed = os.urandom(32)
+        call(catalog_pb2_grpc.CatalogStub, "UpsertItem", catalog_pb2.UpsertItemRequest(
+            request_id=new_request_id(), item=types_pb2.Item(id="py-zodiac", name="Zodiac bottle")))
+        call(catalog_pb2_grpc.CatalogStub, "UpsertSku", catalog_pb2.UpsertSkuRequest(
+            request_id=new_request_id(), sku_id="py-zodiac",
+            components=[types_pb2.Component(item_id="py-zodiac", quantity=1)],
+            rules=types_pb2.SaleRules(hold_ttl_ms=600_000)))
+        call(catalog_pb2_grpc.CatalogStub, "ReceiveStock", catalog_pb2.ReceiveStockRequest(
+            request_id=new_request_id(), item_id="py-zodiac", warehouse_id="py-wh", units=2, note="test"))
+        now_ms = int(time.time() * 1000)
+        call(catalog_pb2_grpc.CatalogStub, "CreateRaffle", catalog_pb2.CreateRaffleRequest(
+            request_id=new_request_id(), sku_id="py-zodiac", entries_open_at_ms=now_ms,
+            entries_close_at_ms=now_ms + 2_000, seed_sha256=hashlib.sha256(seed).digest()))
+        for n in range(5):
+            entered = call(inventory_pb2_grpc.InventoryStub, "EnterRaffle", inventory_pb2.EnterRaffleRequest(
+                request_id=new_request_id(), hold_id=f"py-ticket-{n}", buyer_id=f"py-fan-{n}",
+                lines=[types_pb2.Line(sku_id="py-zodiac", quantity=1)]))
+            self.assertEqual(entered.state, types_pb2.HOLD_STATE_RAFFLE_ENTERED)
+        time.sleep(max(0.0, (now_ms + 2_100) / 1000 - time.time()))
+        with self.assertRaises(grpc.RpcError) as refused:
+            call(catalog_pb2_grpc.CatalogStub, "DrawRaffle", catalog_pb2.DrawRaffleRequest(
+                request_id=new_request_id(), sku_id="py-zodiac", seed=os.urandom(32)))
+        seen = refusal(refused.exception)
+        self.assertEqual((seen.code, seen.reason), (grpc.StatusCode.FAILED_PRECONDITION, "RAFFLE"))
+        self.assertEqual(seen.metadata["raffleRefusal"], "SEED_MISMATCH")
+        call(catalog_pb2_grpc.CatalogStub, "DrawRaffle", catalog_pb2.DrawRaffleRequest(
+            request_id=new_request_id(), sku_id="py-zodiac", seed=seed))
+
+        raffle = call(catalog_pb2_grpc.CatalogStub, "GetRaffle", catalog_pb2.GetRaffleRequest(sku_id="py-zodiac"))
+        self.assertEqual(hashlib.sha256(raffle.draw.seed).digest(), raffle.seed_sha256)
+        score = lambda hold: (hashlib.sha256(raffle.draw.seed + b"\0" + hold.encode()).digest(), hold)
+        order = sorted((entry.hold_id for entry in raffle.entries), key=score)
+        self.assertEqual(order, list(raffle.draw.order))
+        states = [call(inventory_pb2_grpc.InventoryStub, "GetHold", inventory_pb2.GetHoldRequest(hold_id=hold)).state
+                  for hold in order]
+        self.assertEqual(states, [types_pb2.HOLD_STATE_HELD] * 2 + [types_pb2.HOLD_STATE_WAITLISTED] * 3,
+                         "two bottles: the first two drawn hold them, the rest wait in draw order")
 
     def test_4_a_sale_to_sold_out_with_the_leader_killed_sells_exactly_the_stock(self):
         left = self.availability().sellable_units
