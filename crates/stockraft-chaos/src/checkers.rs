@@ -31,7 +31,7 @@ pub struct CheckResult {
     pub detail: String,
 }
 
-fn result(name: &'static str, problems: Vec<String>, ok_detail: String) -> CheckResult {
+pub(crate) fn result(name: &'static str, problems: Vec<String>, ok_detail: String) -> CheckResult {
     let passed = problems.is_empty();
     let detail = if passed {
         ok_detail

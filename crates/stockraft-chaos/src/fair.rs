@@ -23,8 +23,9 @@
 //! the *replicas identical* checker's digest comparison: waitlists and raffles are in the
 //! snapshot the digest is taken of.
 
-use crate::checkers::{CheckResult, FinalState};
+use crate::checkers::{CheckResult, FinalState, result};
 use crate::history::{Call, History, Outcome, Record};
+use crate::workload::failure;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
@@ -96,21 +97,6 @@ pub async fn set_up(client: &Client, hold_ttl_ms: u64, run_seed: u64) -> Result<
     };
     call!(client, catalog, create_raffle, request)?;
     Ok(closes)
-}
-
-fn failure(error: &Error) -> Outcome {
-    match error {
-        Error::Rejected(status) => {
-            let detail = stockraft_client::error_detail(status);
-            Outcome::Rejected {
-                reason: stockraft_client::reason_name(error.reason()).to_string(),
-                rehold_refusal: String::new(),
-                message: format!("{:?}: {}", status.code(), status.message()),
-                log_index: detail.map_or(0, |d| d.log_index),
-            }
-        }
-        other => Outcome::Unknown { error: other.to_string() },
-    }
 }
 
 fn one_unit(hold: &str, buyer: u32, sku: usize) -> (String, String, Vec<v1::Line>) {
@@ -304,12 +290,6 @@ pub async fn raffler(
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-}
-
-fn result(name: &'static str, problems: Vec<String>, ok: String) -> CheckResult {
-    let passed = problems.is_empty();
-    let detail = if passed { ok } else { problems.into_iter().take(8).collect::<Vec<_>>().join("; ") };
-    CheckResult { name, passed, detail }
 }
 
 /// Each order's reserve (its grant) log index, from the audit ledger.

@@ -111,7 +111,7 @@ pub async fn set_up_shop(client: &Client, sale: &Sale) -> Result<(), Error> {
 }
 
 /// The outcome of a failed call: a final rejection, or unknown.
-fn failure(error: &Error) -> Outcome {
+pub(crate) fn failure(error: &Error) -> Outcome {
     match error {
         Error::Rejected(status) => {
             let detail = stockraft_client::error_detail(status);
