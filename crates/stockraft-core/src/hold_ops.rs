@@ -355,6 +355,9 @@ impl State {
 
     /// Expires one HELD hold: its units go back on sale. Used by `Expire` and late confirms.
     pub(crate) fn expire_hold(&mut self, id: &HoldId) {
+        // Its units are free: waiting buyers are served at the end of this entry, even when the
+        // request that expired it is then refused.
+        self.changed_this_entry = true;
         self.end_open_hold(id, EXPIRE, HoldState::Expired);
     }
 

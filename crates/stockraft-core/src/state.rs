@@ -115,9 +115,8 @@ pub struct State {
 
     pub(crate) requests: RequestTable,
     pub(crate) ledger: Ledger,
-    /// Set while an entry is applied when one of its requests was carried out and took effect
-    /// (or was a late confirm or re-hold, which expires its hold even when refused). Always
-    /// false between entries.
+    /// Set while an entry is applied when one of its requests took effect, or a hold expired
+    /// (which a refused late confirm or re-hold does first). Always false between entries.
     pub(crate) changed_this_entry: bool,
 }
 
@@ -300,7 +299,7 @@ impl State {
             Seen::New => {}
         }
         let outcome = self.execute(&request.op);
-        self.changed_this_entry |= outcome.is_ok() || matches!(request.op, Op::Confirm { .. } | Op::Rehold { .. });
+        self.changed_this_entry |= outcome.is_ok();
         self.remember(key, request, &outcome);
         outcome
     }
