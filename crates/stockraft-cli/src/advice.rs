@@ -25,6 +25,11 @@ pub fn advice(text: &str, options: &Options) -> Option<&'static str> {
         None if has(&["h2 protocol error", "frame with invalid size", "InvalidContentType"]) => {
             Some("the node serves TLS: pass --ca FILE, and --cert and --key if it requires client certificates")
         }
+        // A TLS node may also just drop a plain-text connection before its reply is read (the
+        // client then sees a broken pipe or a reset), as may a node that stopped.
+        None if cut => Some(
+            "the node closed the connection: if it serves TLS, pass --ca FILE, and --cert and --key if it requires client certificates",
+        ),
         Some(tls) if has(&["CertificateRequired"]) || (tls.identity.is_none() && cut) => {
             Some("the server requires a client certificate: pass --cert and --key")
         }
@@ -74,6 +79,10 @@ mod tests {
         let h2 = "127.0.0.1:7001: Unknown: h2 protocol error: http2 error";
         assert!(advice(h2, &plain).unwrap().contains("pass --ca"));
         let pipe = "127.0.0.1:7001: Unavailable: transport error: stream closed because of a broken pipe";
+        assert!(
+            advice(pipe, &plain).unwrap().contains("if it serves TLS, pass --ca"),
+            "plain text cut off by a TLS node"
+        );
         assert_eq!(
             advice(pipe, &server_side_only),
             Some("the server requires a client certificate: pass --cert and --key")
